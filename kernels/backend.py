@@ -1,0 +1,157 @@
+"""The interface every arithmetic backend implements (CPU: NumPy + numba; GPU: CuPy + CUDA).
+
+A backend is chosen once (`kernels.get_backend`) and handed to the prover, which then never asks
+which one it has. Arrays are the backend's own (numpy or cupy) in the shared layout of
+`kernels.convert`: Fr/Fq elements `(..., 4)` uint64 Montgomery limbs, G1 points `(..., 2, 4)`
+affine with (0, 0) for infinity.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .params import R_GENERATOR
+
+
+@dataclass(frozen=True)
+class MSMConfig:
+    """Options of a multi-scalar multiplication.
+
+    window_bits: Pippenger window width c; None picks one from the size and scalar width.
+    scalar_bits: an upper bound on the scalars' bit length; None measures it from the data
+        (a trace column of 16-bit values then costs about a sixteenth of a full-width MSM).
+    scalars_montgomery: the scalars are Fr elements in Montgomery form (the backend's own Fr
+        arrays, the default); False means they are canonical limbs already.
+    """
+
+    window_bits: Optional[int] = None
+    scalar_bits: Optional[int] = None
+    scalars_montgomery: bool = True
+
+
+class Field(ABC):
+    """A prime field with vectorized operations over `(..., 4)` Montgomery limb arrays."""
+
+    modulus: int
+    name: str
+
+    @abstractmethod
+    def from_ints(self, values: Sequence[int], reduce: bool = False):
+        """Ints in [0, modulus) → array. With `reduce`, any int is reduced mod the modulus;
+        without it a value out of range raises InvalidInput."""
+
+    @abstractmethod
+    def to_ints(self, a) -> list[int]:
+        """Array → flat list of canonical ints."""
+
+    @abstractmethod
+    def zeros(self, n: int): ...
+
+    @abstractmethod
+    def ones(self, n: int): ...
+
+    @abstractmethod
+    def random(self, n: int, rng=None):
+        """n uniformly random elements (rng: a numpy Generator, or None for fresh entropy)."""
+
+    @abstractmethod
+    def add(self, a, b): ...
+
+    @abstractmethod
+    def sub(self, a, b): ...
+
+    @abstractmethod
+    def neg(self, a): ...
+
+    @abstractmethod
+    def mul(self, a, b): ...
+
+    @abstractmethod
+    def square(self, a): ...
+
+    @abstractmethod
+    def pow(self, a, exponent: int):
+        """Every element raised to the same non-negative exponent."""
+
+    @abstractmethod
+    def inv(self, a):
+        """Element-wise inverse; a zero element raises InvalidInput."""
+
+    @abstractmethod
+    def batch_inv(self, a):
+        """The same result as `inv`, by Montgomery's trick (one inversion for the whole array)."""
+
+    @abstractmethod
+    def validate(self, a, name: str = "array"):
+        """Check dtype, shape and that every limb value is below the modulus."""
+
+
+class G1(ABC):
+    """The BN254 group G1 over Fq: y² = x³ + 3, affine arrays `(..., 2, 4)`."""
+
+    @abstractmethod
+    def from_ints(self, points: Sequence[tuple[int, int]]):
+        """[(x, y), ...] → array; (0, 0) is infinity; a point off the curve raises InvalidInput."""
+
+    @abstractmethod
+    def to_ints(self, a) -> list[tuple[int, int]]: ...
+
+    @abstractmethod
+    def generator(self, n: int = 1): ...
+
+    @abstractmethod
+    def is_on_curve(self, a):
+        """Boolean array: each point is on the curve or is (0, 0)."""
+
+    @abstractmethod
+    def validate(self, a, name: str = "points"): ...
+
+    @abstractmethod
+    def add(self, a, b):
+        """Element-wise P + Q, every case: infinity, P + P, P + (−P)."""
+
+    @abstractmethod
+    def double(self, a): ...
+
+    @abstractmethod
+    def neg(self, a): ...
+
+    @abstractmethod
+    def scalar_mul(self, points, scalars):
+        """Element-wise [k_i]P_i for Fr scalars (Montgomery arrays of the backend's Fr)."""
+
+    @abstractmethod
+    def random(self, n: int, rng=None):
+        """n random points (random multiples of the generator)."""
+
+
+class Backend(ABC):
+    """The arithmetic engine: fields, G1, NTT and MSM on one kind of device."""
+
+    name: str
+    fr: Field
+    fq: Field
+    g1: G1
+
+    @abstractmethod
+    def ntt(self, a, inverse: bool = False, coset: bool = False, shift: int = R_GENERATOR):
+        """Number-theoretic transform over Fr along axis −2 of a `(..., n, 4)` array, batched
+        over the leading axes; n must be a power of two up to 2^28.
+
+        forward: values[i] = Σ_j a[j]·ω^(ij)        (coefficients → evaluations on H)
+        coset:   values[i] = Σ_j a[j]·(shift·ω^i)^j  (evaluations on the coset shift·H)
+        inverse undoes the matching forward transform. Inputs and outputs in natural order."""
+
+    @abstractmethod
+    def msm(self, points, scalars, config: Optional[MSMConfig] = None):
+        """Σ [k_i]P_i as one affine point `(2, 4)`, by Pippenger's bucket method."""
+
+    @abstractmethod
+    def asarray(self, host_array):
+        """Move a numpy array onto this backend (identity on the CPU)."""
+
+    @abstractmethod
+    def to_host(self, a):
+        """Move an array of this backend to a numpy array (identity on the CPU)."""

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: set up the environment, then run pytest. Arguments go to pytest.
+# An empty selection (pytest exit 5) is not a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "no tests were selected"
+    rc=0
+fi
+exit "$rc"
