@@ -1,0 +1,77 @@
+"""Proving and verification time of the AIR prover, one JSON line per run.
+
+    python -m bench.prove --log2-n 16 --columns 20 [--backend cpu|gpu|auto] [--circuit fibonacci|range_check]
+
+Fields: log2_n, columns, backend, circuit, prove_ms, one `<phase>_ms` per prover phase
+(witness, ntt, msm, quotient, openings, other), outside_ntt_msm_share, verify_ms, proof_bytes,
+setup_ms, trace_ms (building the trace, outside the prover). The SRS is the insecure
+development setup: timings do not depend on where τ came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from kernels import get_backend
+
+
+def run(log2_n: int, columns: int, backend: str, circuit: str, repeat: int) -> list[dict]:
+    from circuits.examples import Fibonacci, RangeCheck
+    from prover.keys import setup
+    from prover.prove import prove
+    from prover.srs import dev_setup
+    from prover.verify import verify
+
+    be = get_backend(backend)
+    n = 1 << log2_n
+    if circuit == "fibonacci":
+        air = Fibonacci(columns)
+    else:
+        air = RangeCheck(min(16, log2_n))
+    t = time.perf_counter()
+    from prover.air import compile_air
+    srs = dev_setup(compile_air(air).srs_size(n), b"bench", insecure=True, backend=be)
+    pk, vk = setup(air, log2_n, srs, be)
+    setup_ms = (time.perf_counter() - t) * 1e3
+    t = time.perf_counter()
+    if circuit == "fibonacci":
+        trace, pub = air.trace(n)
+    else:
+        import numpy as np
+        values = np.random.default_rng(1).integers(0, 1 << air.bits, n).tolist()
+        trace, pub = air.trace(values, n)
+    trace_ms = (time.perf_counter() - t) * 1e3
+    out = []
+    for _ in range(repeat):
+        proof = prove(air, pk, trace, pub, be)
+        data = proof.to_bytes()
+        t = time.perf_counter()
+        verify(air, vk, pub, data)
+        verify_ms = (time.perf_counter() - t) * 1e3
+        tm = dict(proof.timings)
+        core = tm["ntt_ms"] + tm["msm_ms"]
+        row = {"log2_n": log2_n, "columns": len(air.witness_columns), "backend": be.name, "circuit": circuit,
+               **{k: v for k, v in tm.items() if k not in ("log2_n", "backend")},
+               "outside_ntt_msm_share": round(1 - core / tm["prove_ms"], 4),
+               "verify_ms": round(verify_ms, 3), "proof_bytes": len(data),
+               "setup_ms": round(setup_ms, 3), "trace_ms": round(trace_ms, 3)}
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--log2-n", type=int, default=16)
+    ap.add_argument("--columns", type=int, default=20)
+    ap.add_argument("--backend", default="cpu", choices=("cpu", "gpu", "auto"))
+    ap.add_argument("--circuit", default="fibonacci", choices=("fibonacci", "range_check"))
+    ap.add_argument("--repeat", type=int, default=2, help="the first run includes JIT warm-up")
+    a = ap.parse_args(argv)
+    run(a.log2_n, a.columns, a.backend, a.circuit, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

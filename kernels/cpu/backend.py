@@ -1,0 +1,36 @@
+"""The CPU backend: NumPy arrays, hot loops compiled by numba (cached on disk, all cores)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..backend import Backend, MSMConfig
+from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
+from .curve import CpuG1
+from .field import PrimeField
+from .msm import msm as _msm
+from .ntt import NTTDomains, ntt as _ntt
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+
+    def __init__(self):
+        self.fr = PrimeField(R_MODULUS, "Fr")
+        self.fq = PrimeField(P_MODULUS, "Fq")
+        self.g1 = CpuG1()
+        self.domains = NTTDomains(self.fr)
+
+    def ntt(self, a, inverse: bool = False, coset: bool = False, shift: int = R_GENERATOR):
+        return _ntt(self.domains, a, inverse=inverse, coset=coset, shift=shift)
+
+    def msm(self, points, scalars, config: Optional[MSMConfig] = None):
+        return _msm(points, scalars, config or MSMConfig())
+
+    def asarray(self, host_array):
+        return np.asarray(host_array)
+
+    def to_host(self, a):
+        return np.asarray(a)

@@ -1,0 +1,578 @@
+"""AIR circuits: columns, constraint expressions, and the builder a circuit writes them against.
+
+A circuit is a small class that names its columns and writes its constraints once, in `eval`:
+
+    class Fibonacci(Air):
+        witness_columns = ("a", "b")
+        public_inputs = ("out",)
+
+        def eval(self, b):
+            b.when_transition().assert_eq(b.next("a"), b.cur("b"))
+            b.when_transition().assert_eq(b.next("b"), b.cur("a") + b.cur("b"))
+            b.when_last_row().assert_eq(b.cur("b"), b.public("out"))
+
+`eval` runs once under the recording builder of this module, which turns it into expression
+trees (a `ConstraintSystem`). Those trees are then interpreted three ways: for their degree
+(here), on the prover's coset over backend arrays (prover.prove) and at the verifier's point ζ
+over Python ints (prover.verify). logUp arguments (lookups, weighted multiset sums) are compiled
+here into helper columns, a running-sum column and the constraints that tie them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence, Union
+
+from kernels.params import R_MODULUS
+
+from .errors import InvalidCircuit
+from .keccak import keccak256
+
+# ---------------------------------------------------------------------------------------------
+# Expressions
+
+
+class Expr:
+    """A polynomial expression over the trace, public inputs and verifier challenges."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return Add(self, lift(other))
+
+    def __radd__(self, other):
+        return Add(lift(other), self)
+
+    def __sub__(self, other):
+        return Sub(self, lift(other))
+
+    def __rsub__(self, other):
+        return Sub(lift(other), self)
+
+    def __mul__(self, other):
+        return Mul(self, lift(other))
+
+    def __rmul__(self, other):
+        return Mul(lift(other), self)
+
+    def __neg__(self):
+        return Neg(self)
+
+
+class Const(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value: int):
+        self.value = int(value) % R_MODULUS
+
+
+class Column(Expr):
+    """The value of a column at the current row, or at the next row when `next` is set
+    (the last row's next row is the first: the trace is read cyclically)."""
+
+    __slots__ = ("kind", "index", "name", "next")
+
+    def __init__(self, kind: str, index: int, name: str, next: bool = False):
+        self.kind, self.index, self.name, self.next = kind, index, name, next
+
+
+class PublicInput(Expr):
+    __slots__ = ("index", "name")
+
+    def __init__(self, index: int, name: str):
+        self.index, self.name = index, name
+
+
+class Challenge(Expr):
+    """A verifier challenge of the interaction round: "beta", "gamma" or "lambda"."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+class Add(Expr):
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Expr, b: Expr):
+        self.a, self.b = a, b
+
+
+class Sub(Expr):
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Expr, b: Expr):
+        self.a, self.b = a, b
+
+
+class Mul(Expr):
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Expr, b: Expr):
+        self.a, self.b = a, b
+
+
+class Neg(Expr):
+    __slots__ = ("a",)
+
+    def __init__(self, a: Expr):
+        self.a = a
+
+
+ExprLike = Union[Expr, int]
+
+
+def lift(value: ExprLike) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Const(value)
+    raise InvalidCircuit(f"cannot use {type(value).__name__} in a constraint expression")
+
+
+def degree(e: Expr) -> int:
+    """The degree of `e` in the trace columns (public inputs and challenges are constants)."""
+    if isinstance(e, Column):
+        return 1
+    if isinstance(e, (Const, PublicInput, Challenge)):
+        return 0
+    if isinstance(e, Mul):
+        return degree(e.a) + degree(e.b)
+    if isinstance(e, (Add, Sub)):
+        return max(degree(e.a), degree(e.b))
+    if isinstance(e, Neg):
+        return degree(e.a)
+    raise InvalidCircuit(f"unknown expression node {type(e).__name__}")
+
+
+def columns_of(e: Expr, out: set | None = None) -> set:
+    """The (kind, index, next) triples that `e` reads."""
+    out = set() if out is None else out
+    if isinstance(e, Column):
+        out.add((e.kind, e.index, e.next))
+    elif isinstance(e, (Add, Sub, Mul)):
+        columns_of(e.a, out)
+        columns_of(e.b, out)
+    elif isinstance(e, Neg):
+        columns_of(e.a, out)
+    return out
+
+
+def to_text(e: Expr) -> str:
+    """A canonical prefix form of `e`, hashed into the circuit digest."""
+    if isinstance(e, Const):
+        return str(e.value)
+    if isinstance(e, Column):
+        return f"{e.kind}[{e.index}]{chr(39) if e.next else ''}"
+    if isinstance(e, PublicInput):
+        return f"pub[{e.index}]"
+    if isinstance(e, Challenge):
+        return e.name
+    if isinstance(e, Neg):
+        return f"(- {to_text(e.a)})"
+    op = {Add: "+", Sub: "-", Mul: "*"}[type(e)]
+    return f"({op} {to_text(e.a)} {to_text(e.b)})"
+
+
+def evaluate(e: Expr, algebra, leaf: Callable[[Expr], object], cache: dict | None = None):
+    """Interpret `e` with `algebra` (add, sub, mul, neg, const) and `leaf` for columns, public
+    inputs and challenges. `cache` shares the value of a subtree used in several places."""
+    cache = {} if cache is None else cache
+    key = id(e)
+    if key in cache:
+        return cache[key][1]
+    if isinstance(e, Const):
+        v = algebra.const(e.value)
+    elif isinstance(e, (Column, PublicInput, Challenge)):
+        v = leaf(e)
+    elif isinstance(e, Add):
+        v = algebra.add(evaluate(e.a, algebra, leaf, cache), evaluate(e.b, algebra, leaf, cache))
+    elif isinstance(e, Sub):
+        v = algebra.sub(evaluate(e.a, algebra, leaf, cache), evaluate(e.b, algebra, leaf, cache))
+    elif isinstance(e, Mul):
+        v = algebra.mul(evaluate(e.a, algebra, leaf, cache), evaluate(e.b, algebra, leaf, cache))
+    elif isinstance(e, Neg):
+        v = algebra.neg(evaluate(e.a, algebra, leaf, cache))
+    else:
+        raise InvalidCircuit(f"unknown expression node {type(e).__name__}")
+    # Keep the node alive with its value: ids are only unique among live objects.
+    cache[key] = (e, v)
+    return v
+
+
+class IntAlgebra:
+    """Arithmetic mod r on Python ints: the verifier's algebra at ζ."""
+
+    @staticmethod
+    def const(v):
+        return v % R_MODULUS
+
+    @staticmethod
+    def add(a, b):
+        return (a + b) % R_MODULUS
+
+    @staticmethod
+    def sub(a, b):
+        return (a - b) % R_MODULUS
+
+    @staticmethod
+    def mul(a, b):
+        return (a * b) % R_MODULUS
+
+    @staticmethod
+    def neg(a):
+        return (-a) % R_MODULUS
+
+
+# ---------------------------------------------------------------------------------------------
+# Circuits and the builder they write constraints against
+
+EVERY_ROW = "every_row"
+TRANSITION = "transition"
+FIRST_ROW = "first_row"
+LAST_ROW = "last_row"
+SELECTORS = (EVERY_ROW, TRANSITION, FIRST_ROW, LAST_ROW)
+
+
+class Air:
+    """Base class of a circuit. Subclasses set the column tuples and write `eval`.
+
+    witness_columns: the prover's columns, committed in round 1, in this order.
+    public_columns: witness columns committed without blinding, so that anyone holding the
+        column's values can recompute its commitment (the rollup state).
+    fixed_columns: preprocessed columns, committed once in the verification key.
+    public_inputs: values the verifier supplies; constraints read them with `b.public(name)`.
+    """
+
+    name: str = "air"
+    witness_columns: tuple[str, ...] = ()
+    public_columns: tuple[str, ...] = ()
+    fixed_columns: tuple[str, ...] = ()
+    public_inputs: tuple[str, ...] = ()
+
+    def fixed_values(self, n: int) -> Mapping[str, Sequence[int]]:
+        """The fixed columns' values for a trace of n rows."""
+        return {}
+
+    def eval(self, b: "AirBuilder") -> None:
+        raise NotImplementedError
+
+    def min_rows(self) -> int:
+        """The smallest trace size the circuit supports."""
+        return 8
+
+    def parameters(self) -> str:
+        """Anything that changes the circuit beyond its class (hashed into the digest)."""
+        return ""
+
+
+@dataclass
+class Constraint:
+    selector: str
+    expr: Expr
+    label: str
+
+    @property
+    def degree(self) -> int:
+        return degree(self.expr)
+
+
+@dataclass
+class LogUpArgument:
+    """Σ over rows of Σ over terms of weight / (β − fingerprint(values)) must be zero.
+
+    A lookup of values f into a table t with multiplicities m is the argument with terms
+    (1, f) and (−m, t); a weighted multiset sum is any list of terms."""
+
+    name: str
+    terms: list[tuple[Expr, tuple[Expr, ...]]]
+
+
+class _Scoped:
+    """The builder restricted to one selector (`b.when_transition()` and friends)."""
+
+    def __init__(self, builder: "AirBuilder", selector: str):
+        self.builder, self.selector = builder, selector
+
+    def assert_zero(self, e: ExprLike, label: str = "") -> None:
+        self.builder._add(self.selector, lift(e), label)
+
+    def assert_eq(self, a: ExprLike, b: ExprLike, label: str = "") -> None:
+        self.assert_zero(lift(a) - lift(b), label)
+
+
+class AirBuilder:
+    """Records a circuit's constraints as expression trees."""
+
+    def __init__(self, air: Air):
+        self.air = air
+        self.constraints: list[Constraint] = []
+        self.arguments: list[LogUpArgument] = []
+        self._columns: dict[str, tuple[str, int]] = {}
+        for i, name in enumerate(air.witness_columns):
+            self._columns[name] = ("witness", i)
+        for i, name in enumerate(air.fixed_columns):
+            if name in self._columns:
+                raise InvalidCircuit(f"{air.name}: column name {name!r} used twice")
+            self._columns[name] = ("fixed", i)
+        if len(self._columns) != len(air.witness_columns) + len(air.fixed_columns):
+            raise InvalidCircuit(f"{air.name}: column names must be unique")
+        for name in air.public_columns:
+            if self._columns.get(name, ("",))[0] != "witness":
+                raise InvalidCircuit(f"{air.name}: public column {name!r} is not a witness column")
+        if len(set(air.public_inputs)) != len(air.public_inputs):
+            raise InvalidCircuit(f"{air.name}: public input names must be unique")
+
+    def _column(self, name: str, nxt: bool) -> Column:
+        if name not in self._columns:
+            raise InvalidCircuit(f"{self.air.name}: unknown column {name!r}")
+        kind, index = self._columns[name]
+        return Column(kind, index, name, nxt)
+
+    def cur(self, name: str) -> Column:
+        """Column `name` at the current row."""
+        return self._column(name, False)
+
+    def next(self, name: str) -> Column:
+        """Column `name` at the next row (only meaningful under `when_transition`)."""
+        return self._column(name, True)
+
+    def public(self, name: str) -> PublicInput:
+        if name not in self.air.public_inputs:
+            raise InvalidCircuit(f"{self.air.name}: unknown public input {name!r}")
+        return PublicInput(self.air.public_inputs.index(name), name)
+
+    def _add(self, selector: str, e: Expr, label: str) -> None:
+        for kind, _, nxt in columns_of(e):
+            if nxt and selector != TRANSITION:
+                raise InvalidCircuit(f"{self.air.name}: next-row values only in transition constraints")
+        self.constraints.append(Constraint(selector, e, label or f"c{len(self.constraints)}"))
+
+    def assert_zero(self, e: ExprLike, label: str = "") -> None:
+        """`e` is zero on every row."""
+        self._add(EVERY_ROW, lift(e), label)
+
+    def assert_eq(self, a: ExprLike, b: ExprLike, label: str = "") -> None:
+        self.assert_zero(lift(a) - lift(b), label)
+
+    def when_first_row(self) -> _Scoped:
+        return _Scoped(self, FIRST_ROW)
+
+    def when_last_row(self) -> _Scoped:
+        return _Scoped(self, LAST_ROW)
+
+    def when_transition(self) -> _Scoped:
+        """Rows 0 … n−2, each with its successor."""
+        return _Scoped(self, TRANSITION)
+
+    def lookup(self, values, table, multiplicity: ExprLike, name: str = "") -> None:
+        """Every row's `values` (an expression or a tuple of them) occurs among the rows of
+        `table`; `multiplicity` says how often each table row is used (a witness column the
+        trace builder fills with `lookup_multiplicities`)."""
+        values, table = _as_tuple(values), _as_tuple(table)
+        if len(values) != len(table):
+            raise InvalidCircuit(f"{self.air.name}: lookup of {len(values)} values into a {len(table)}-wide table")
+        self.multiset_sum([(1, values), (-lift(multiplicity), table)], name or f"lookup{len(self.arguments)}")
+
+    def multiset_sum(self, terms, name: str = "") -> None:
+        """Σ over all rows of Σ weight/(β − values) is zero: each term is (weight, values)
+        with expressions of the current row. Moving value between keys (the ledger's balance
+        changes) and lookups are both such sums."""
+        clean = []
+        width = None
+        for weight, values in terms:
+            values = _as_tuple(values)
+            width = len(values) if width is None else width
+            if len(values) != width:
+                raise InvalidCircuit(f"{self.air.name}: multiset terms of different widths")
+            w = lift(weight)
+            for e in (w,) + values:
+                if any(nxt for _, _, nxt in columns_of(e)):
+                    raise InvalidCircuit(f"{self.air.name}: logUp terms read the current row only")
+            clean.append((w, values))
+        if not clean:
+            raise InvalidCircuit(f"{self.air.name}: an empty multiset sum")
+        self.arguments.append(LogUpArgument(name or f"sum{len(self.arguments)}", clean))
+
+
+def _as_tuple(values) -> tuple[Expr, ...]:
+    if isinstance(values, (tuple, list)):
+        return tuple(lift(v) for v in values)
+    return (lift(values),)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled constraint system
+
+
+def fingerprint(values: Sequence[Expr]) -> Expr:
+    """values[0] + γ·values[1] + γ²·values[2] + …: one field element per tuple."""
+    gamma = Challenge("gamma")
+    acc = values[-1]
+    for v in reversed(values[:-1]):
+        acc = v + gamma * acc
+    return acc
+
+
+@dataclass
+class HelperColumn:
+    """One interaction column h = λ^a · Σ_t w_t / (β − fingerprint_t) over one or two terms of
+    argument a."""
+
+    argument: int
+    terms: list[tuple[Expr, tuple[Expr, ...]]]
+
+
+@dataclass
+class ConstraintSystem:
+    """A circuit's constraints after logUp compilation, with the shape the protocol needs."""
+
+    air: Air
+    constraints: list[Constraint]
+    arguments: list[LogUpArgument]
+    helpers: list[HelperColumn] = field(default_factory=list)
+    digest: bytes = b""
+
+    @property
+    def num_witness(self) -> int:
+        return len(self.air.witness_columns)
+
+    @property
+    def num_fixed(self) -> int:
+        return len(self.air.fixed_columns)
+
+    @property
+    def num_interaction(self) -> int:
+        """Helper columns plus the running sum (none without logUp arguments)."""
+        return len(self.helpers) + 1 if self.helpers else 0
+
+    @property
+    def has_interaction(self) -> bool:
+        return bool(self.helpers)
+
+    @property
+    def public_column_indices(self) -> list[int]:
+        return [self.air.witness_columns.index(c) for c in self.air.public_columns]
+
+    def opened_at_zeta(self) -> list[tuple[str, int]]:
+        """Every committed column, in proof order: witness, fixed, interaction."""
+        return ([("witness", i) for i in range(self.num_witness)]
+                + [("fixed", i) for i in range(self.num_fixed)]
+                + [("interaction", i) for i in range(self.num_interaction)])
+
+    def opened_at_zeta_omega(self) -> list[tuple[str, int]]:
+        """The columns some constraint reads at the next row, in the same order."""
+        used = set()
+        for c in self.constraints:
+            for kind, index, nxt in columns_of(c.expr):
+                if nxt:
+                    used.add((kind, index))
+        return [k for k in self.opened_at_zeta() if k in used]
+
+    def max_degree(self) -> int:
+        return max([c.degree for c in self.constraints] + [1])
+
+    def quotient_degree_bound(self, n: int) -> int:
+        """An upper bound on deg Q for an honest trace of n rows. Every committed column has
+        degree ≤ n + 2 (three blinding coefficients); dividing by Z_H removes n, dividing a
+        boundary constraint by (X − ω^i) removes 1; the transition selector adds 1."""
+        bound = 0
+        for c in self.constraints:
+            num = c.degree * (n + 2) + (1 if c.selector == TRANSITION else 0)
+            den = n if c.selector in (EVERY_ROW, TRANSITION) else 1
+            bound = max(bound, num - den)
+        return bound
+
+    def quotient_chunks(self, n: int) -> int:
+        """Q is committed as k chunks of n coefficients, the last one taking the remainder."""
+        return max(1, (self.quotient_degree_bound(n) + 1) // n)
+
+    def extension(self, n: int) -> int:
+        """The blow-up E of the coset on which Q is computed: the smallest power of two with
+        E·n > deg Q + 1, so that at least one coefficient above the bound must vanish (a trace
+        that breaks a constraint is refused there)."""
+        need = self.quotient_degree_bound(n) + 2
+        e = 1
+        while e * n < need:
+            e *= 2
+        return e
+
+    def srs_size(self, n: int) -> int:
+        """How many powers [τ^i]₁ the circuit needs at n rows."""
+        k = self.quotient_chunks(n)
+        last = self.quotient_degree_bound(n) + 1 - (k - 1) * n
+        return max(n + 3, n + 1, last)
+
+
+def compile_air(air: Air) -> ConstraintSystem:
+    """Run `air.eval` under the recording builder and compile its logUp arguments.
+
+    Each argument's terms are paired into helper columns h (degree-3 constraints
+    h·d₁·d₂ = λ^a·(w₁·d₂ + w₂·d₁) with d = β − fingerprint), and one running sum S ties all
+    helpers together: S(first) = 0, S(next) = S + Σh on transitions, S(last) + Σh = 0. The
+    powers of λ keep the arguments apart, so that one sum cannot be balanced by another."""
+    b = AirBuilder(air)
+    air.eval(b)
+    constraints = list(b.constraints)
+    helpers: list[HelperColumn] = []
+    for a, arg in enumerate(b.arguments):
+        for i in range(0, len(arg.terms), 2):
+            helpers.append(HelperColumn(a, arg.terms[i:i + 2]))
+    if helpers:
+        beta, lam = Challenge("beta"), Challenge("lambda")
+        for j, h in enumerate(helpers):
+            col = Column("interaction", j, f"logup_helper{j}")
+            scale = Const(1)
+            for _ in range(h.argument):
+                scale = scale * lam
+            dens = [beta - fingerprint(values) for _, values in h.terms]
+            if len(h.terms) == 1:
+                (w, _), = h.terms
+                expr = col * dens[0] - scale * w
+            else:
+                (w1, _), (w2, _) = h.terms
+                expr = col * dens[0] * dens[1] - scale * (w1 * dens[1] + w2 * dens[0])
+            constraints.append(Constraint(EVERY_ROW, expr, f"logup_helper{j}"))
+        s = Column("interaction", len(helpers), "logup_sum")
+        s_next = Column("interaction", len(helpers), "logup_sum", next=True)
+        total = Const(0)
+        for j in range(len(helpers)):
+            total = total + Column("interaction", j, f"logup_helper{j}")
+        constraints.append(Constraint(FIRST_ROW, s, "logup_sum_starts_at_zero"))
+        constraints.append(Constraint(TRANSITION, s_next - s - total, "logup_sum_accumulates"))
+        constraints.append(Constraint(LAST_ROW, s + total, "logup_sum_ends_at_zero"))
+    cs = ConstraintSystem(air, constraints, list(b.arguments), helpers)
+    cs.digest = circuit_digest(cs)
+    return cs
+
+
+def circuit_digest(cs: ConstraintSystem) -> bytes:
+    """Keccak-256 of the circuit's canonical description: names, shape and every constraint."""
+    air = cs.air
+    lines = [f"air {air.name} {air.parameters()}",
+             "witness " + " ".join(air.witness_columns),
+             "public_columns " + " ".join(air.public_columns),
+             "fixed " + " ".join(air.fixed_columns),
+             "public_inputs " + " ".join(air.public_inputs)]
+    lines += [f"{c.selector} {to_text(c.expr)}" for c in cs.constraints]
+    for h in cs.helpers:
+        lines.append(f"helper {h.argument} " + " ".join(
+            f"[{to_text(w)} : {' '.join(to_text(v) for v in vals)}]" for w, vals in h.terms))
+    return keccak256("\n".join(lines).encode())
+
+
+def lookup_multiplicities(values: Sequence[int], table: Sequence[int]) -> list[int]:
+    """How many times each table row is looked up by `values` (the first row holding a value
+    takes all its uses). A value missing from the table raises InvalidCircuit: no honest
+    multiplicity column exists for it."""
+    first: dict[int, int] = {}
+    for i, t in enumerate(table):
+        first.setdefault(int(t), i)
+    m = [0] * len(table)
+    for v in values:
+        i = first.get(int(v))
+        if i is None:
+            raise InvalidCircuit(f"value {int(v)} is not in the lookup table")
+        m[i] += 1
+    return m

@@ -1,0 +1,135 @@
+"""Every soundness property has a cheating prover that fails.
+
+The cheating proofs are made with `refuse_invalid=False`: the prover skips its own refusal and
+commits to whatever a bad trace gives, so the verifier alone has to reject them."""
+
+import random
+
+import pytest
+
+from kernels import get_backend
+from kernels.params import R_MODULUS
+from prover.errors import InvalidProof, InvalidTrace
+from prover.proof import Proof
+from prover.prove import prove
+from prover.verify import verify
+
+from .prover_util import EXAMPLES, example, keys_for
+
+BE = get_backend("cpu")
+
+
+def rejected(air, vk, pub, make_proof) -> bool:
+    """The honest prover refuses, or the verifier rejects."""
+    try:
+        proof = make_proof()
+    except InvalidTrace:
+        return True
+    try:
+        verify(air, vk, pub, proof.to_bytes())
+    except InvalidProof:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_any_changed_cell_is_rejected(name):
+    air, trace, pub = example(name, 3, seed=7)
+    pk, vk = keys_for(air, 3)
+    rnd = random.Random(name)
+    for _ in range(8):
+        col = rnd.choice(air.witness_columns)
+        row = rnd.randrange(8)
+        bad = {c: list(v) for c, v in trace.items()}
+        bad[col][row] = (bad[col][row] + rnd.randrange(1, R_MODULUS)) % R_MODULUS
+        # The honest prover refuses ...
+        with pytest.raises(InvalidTrace):
+            prove(air, pk, bad, pub, BE)
+        # ... and a cheating one that commits anyway is caught by the verifier.
+        with pytest.raises(InvalidProof):
+            verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
+
+
+def test_lookup_value_outside_table_is_rejected():
+    air, trace, pub = example("range_check", 3)
+    pk, vk = keys_for(air, 3)
+    bad = {c: list(v) for c, v in trace.items()}
+    bad["value"][5] = 8  # the table holds 0 … 7
+    with pytest.raises(InvalidTrace):
+        prove(air, pk, bad, pub, BE)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
+    # Charging the out-of-range value to some table row's multiplicity does not help either.
+    bad["mult"][7] += 1
+    bad["mult"][[i for i in range(8) if trace["value"][i] == trace["value"][5]][0]] -= 1
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
+
+
+def test_unbalanced_multiset_sum_is_rejected():
+    air, trace, pub = example("multiset", 3)
+    pk, vk = keys_for(air, 3)
+    bad = {c: list(v) for c, v in trace.items()}
+    bad["delta"][2] = (bad["delta"][2] + 1) % R_MODULUS  # one slot gains value from nowhere
+    with pytest.raises(InvalidTrace):
+        prove(air, pk, bad, pub, BE)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
+
+
+def test_every_single_byte_change_is_rejected():
+    from circuits.examples import Fibonacci
+    air = Fibonacci(2)
+    trace, pub = air.trace(8)
+    pk, vk = keys_for(air, 3)
+    data = prove(air, pk, trace, pub, BE).to_bytes()
+    assert verify(air, vk, pub, data)
+    rnd = random.Random(1)
+    for pos in range(len(data)):
+        changed = bytearray(data)
+        changed[pos] ^= rnd.randrange(1, 256)
+        with pytest.raises(InvalidProof):
+            verify(air, vk, pub, bytes(changed))
+
+
+def test_different_public_input_is_rejected():
+    air, trace, pub = example("fibonacci", 4)
+    pk, vk = keys_for(air, 4)
+    data = prove(air, pk, trace, pub, BE).to_bytes()
+    for key in pub:
+        other = dict(pub)
+        other[key] = (other[key] + 1) % R_MODULUS
+        with pytest.raises(InvalidProof):
+            verify(air, vk, other, data)
+
+
+def test_proof_against_another_circuits_key_is_rejected():
+    fib, ftrace, fpub = example("fibonacci", 3)
+    rng_air, rtrace, rpub = example("range_check", 3)
+    _, fvk = keys_for(fib, 3)
+    rpk, rvk = keys_for(rng_air, 3)
+    rproof = prove(rng_air, rpk, rtrace, rpub, BE).to_bytes()
+    with pytest.raises(InvalidProof):
+        verify(fib, fvk, fpub, rproof)
+    with pytest.raises(InvalidProof):
+        verify(rng_air, fvk, rpub, rproof)
+    # The same circuit at another size has another key too.
+    _, rvk16 = keys_for(rng_air, 4)
+    with pytest.raises(InvalidProof):
+        verify(rng_air, rvk16, rpub, rproof)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_commitments_of_one_proof_with_evaluations_of_another_are_rejected(name):
+    air, trace, pub = example(name, 3)
+    pk, vk = keys_for(air, 3)
+    a = prove(air, pk, trace, pub, BE)
+    b = prove(air, pk, trace, pub, BE)
+    mixed = Proof(a.witness_commitments, a.interaction_commitments, a.quotient_commitments,
+                  b.evals_zeta, b.evals_zeta_omega, b.opening_zeta, b.opening_zeta_omega)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, mixed.to_bytes())
+    mixed = Proof(a.witness_commitments, a.interaction_commitments, a.quotient_commitments,
+                  b.evals_zeta, b.evals_zeta_omega, a.opening_zeta, a.opening_zeta_omega)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, mixed.to_bytes())
