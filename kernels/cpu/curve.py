@@ -465,6 +465,8 @@ def check_points(a, name: str = "points") -> np.ndarray:
     return convert.check_limb_array(a, name, trailing=(2, LIMBS))
 
 
+# 8-bit windows: a 2^8-entry row per byte of the scalar (32 rows, 0.5 MiB), and a window never
+# straddles two limbs, which `fixed_base_mul_kernel` relies on.
 _FIXED_BASE_WINDOW = 8
 
 
@@ -486,6 +488,9 @@ class CpuG1(G1):
                 x, y = pt
             except (TypeError, ValueError):
                 raise InvalidInput(f"point {i}: expected an (x, y) pair, got {pt!r}") from None
+            for v in (x, y):
+                if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v < P_MODULUS:
+                    raise InvalidInput(f"point {i}: coordinate {v!r} is not an int in [0, p)")
             flat.extend((x, y))
         limbs = convert.to_montgomery(flat, P_MODULUS).reshape(-1, 2, LIMBS)
         bad = first_off_curve(limbs)

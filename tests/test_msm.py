@@ -1,0 +1,167 @@
+"""CPU MSM (kernels/cpu/msm.py): against py_ecc for small n, and for larger n against the naive
+Σ [k_i]P_i built from the G1 kernels (which test_g1.py checks against py_ecc)."""
+
+import numpy as np
+import pytest
+from py_ecc import optimized_bn128 as ref
+
+from kernels import convert
+from kernels.backend import MSMConfig
+from kernels.cpu.curve import CpuG1, FR, random_canonical
+from kernels.cpu.msm import msm, plan
+from kernels.errors import InvalidInput
+from kernels.params import R_MODULUS
+
+g1 = CpuG1()
+CANONICAL = MSMConfig(scalars_montgomery=False)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng()
+
+
+def naive_msm(points, scalars_canonical):
+    """Σ [k_i]P_i by element-wise scalar multiplication and a pairwise sum tree."""
+    if len(points) == 0:
+        return np.zeros((2, 4), dtype=np.uint64)
+    terms = g1.scalar_mul(points, convert.to_montgomery(convert.limbs_to_ints(scalars_canonical), R_MODULUS))
+    while len(terms) > 1:
+        if len(terms) % 2:
+            terms = np.concatenate([terms, np.zeros((1, 2, 4), dtype=np.uint64)])
+        terms = g1.add(terms[0::2], terms[1::2])
+    return terms[0]
+
+
+def small_scalars(rng, n, bits):
+    k = np.zeros((n, 4), dtype=np.uint64)
+    k[:, 0] = rng.integers(0, 1 << bits, n, dtype=np.uint64)
+    return k
+
+
+def test_matches_py_ecc(rng):
+    n = 24
+    ks = [int.from_bytes(rng.bytes(32), "little") % R_MODULUS for _ in range(n)]
+    ks[:3] = [0, 1, R_MODULUS - 1]
+    ref_pts = [ref.multiply(ref.G1, int(rng.integers(1, 2**63))) for _ in range(n)]
+    want = ref.Z1
+    for p, k in zip(ref_pts, ks):
+        want = ref.add(want, ref.multiply(p, k))
+    want = (0, 0) if ref.is_inf(want) else tuple(int(c) for c in ref.normalize(want))
+    points = g1.from_ints([tuple(int(c) for c in ref.normalize(p)) for p in ref_pts])
+    got = msm(points, convert.to_montgomery(ks, R_MODULUS))
+    assert g1.to_ints(got[None]) == [want]
+    got = msm(points, convert.ints_to_limbs(ks, R_MODULUS), CANONICAL)
+    assert g1.to_ints(got[None]) == [want]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 37, 200, 1000, 3000])
+def test_matches_naive_sum(rng, n):
+    points = g1.random(n, rng)
+    k = random_canonical(n, FR, rng)
+    assert np.array_equal(msm(points, k, CANONICAL), naive_msm(points, k))
+
+
+@pytest.mark.parametrize("c", [1, 2, 5, 8, 11, 12, 14])
+def test_every_window_width(rng, c):
+    # Widths ≥ 11 take the affine-bucket path, narrower ones the XYZZ path.
+    n = 300
+    points = g1.random(n, rng)
+    k = random_canonical(n, FR, rng)
+    want = naive_msm(points, k)
+    assert np.array_equal(msm(points, k, MSMConfig(window_bits=c, scalars_montgomery=False)), want)
+
+
+@pytest.mark.parametrize("bits", [1, 8, 16, 20])
+def test_small_scalars(rng, bits):
+    n = 2500  # large enough for the planner to choose wide windows and split points across threads
+    points = g1.random(n, rng)
+    k = small_scalars(rng, n, bits)
+    want = naive_msm(points, k)
+    assert np.array_equal(msm(points, k, CANONICAL), want)
+    assert np.array_equal(msm(points, k, MSMConfig(scalar_bits=bits, scalars_montgomery=False)), want)
+    mont = convert.to_montgomery(convert.limbs_to_ints(k), R_MODULUS)
+    assert np.array_equal(msm(points, mont), want)
+
+
+def test_affine_buckets_split_across_threads(rng):
+    # One window of 11 bits over 4100 points: the planner cuts the points into slices, each with
+    # its own affine buckets, and the slice sums are added up.
+    n = 4100
+    points = g1.random(n, rng)
+    k = small_scalars(rng, n, 10)
+    cfg = MSMConfig(window_bits=11, scalars_montgomery=False)
+    assert plan(n, 10, 2, 11)[2] > 1
+    assert np.array_equal(msm(points, k, cfg), naive_msm(points, k))
+
+
+def test_repeated_points_and_cancellation(rng):
+    # Many points in the same bucket exercise the P + P, P + (−P) and overflow paths.
+    p = g1.random(1, rng)
+    for c in (4, 12):
+        cfg = MSMConfig(window_bits=c, scalars_montgomery=False)
+        points = np.repeat(p, 600, axis=0)
+        k = np.zeros((600, 4), dtype=np.uint64)
+        k[:, 0] = 5
+        want = naive_msm(p, np.array([[3000, 0, 0, 0]], dtype=np.uint64))
+        assert np.array_equal(msm(points, k, cfg), want)
+        # P and −P with equal scalars cancel exactly
+        both = np.concatenate([points[:300], g1.neg(points[:300])])
+        assert np.all(msm(both, k, cfg) == 0)
+        # the same point with k and r − k cancels too
+        kk = random_canonical(300, FR, rng)
+        neg_k = convert.ints_to_limbs([(R_MODULUS - v) % R_MODULUS for v in convert.limbs_to_ints(kk)], R_MODULUS)
+        assert np.all(msm(points[:600], np.concatenate([kk, neg_k]), cfg) == 0)
+
+
+def test_trivial_inputs(rng):
+    points = g1.random(5, rng)
+    zero = np.zeros((5, 4), dtype=np.uint64)
+    assert np.all(msm(points, zero) == 0)
+    assert np.all(msm(np.zeros((0, 2, 4), np.uint64), np.zeros((0, 4), np.uint64)) == 0)
+    # infinity among the points contributes nothing
+    k = random_canonical(5, FR, rng)
+    with_inf = points.copy()
+    with_inf[2] = 0
+    keep = [0, 1, 3, 4]
+    assert np.array_equal(msm(with_inf, k, CANONICAL), msm(points[keep], k[keep], CANONICAL))
+    # one point, scalar 1: the point itself
+    one = fr_one = convert.to_montgomery([1], R_MODULUS)
+    assert np.array_equal(msm(points[:1], fr_one), points[0])
+    assert one.shape == (1, 4)
+
+
+def test_rejects_bad_input(rng):
+    points = g1.random(4, rng)
+    k = random_canonical(4, FR, rng)
+    too_big = k.copy()
+    too_big[1] = convert.ints_to_limbs([R_MODULUS], R_MODULUS + 1)[0]
+    for cfg in (CANONICAL, MSMConfig()):
+        with pytest.raises(InvalidInput, match="not below the group order"):
+            msm(points, too_big, cfg)
+    with pytest.raises(InvalidInput, match="4 points but 3 scalars"):
+        msm(points, k[:3], CANONICAL)
+    with pytest.raises(InvalidInput, match="dtype"):
+        msm(points.astype(np.int64), k, CANONICAL)
+    with pytest.raises(InvalidInput, match="dtype"):
+        msm(points, k.astype(np.uint32), CANONICAL)
+    with pytest.raises(InvalidInput, match="shape"):
+        msm(points.reshape(4, 8), k, CANONICAL)
+    with pytest.raises(InvalidInput, match="shape"):
+        msm(points[None], k, CANONICAL)
+    with pytest.raises(InvalidInput, match="scalar_bits"):
+        msm(points, small_scalars(rng, 4, 20) | np.uint64(1 << 19), MSMConfig(scalar_bits=16, scalars_montgomery=False))
+    with pytest.raises(InvalidInput, match="window_bits"):
+        msm(points, k, MSMConfig(window_bits=40, scalars_montgomery=False))
+    off = points.copy()
+    off[3, 1] = off[3, 0]
+    msm(off, k, CANONICAL)  # unchecked by default: the hot path trusts validated points
+    with pytest.raises(InvalidInput, match="not on the curve"):
+        msm(off, k, CANONICAL, check_points=True)
+
+
+def test_plan_is_sane():
+    for n in (1, 10, 1 << 12, 1 << 16, 1 << 20):
+        for bits in (1, 16, 254):
+            c, windows, slices = plan(n, bits, 2)
+            assert 1 <= c <= bits + 1 and windows * c >= bits + 1 and slices >= 1
