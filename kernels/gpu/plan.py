@@ -1,0 +1,98 @@
+"""Launch plans of the GPU kernels: pure Python, no CuPy, so that the host test drives the CUDA
+code (compiled for the CPU) with exactly the plans the GPU backend uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..params import R_MODULUS, root_of_unity
+
+# Largest pass block (log2 elements): 2^10 elements of 32 bytes fill 32 KiB of shared memory.
+NTT_MAX_LOG_BLOCK = 10
+# Butterfly bits per pass over global memory.
+NTT_MAX_STAGES_PER_PASS = 8
+# Consecutive elements a block reads along the low index bits: 4·32 bytes = one 128-byte line.
+NTT_LOG_RUN = 2
+
+
+@dataclass(frozen=True)
+class NttPass:
+    """One pass over global memory: DIF stages on index bits [lo, lo + t); each block holds
+    2^t butterfly positions times 2^g neighbours along bits [0, g)."""
+    lo: int
+    t: int
+    g: int
+
+    @property
+    def log_block(self) -> int:
+        return self.t + self.g
+
+
+def ntt_passes(log_n: int) -> list[NttPass]:
+    """The passes of a size-2^log_n transform, top bits first (DIF order), stages split evenly."""
+    if log_n == 0:
+        return []
+    count = -(-log_n // NTT_MAX_STAGES_PER_PASS)
+    sizes = [log_n // count + (1 if i < log_n % count else 0) for i in range(count)]
+    passes, hi = [], log_n
+    for t in sizes:
+        lo = hi - t
+        g = min(lo, NTT_MAX_LOG_BLOCK - t, NTT_LOG_RUN if lo > 0 else 0)
+        passes.append(NttPass(lo, t, g))
+        hi = lo
+    return passes
+
+
+@dataclass(frozen=True)
+class NttScales:
+    """Plain-int parameters of one transform: twiddle root, optional pre-scale base (a[j]·b^j),
+    and the post-scale c·b^i applied while undoing the bit reversal (c = 0: none)."""
+    omega: int
+    pre_base: int
+    post_c: int
+    post_base: int
+
+
+def ntt_scales(log_n: int, inverse: bool, coset: bool, shift: int) -> NttScales:
+    n = 1 << log_n
+    omega = root_of_unity(log_n)
+    if not inverse:
+        return NttScales(omega, shift % R_MODULUS if coset else 0, 0, 1)
+    n_inv = pow(n, -1, R_MODULUS)
+    return NttScales(pow(omega, -1, R_MODULUS), 0, n_inv,
+                     pow(shift, -1, R_MODULUS) if coset else 1)
+
+
+# MSM ---------------------------------------------------------------------------------------------
+
+# Sorted pairs per thread in the first accumulation level (mixed additions) and in later levels.
+# A level leaves two partial sums per chunk, so later levels need chunks of at least 4 entries
+# for the sequence to shrink (2k entries in chunks of 4 make ceil(k/2) < k chunks).
+MSM_CHUNK_AFFINE = 32
+MSM_CHUNK_PARTIAL = 8
+# Bucket-reduction segments per window: enough threads to fill the device.
+MSM_MAX_SEGMENTS = 2048
+MSM_MAX_WINDOW_BITS = 20
+
+
+def msm_windows(scalar_bits: int, c: int) -> int:
+    """Signed c-bit windows that cover scalar_bits bits: the top window keeps at most c − 1
+    bits, so its digit plus an incoming carry never exceeds 2^(c−1) and never carries out."""
+    return max(1, -(-(scalar_bits + 1) // c))
+
+
+def msm_window_bits(n: int, scalar_bits: int) -> int:
+    """The c minimizing W·(n + 3·2^(c−1)): one mixed addition per pair and about three full
+    additions per bucket in the reduction."""
+    best, best_cost = 2, None
+    for c in range(2, MSM_MAX_WINDOW_BITS + 1):
+        cost = msm_windows(scalar_bits, c) * (n + 3 * (1 << (c - 1)))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = c, cost
+    return best
+
+
+def msm_segment_length(buckets_per_window: int) -> int:
+    """Buckets per reduction thread (a power of two dividing the bucket count)."""
+    return max(1, buckets_per_window // MSM_MAX_SEGMENTS)
