@@ -338,9 +338,7 @@ def peer_for(figures: Optional[dict], error: Optional[str], op: str, log2_n: int
     return {"ms": float(record[key])}
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.primitives",
-                                     description="Time MSM and NTT against snarkjs's engine.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 12, 14, 16, 18],
                         metavar="LOG2_N", help="problem sizes as log2 n (default: 10 12 14 16 18)")
     parser.add_argument("--backend", choices=["cpu", "gpu", "auto"], default="auto")
@@ -351,7 +349,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--no-peer", action="store_true", help="skip the snarkjs peer")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                         help=f"where generated MSM bases are kept (default: {DEFAULT_CACHE_DIR})")
-    args = parser.parse_args(argv)
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     for log2_n in args.sizes:
         if not 1 <= log2_n <= 28:
             parser.error(f"--sizes: {log2_n} is not a log2 size in 1..28")
@@ -361,6 +361,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     return args
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.primitives",
+                                     description="Time MSM and NTT against snarkjs's engine.")
+    add_arguments(parser)
+    return check_arguments(parser, parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace, out=None) -> list[dict]:
@@ -410,6 +417,13 @@ def run(args: argparse.Namespace, out=None) -> list[dict]:
             ms = measure_ntt(backend, log2_n, args.reps, synchronize)
             emit(result_line("ntt", backend_name, log2_n, ms, args.reps, {**context, **load}, peer))
     return lines
+
+
+def command(args: argparse.Namespace) -> int:
+    """`zkpipe bench`: the same as python -m bench.primitives."""
+    check_arguments(argparse.ArgumentParser(prog="zkpipe bench"), args)
+    run(args)
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,25 +1,36 @@
-"""The `zkpipe` command line."""
+"""The `zkpipe` command line.
+
+Each subcommand lives in its own module, which defines `add_arguments(parser)` and
+`command(args) -> int`; it is imported only when that subcommand runs, so `zkpipe bench` does not
+pay for importing the L1 or Ray. Add a command with one line in COMMANDS.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-
-def _bench(args: argparse.Namespace, rest: list[str]) -> int:
-    from bench import primitives
-
-    return primitives.main(rest) or 0
+# name → (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("bench.primitives", "benchmark MSM and NTT side by side with snarkjs's engine"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="zkpipe", description="GPU-targeted ZK proving pipeline for a real-time rollup")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("bench", help="benchmark MSM and NTT side by side with snarkjs's engine (options: see python -m bench.primitives --help)",
-                       add_help=False)
-    p.set_defaults(run=_bench)
-    args, rest = parser.parse_known_args(argv)
-    return args.run(args, rest)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv)  # prints usage and exits (or the list of commands for -h)
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[name][0])
+    cmd = argparse.ArgumentParser(prog=f"zkpipe {name}", description=COMMANDS[name][1])
+    module.add_arguments(cmd)
+    return module.command(cmd.parse_args(rest)) or 0
 
 
 if __name__ == "__main__":
