@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# The dashboard's browser tests drive the system Chromium; without it they skip and say why.
+bash scripts/setup_browser.sh || echo "test: no Chromium; the browser tests will skip" >&2
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
