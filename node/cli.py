@@ -14,6 +14,7 @@ import sys
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.primitives", "benchmark MSM and NTT side by side with snarkjs's engine"),
+    "dashboard": ("node.dashboard_command", "open a saved run's metrics in the web dashboard"),
 }
 
 
