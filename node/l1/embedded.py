@@ -1,0 +1,139 @@
+"""The embedded L1: an EVM in this process (revm through pyrevm), with no node to start.
+
+Each transaction is its own block: the block number advances by one per transaction, as on a
+dev chain that mines on demand. Gas is priced at zero, so accounts never run dry.
+
+Gas used is a chain's for code that does not touch storage (the verifier: memory, Keccak and
+the precompiles, priced exactly as anvil prices them), but not for storage. pyrevm keeps one
+journal open across all its transactions, so an account or storage slot touched once stays
+warm, and a slot's "original value" (EIP-2200) stays what it was before the contract first
+wrote it: rewriting a slot costs 100 gas instead of 2100 + 2900, and refunds differ. Nor does it
+apply the calldata floor of EIP-7623. Take gas figures of transactions that write storage from
+a node (anvil); verdicts, state and events are the same on both.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .client import HARDFORK, L1Client, Log, Receipt, intrinsic_gas, reverted
+from .errors import L1Unavailable, TransactionRefused
+
+# Dev accounts: fixed addresses, funded at start; pyrevm needs no keys to send from them.
+DEV_ACCOUNTS = [f"0x{0x5eed0000 + i:040x}" for i in range(1, 11)]
+DEV_BALANCE = 10**24
+BLOCK_GAS_LIMIT = 36_000_000
+
+# pyrevm reports a failed transaction as a RuntimeError whose text is revm's result.
+_REVERT = re.compile(r"Revert \{ gas_used: (\d+), output: 0x([0-9a-fA-F]*) \}")
+_HALT = re.compile(r"Halt \{ reason: (.*), gas_used: (\d+) \}")
+
+
+class EmbeddedL1(L1Client):
+    """An in-process EVM behind the L1Client interface."""
+
+    name = "embedded"
+
+    def __init__(self, *, hardfork: str = HARDFORK, chain_id: int = 31337):
+        try:
+            import pyrevm
+        except ImportError as e:  # pragma: no cover - pyrevm is a project dependency
+            raise L1Unavailable("the embedded L1 needs pyrevm (pip install pyrevm)") from e
+        self._pyrevm = pyrevm
+        self._block = 1
+        self._timestamp = int(time.time())
+        self.evm = pyrevm.EVM(env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=chain_id), block=self._block_env()),
+                              spec_id=hardfork.upper())
+        self.known_abi = []
+        for a in DEV_ACCOUNTS:
+            self.evm.set_balance(a, DEV_BALANCE)
+
+    def _block_env(self):
+        return self._pyrevm.BlockEnv(number=self._block, timestamp=self._timestamp, gas_limit=BLOCK_GAS_LIMIT)
+
+    def _next_block(self) -> None:
+        # Transient storage (EIP-1153) lives for one transaction; pyrevm's open journal would
+        # carry it over.
+        self.evm.reset_transient_storage()
+        self._block += 1
+        # Wall-clock time, strictly increasing as a chain's timestamps are.
+        self._timestamp = max(self._timestamp + 1, int(time.time()))
+        self.evm.set_block_env(self._block_env())
+
+    def _check_gas(self, gas: int) -> None:
+        if not 0 < gas <= BLOCK_GAS_LIMIT:
+            raise TransactionRefused(f"gas limit {gas} outside (0, {BLOCK_GAS_LIMIT}], the block's gas limit")
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(DEV_ACCOUNTS)
+
+    def block_number(self) -> int:
+        return self._block
+
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None) -> str:
+        self._check_gas(gas)
+        code = bytes(bytecode) + bytes(args)
+        try:
+            address = self.evm.deploy(sender or DEV_ACCOUNTS[0], code, gas=gas)
+        except RuntimeError as e:
+            data, _, why = _failure(str(e))
+            raise reverted(self, f"deployment failed ({why})", data) from None
+        finally:
+            self._next_block()
+        return address
+
+    def transact(self, to: str, data: bytes, *, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
+        self._check_gas(gas)
+        data = bytes(data)
+        base = intrinsic_gas(data)
+        number = self._block
+        try:
+            self.evm.message_call(sender or DEV_ACCOUNTS[0], to, data, value=value or None, gas=gas)
+        except RuntimeError as e:
+            out, used, why = _failure(str(e))
+            if used is None:  # not an execution result: the transaction itself is invalid
+                raise TransactionRefused(f"the embedded EVM refused the transaction: {e}") from None
+            return Receipt(status=False, tx_gas=used, exec_gas=used - base, revert_data=out,
+                           revert_reason=self.decode_revert(out) or (None if out else why), block_number=number)
+        finally:
+            self._next_block()
+        result = self.evm.result
+        return Receipt(status=True, tx_gas=result.gas_used, exec_gas=result.gas_used - base,
+                       logs=[_log(entry) for entry in result.logs], block_number=number)
+
+    def call(self, to: str, data: bytes, *, gas: int, sender: str | None = None) -> bytes:
+        self._check_gas(gas)
+        try:
+            return bytes(self.evm.message_call(sender or DEV_ACCOUNTS[0], to, bytes(data), gas=gas, is_static=True))
+        except RuntimeError as e:
+            out, used, why = _failure(str(e))
+            if used is None:
+                raise TransactionRefused(f"the embedded EVM refused the call: {e}") from None
+            raise reverted(self, f"call reverted ({why})", out) from None
+
+    def call_gas(self, to: str, data: bytes, *, gas: int, sender: str | None = None) -> tuple[bytes, int]:
+        """A read-only call and the execution gas it used (gas used less intrinsic gas)."""
+        out = self.call(to, data, gas=gas, sender=sender)
+        return out, self.evm.result.gas_used - intrinsic_gas(bytes(data))
+
+
+def _failure(message: str) -> tuple[bytes, int | None, str]:
+    """(revert data, gas used, a short reason) from pyrevm's error text; gas used is None when
+    the text is no execution result."""
+    m = _REVERT.search(message)
+    if m:
+        return bytes.fromhex(m.group(2)), int(m.group(1)), "revert"
+    m = _HALT.search(message)
+    if m:
+        return b"", int(m.group(2)), m.group(1)
+    return b"", None, message
+
+
+def _log(entry) -> Log:
+    topics = [bytes.fromhex(t[2:]) if isinstance(t, str) else bytes(t) for t in entry.topics]
+    data = entry.data
+    if isinstance(data, tuple):  # pyrevm gives (topics, data)
+        data = data[1]
+    return Log(address=entry.address, topics=topics, data=bytes(data))
