@@ -1,0 +1,222 @@
+"""Benchmark of the node's hot paths: execution, admission, admission over processes, and the
+JSON-RPC bulk path.
+
+    python -m bench.node                              # all of them
+    python -m bench.node --only executor --transfers 1000000
+
+Prints one JSON object per measurement on stdout and nothing else (progress goes to stderr):
+
+    {"bench": "executor", "transfers": 500000, "per_s": ..., "log2_rows": 20, ...,
+     "machine": "AMD EPYC, 2 cores", "loadavg": 0.4}
+
+- executor: `Executor.apply` on pre-verified transfers (random senders among funded accounts,
+  random recipients, a share of them new addresses claiming slots), in mini-batches, including
+  the proof-batch seals (the old-state snapshot per batch), at two proof-batch sizes. One core:
+  the executor is one thread.
+- recover: `decode_transfers` alone (RLP, checks, secp256k1 recovery, three keccaks), one core.
+- admission: `Sequencer.submit_many` with its cutting thread running: recovery, the pending-state
+  checks, the write-ahead log with its fsyncs, and the executor's apply, on one process.
+- admission_2proc: the same with signature recovery on a pool of 2 worker processes
+  (`recover_pool`), the stateful part staying on the sequencer's process.
+- rpc_bulk: `zkpipe_sendRawTransactions` over HTTP against a LocalNode, chunks of 2000.
+
+Signing the inputs is not timed (and is itself spread over 2 processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from bench.primitives import load_average, machine_description
+from node.executor import Executor
+from node.genesis import parse_genesis
+from node.sequencer import GENESIS_HASH, MiniBatch, Sequencer, block_hash
+from node.transactions import Transfer, address_of, decode_transfers, sign_transfer
+
+CHAIN = 23115
+
+
+def progress(message: str) -> None:
+    print(f"[bench.node] {message}", file=sys.stderr, flush=True)
+
+
+def emit(context: dict, **fields) -> None:
+    print(json.dumps({**fields, **context, "loadavg": load_average()}), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def funded_genesis(addresses, balance=10**15):
+    return parse_genesis({"chainId": CHAIN, "alloc": {"0x" + a.hex(): {"balance": balance} for a in addresses}})
+
+
+def executor_inputs(n_transfers: int, n_accounts: int, new_share: float, mini_batch: int, seed: int):
+    """Valid pre-verified transfers, already cut into mini-batches."""
+    rng = random.Random(seed)
+    funded = [rng.randbytes(20) for _ in range(n_accounts)]
+    genesis = funded_genesis(funded)
+    nonces = [0] * n_accounts
+    hashes = rng.randbytes(32 * n_transfers)
+    transfers = []
+    for k in range(n_transfers):
+        i = rng.randrange(n_accounts)
+        to = rng.randbytes(20) if rng.random() < new_share else funded[rng.randrange(n_accounts)]
+        transfers.append(Transfer(funded[i], to, 1 + rng.randrange(1000), nonces[i],
+                                  hashes[32 * k:32 * k + 32], b""))
+        nonces[i] += 1
+    batches, head = [], GENESIS_HASH
+    for number, start in enumerate(range(0, n_transfers, mini_batch), 1):
+        part = transfers[start:start + mini_batch]
+        h = block_hash(head, number, part)
+        batches.append(MiniBatch(number, head, h, 0.0, part))
+        head = h
+    return genesis, batches
+
+
+def _sign_range(args):
+    keys, per_key, seed = args
+    rng = random.Random(seed)
+    out = []
+    for n in range(per_key):
+        for i, key in enumerate(keys):
+            out.append(sign_transfer(key, chain_id=CHAIN, nonce=n, to=rng.randbytes(20),
+                                     value=1 + rng.randrange(1000), kind=2 if (i + n) % 2 else 0))
+    return out
+
+
+def signed_inputs(n: int, n_keys: int, pool: ProcessPoolExecutor):
+    """n signed transfers from n_keys funded keys, in an order the sequencer accepts."""
+    keys = [os.urandom(32) for _ in range(n_keys)]
+    per_key = -(-n // n_keys)
+    halves = [keys[:n_keys // 2], keys[n_keys // 2:]]
+    parts = list(pool.map(_sign_range, [(h, per_key, i) for i, h in enumerate(halves)]))
+    # interleave so that each sender's nonces stay in order
+    raws = []
+    for n_ in range(per_key):
+        for part, h in zip(parts, halves):
+            raws.extend(part[n_ * len(h):(n_ + 1) * len(h)])
+    return funded_genesis([address_of(k) for k in keys]), raws[:n]
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+def bench_executor(args, context):
+    progress(f"executor: building {args.transfers} transfers")
+    genesis, batches = executor_inputs(args.transfers, args.accounts, args.new_share, args.mini_batch, 1)
+    log2_rows = args.log2_rows
+    for batch_transfers in args.batch_transfers:
+        best = None
+        for _ in range(args.reps):
+            ex = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=batch_transfers)
+            t0 = time.perf_counter()
+            for mb in batches:
+                ex.apply(mb)
+            ex.seal()
+            dt = time.perf_counter() - t0
+            best = dt if best is None else min(best, dt)
+            sealed = ex.batch_count
+        emit(context, bench="executor", transfers=args.transfers, per_s=round(args.transfers / best),
+             seconds=round(best, 3), log2_rows=log2_rows, max_batch_transfers=batch_transfers,
+             proof_batches=sealed,
+             mini_batch=args.mini_batch, accounts=args.accounts, new_account_share=args.new_share,
+             slots_claimed=ex.state.claimed, reps=args.reps)
+
+
+def bench_recover(raws, context):
+    t0 = time.perf_counter()
+    out = decode_transfers(raws, CHAIN)
+    dt = time.perf_counter() - t0
+    assert all(isinstance(t, Transfer) for t in out)
+    emit(context, bench="recover", transactions=len(raws), per_s=round(len(raws) / dt), seconds=round(dt, 3))
+
+
+def bench_admission(name, genesis, raws, context, pool=None, chunk=16384):
+    with tempfile.TemporaryDirectory() as tmp:
+        seq = Sequencer(genesis, Path(tmp) / "wal", capacity=1 << 20, recover_pool=pool,
+                        recover_chunk=1024, max_pending=1 << 20)
+        ex = Executor(genesis, log2_rows=20)
+        seq.start(on_cut=ex.apply, on_tick=ex.poll)
+        try:
+            t0 = time.perf_counter()
+            for start in range(0, len(raws), chunk):
+                results = seq.submit_many(raws[start:start + chunk])
+                assert all(isinstance(r, Transfer) for r in results), results[0]
+            dt = time.perf_counter() - t0
+        finally:
+            seq.stop()
+        emit(context, bench=name, transactions=len(raws), per_s=round(len(raws) / dt),
+             seconds=round(dt, 3), mini_batches=seq.height, processes=2 if pool else 1,
+             submit_chunk=chunk)
+
+
+def bench_rpc_bulk(genesis, raws, context, chunk=2000):
+    import requests
+
+    from node.rpc import LocalNode
+
+    with tempfile.TemporaryDirectory() as tmp:
+        node = LocalNode(genesis, Path(tmp) / "wal", log2_rows=20).start()
+        try:
+            with requests.Session() as s:
+                bodies = [json.dumps({"jsonrpc": "2.0", "id": 1, "method": "zkpipe_sendRawTransactions",
+                                      "params": [["0x" + r.hex() for r in raws[i:i + chunk]]]})
+                          for i in range(0, len(raws), chunk)]
+                t0 = time.perf_counter()
+                for body in bodies:
+                    reply = s.post(node.url, data=body, timeout=120).json()
+                    assert all("hash" in x for x in reply["result"]), reply
+                dt = time.perf_counter() - t0
+        finally:
+            node.stop()
+    emit(context, bench="rpc_bulk", transactions=len(raws), per_s=round(len(raws) / dt),
+         seconds=round(dt, 3), request_chunk=chunk)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.node", description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", nargs="+", choices=["executor", "recover", "admission", "admission_2proc", "rpc_bulk"])
+    p.add_argument("--transfers", type=int, default=500_000, help="executor: transfers applied")
+    p.add_argument("--accounts", type=int, default=20_000, help="executor: funded accounts")
+    p.add_argument("--new-share", type=float, default=0.1, help="executor: share of transfers to new addresses")
+    p.add_argument("--mini-batch", type=int, default=4096)
+    p.add_argument("--log2-rows", type=int, default=20, help="executor: 2^n slots")
+    p.add_argument("--batch-transfers", type=int, nargs="+", default=[1 << 20, 1 << 16],
+                   help="executor: transfers per proof batch (each seal snapshots the 2^n slots)")
+    p.add_argument("--reps", type=int, default=3, help="executor: runs, the fastest reported")
+    p.add_argument("--signed", type=int, default=20_000, help="admission: signed transactions")
+    args = p.parse_args(argv)
+    only = set(args.only or ["executor", "recover", "admission", "admission_2proc", "rpc_bulk"])
+    context = {"machine": machine_description()}
+
+    if "executor" in only:
+        bench_executor(args, context)
+    if only - {"executor"}:
+        with ProcessPoolExecutor(2) as pool:
+            progress(f"signing {args.signed} transfers (not timed)")
+            genesis, raws = signed_inputs(args.signed, 256, pool)
+            if "recover" in only:
+                bench_recover(raws, context)
+            if "admission" in only:
+                bench_admission("admission", genesis, raws, context)
+            if "admission_2proc" in only:
+                pool.submit(decode_transfers, raws[:64], CHAIN).result()  # workers warm
+                bench_admission("admission_2proc", genesis, raws, context, pool=pool)
+        if "rpc_bulk" in only:
+            bench_rpc_bulk(genesis, raws, context)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

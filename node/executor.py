@@ -1,0 +1,269 @@
+"""The executor: applies mini-batches to the ledger and groups them into proof batches.
+
+Each mini-batch is applied the moment it arrives (soft finality: its receipts are queryable at
+once). Mini-batches accumulate into the open proof batch, which is sealed when the next
+mini-batch would overflow it (`max_batch_transfers`, at most the circuit's rows), when it is
+exactly full, or when its oldest mini-batch has waited `batch_deadline` seconds. A sealed batch
+becomes a `ProofBatch`: the compact job a prover needs (the state before the batch, slot by slot,
+one (from_slot, to_slot, amount) row per transfer, and the slots new addresses claimed), not the
+expanded trace.
+
+Receipts say how far a transfer has come: "executed" (applied here), "proven" (its batch has a
+proof) or "verified" (the L1 accepted the proof). The pipeline reports the last two through
+`mark_proven` and `mark_verified`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Callable, Iterable, Optional, Union
+
+from .errors import InvalidInput, WALCorrupt
+from .genesis import Genesis
+from .sequencer import MiniBatch, Seal
+from .state import LedgerState
+from .transactions import Transfer
+
+__all__ = ["Executor", "ProofBatch", "ExecutedBlock", "Receipt", "ledger_job",
+           "EXECUTED", "PROVEN", "VERIFIED"]
+
+EXECUTED, PROVEN, VERIFIED = "executed", "proven", "verified"
+
+_hash_of = itemgetter(4)
+
+
+@dataclass
+class ProofBatch:
+    """A sealed proof batch: mini-batches first_block..last_block and what proving them needs."""
+
+    index: int
+    log2_rows: int
+    first_block: int
+    last_block: int
+    old_addresses: list[int]              # per slot: the address as an integer, 0 = empty
+    old_balances: list[int]               # per slot, before the batch
+    transfers: list[tuple[int, int, int]]  # (from_slot, to_slot, amount), in order
+    claims: list[tuple[int, int]]         # (slot, address) of each slot first credited here
+    opened_at: float                      # executor clock when its first mini-batch arrived
+    sealed_at: float
+
+
+def ledger_job(batch: ProofBatch):
+    """The ledger circuit's job for a proof batch: the one place that knows its shape."""
+    from circuits.ledger import LedgerJob
+
+    return LedgerJob(batch_index=batch.index, log2_rows=batch.log2_rows,
+                     old_addresses=batch.old_addresses, old_balances=batch.old_balances,
+                     transfers=batch.transfers, claims=batch.claims)
+
+
+@dataclass
+class ExecutedBlock:
+    """An applied mini-batch and the proof batch it belongs to."""
+
+    number: int
+    hash: bytes
+    cut_time: float
+    executed_at: float
+    batch_index: int
+    transfers: list[Transfer]
+    _positions: Optional[dict] = field(default=None, repr=False)
+
+    def position(self, tx_hash: bytes) -> int:
+        # Built on the first receipt query, not in the hot path.
+        if self._positions is None:
+            self._positions = {t.hash: i for i, t in enumerate(self.transfers)}
+        return self._positions[tx_hash]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    transfer: Transfer
+    block_number: int
+    block_hash: bytes
+    position: int
+    batch_index: int
+    status: str  # EXECUTED, PROVEN or VERIFIED
+
+
+class Executor:
+    """The executed ledger of one chain, its receipts, and the proof batches cut from it.
+
+    Plain class without threads or global state; `clock` (monotonic seconds) is injectable, and
+    `on_seal(batch)` is called for each proof batch sealed while running live (not in replay)."""
+
+    def __init__(self, genesis: Genesis, *, log2_rows: int, max_batch_transfers: Optional[int] = None,
+                 batch_deadline: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 on_seal: Optional[Callable[[ProofBatch], object]] = None):
+        if type(log2_rows) is not int or not 1 <= log2_rows <= 28:
+            raise InvalidInput(f"log2_rows must be an integer in [1, 28], got {log2_rows!r}")
+        capacity = 1 << log2_rows
+        max_batch_transfers = capacity if max_batch_transfers is None else max_batch_transfers
+        if not 1 <= max_batch_transfers <= capacity:
+            raise InvalidInput(f"max_batch_transfers must be in [1, {capacity}] (the circuit's rows)")
+        self.log2_rows = log2_rows
+        self.max_batch_transfers = max_batch_transfers
+        self.batch_deadline = batch_deadline
+        self.clock = clock
+        self.on_seal = on_seal
+        self.state = LedgerState.from_genesis(genesis, capacity)
+        self.genesis_balances = dict(genesis.alloc)
+
+        self.blocks: list[Optional[ExecutedBlock]] = [None]  # block 0 is genesis
+        self._tx_block: dict[bytes, int] = {}
+        self._address_ints: list[int] = []
+        self._sealed: list[ProofBatch] = []     # waiting for take_sealed()
+        self.batch_count = 0                    # sealed proof batches; the open one has this index
+        self._batch_last_block: list[int] = []  # per sealed batch
+        self._proven: set[int] = set()
+        self._verified_upto = -1
+        self._reset_open()
+
+    def _reset_open(self) -> None:
+        self._rows: list[tuple[int, int, int]] = []
+        self._first_block = 0
+        self._opened_at = 0.0
+        self._old_balances: Optional[list[int]] = None
+        self._old_claimed = 0
+
+    # -- applying ----------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """The number of the last applied mini-batch (0 before any)."""
+        return len(self.blocks) - 1
+
+    def apply(self, mb: MiniBatch) -> list[ProofBatch]:
+        """Apply a mini-batch (soft finality); returns the proof batches this sealed."""
+        return self._apply(mb, live=True)
+
+    def poll(self, now: Optional[float] = None) -> list[ProofBatch]:
+        """Seal the open proof batch if its deadline has passed."""
+        now = self.clock() if now is None else now
+        if self._rows and now - self._opened_at >= self.batch_deadline:
+            return [self._seal(now, live=True)]
+        return []
+
+    def seal(self) -> Optional[ProofBatch]:
+        """Seal the open proof batch now (None if it is empty)."""
+        return self._seal(self.clock(), live=True) if self._rows else None
+
+    def replay(self, entries: Iterable[Union[MiniBatch, Seal]]) -> None:
+        """Re-apply logged mini-batches, sealing proof batches where the log says they were
+        sealed (deadline seals depend on time, so they are logged; size seals are re-derived)."""
+        for entry in entries:
+            if isinstance(entry, MiniBatch):
+                self._apply(entry, live=False)
+            elif entry.batch_index < self.batch_count:
+                if self._batch_last_block[entry.batch_index] != entry.last_block:
+                    raise WALCorrupt(f"proof batch {entry.batch_index} ends at mini-batch "
+                                     f"{self._batch_last_block[entry.batch_index]} on replay, "
+                                     f"{entry.last_block} in the log")
+            elif entry.batch_index == self.batch_count and self._rows and entry.last_block == self.height:
+                self._seal(self.clock(), live=False)
+            else:
+                raise WALCorrupt(f"log seals proof batch {entry.batch_index} after mini-batch "
+                                 f"{entry.last_block}, but the replay is at batch "
+                                 f"{self.batch_count}, mini-batch {self.height}")
+
+    def _apply(self, mb: MiniBatch, live: bool) -> list[ProofBatch]:
+        n = len(mb.transfers)
+        if n > self.max_batch_transfers:
+            raise InvalidInput(f"mini-batch {mb.number} has {n} transfers, more than a proof "
+                               f"batch holds ({self.max_batch_transfers})")
+        if mb.number != self.height + 1:
+            raise InvalidInput(f"mini-batch {mb.number} arrived after {self.height}")
+        now = self.clock()
+        sealed = []
+        if self._rows and len(self._rows) + n > self.max_batch_transfers:
+            sealed.append(self._seal(now, live))
+        if not self._rows:
+            self._open_batch(mb.number, now)
+        rows = self.state.execute(mb.transfers)  # all or nothing
+        self._rows.extend(rows)
+        # The block before its index entries: a reader on another thread that finds a hash
+        # must find its block.
+        self.blocks.append(ExecutedBlock(mb.number, mb.hash, mb.cut_time, now, self.batch_count,
+                                         mb.transfers))
+        self._tx_block.update(dict.fromkeys(map(_hash_of, mb.transfers), mb.number))
+        if len(self._rows) == self.max_batch_transfers:
+            sealed.append(self._seal(now, live))
+        return sealed
+
+    def _open_batch(self, first_block: int, now: float) -> None:
+        # The state before the batch; addresses only ever fill new slots, so a count suffices.
+        self._first_block = first_block
+        self._opened_at = now
+        self._old_balances = self.state.balances.copy()
+        self._old_claimed = self.state.claimed
+
+    def _seal(self, now: float, live: bool) -> ProofBatch:
+        addresses = self.state.addresses
+        self._address_ints.extend(int.from_bytes(a, "big") for a in addresses[len(self._address_ints):])
+        claimed = self._old_claimed
+        ints = self._address_ints
+        batch = ProofBatch(
+            index=self.batch_count, log2_rows=self.log2_rows,
+            first_block=self._first_block, last_block=self.height,
+            old_addresses=ints[:claimed] + [0] * (self.state.capacity - claimed),
+            old_balances=self._old_balances, transfers=self._rows,
+            claims=[(slot, ints[slot]) for slot in range(claimed, len(ints))],
+            opened_at=self._opened_at, sealed_at=now)
+        self.batch_count += 1
+        self._batch_last_block.append(batch.last_block)
+        self._reset_open()
+        self._sealed.append(batch)
+        if live and self.on_seal is not None:
+            self.on_seal(batch)
+        return batch
+
+    def take_sealed(self) -> list[ProofBatch]:
+        """The proof batches sealed since the last call, oldest first (for the coordinator)."""
+        out, self._sealed = self._sealed, []
+        return out
+
+    @property
+    def open_transfers(self) -> int:
+        return len(self._rows)
+
+    # -- status from the pipeline ------------------------------------------------------------
+
+    def mark_proven(self, batch: int) -> None:
+        """A proof of proof batch `batch` exists."""
+        self._check_sealed(batch)
+        self._proven.add(batch)
+
+    def mark_verified(self, batch: int) -> None:
+        """The L1 accepted proof batch `batch`; it accepts batches only in order, so every
+        earlier batch is verified too."""
+        self._check_sealed(batch)
+        self._verified_upto = max(self._verified_upto, batch)
+
+    def _check_sealed(self, batch: int) -> None:
+        if type(batch) is not int or not 0 <= batch < self.batch_count:
+            raise InvalidInput(f"no sealed proof batch {batch!r} (sealed: {self.batch_count})")
+
+    def batch_status(self, batch: int) -> str:
+        if batch <= self._verified_upto:
+            return VERIFIED
+        return PROVEN if batch in self._proven else EXECUTED
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def receipt(self, tx_hash: bytes) -> Optional[Receipt]:
+        """The receipt of an executed transfer, None if it is unknown or not yet executed."""
+        number = self._tx_block.get(tx_hash)
+        if number is None:
+            return None
+        block = self.blocks[number]
+        i = block.position(tx_hash)
+        return Receipt(block.transfers[i], number, block.hash, i, block.batch_index,
+                       self.batch_status(block.batch_index))
+
+    def balance(self, address: bytes) -> int:
+        return self.state.balance(address)
+
+    def nonce(self, address: bytes) -> int:
+        return self.state.nonce(address)

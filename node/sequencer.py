@@ -1,0 +1,441 @@
+"""The sequencer: admits signed transfers, logs them, and cuts them into mini-batches.
+
+Admission is two steps. The first, `decode_transfers` (signature recovery included), is a pure
+function of the raw bytes: it runs outside any lock, and on a batch it can run on other processes
+or Ray tasks (`recover_pool`). The second checks each transfer against the pending state (nonce in
+order, balance, recipient range, a free slot) under one short lock and appends it to the open
+mini-batch.
+
+Cutting is continuous: as soon as there is work and the previous cut is out, the open transfers
+(at most `max_mini_batch`) become the next mini-batch, at most one cut every `cut_interval`
+seconds unless the batch is full, and an idle sequencer cuts a lone transfer at once rather than
+waiting for a block timer. A cut is one write-ahead-log record and one fsync (group commit);
+the cut is handed to `on_cut` (the executor, for soft finality) and only then are its senders
+acknowledged. Nothing is acknowledged before its fsync.
+
+A restarted sequencer replays its log: the pending state is rebuilt from genesis and the logged
+mini-batches (never re-admitted: a logged transfer was checked once), and `take_replayed()` gives
+the mini-batches and proof-batch seals to the executor, which re-applies them in order.
+
+    python -m node.sequencer --genesis genesis.json --wal node.wal --port 8545
+
+runs a sequencer, an executor and the JSON-RPC server in one process (see docs/node.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+from eth_hash.auto import keccak
+
+from .errors import InvalidInput, InvalidTransaction, NodeError, NodeFailed, WALCorrupt
+from .genesis import Genesis
+from .state import LedgerState
+from .transactions import Transfer, decode_transfer, decode_transfers
+from .wal import WriteAheadLog
+
+__all__ = ["Sequencer", "MiniBatch", "Seal", "encode_record", "decode_record", "GENESIS_HASH"]
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = bytes(32)  # the parent of mini-batch 1
+
+Result = Union[Transfer, InvalidTransaction]
+
+_ADMIT_CHUNK = 256
+
+
+# ---------------------------------------------------------------------------------------------
+# What the log holds
+
+
+@dataclass(frozen=True)
+class MiniBatch:
+    """A cut: transfers with their place in the order. `number` is the block number clients see
+    (mini-batch 1 follows genesis, block 0)."""
+
+    number: int
+    parent_hash: bytes
+    hash: bytes
+    cut_time: float  # unix seconds
+    transfers: list[Transfer]
+
+
+@dataclass(frozen=True)
+class Seal:
+    """Proof batch `batch_index` closed after mini-batch `last_block`: logged so that a restart
+    groups the same mini-batches into the same proof batches."""
+
+    batch_index: int
+    last_block: int
+
+
+def block_hash(parent_hash: bytes, number: int, transfers: Sequence[Transfer]) -> bytes:
+    """The mini-batch hash: the chain of parents, the number and the transaction hashes."""
+    return keccak(parent_hash + number.to_bytes(8, "big") + b"".join(t.hash for t in transfers))
+
+
+_MINI_BATCH, _SEAL = 1, 2
+_MB_HEAD = struct.Struct("<BQdI")        # kind, number, cut_time, count
+_TX = struct.Struct("<20s20sQQ32sH")     # sender, to, value, nonce, hash, raw length
+_SEAL_REC = struct.Struct("<BQQ")        # kind, batch_index, last_block
+
+
+def encode_record(entry: Union[MiniBatch, Seal]) -> bytes:
+    """The log record of a mini-batch or a seal. A transfer is logged with its recovered sender
+    and hash, so that replay does not repeat signature recovery."""
+    if isinstance(entry, Seal):
+        return _SEAL_REC.pack(_SEAL, entry.batch_index, entry.last_block)
+    parts = [_MB_HEAD.pack(_MINI_BATCH, entry.number, entry.cut_time, len(entry.transfers))]
+    pack = _TX.pack
+    for sender, to, value, nonce, h, raw in entry.transfers:
+        parts.append(pack(sender, to, value, nonce, h, len(raw)))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def decode_record(payload: bytes, parent_hash: bytes) -> Union[MiniBatch, Seal]:
+    """Inverse of encode_record; a mini-batch's hash is recomputed from `parent_hash`."""
+    kind = payload[0]
+    if kind == _SEAL and len(payload) == _SEAL_REC.size:
+        _, index, last = _SEAL_REC.unpack(payload)
+        return Seal(index, last)
+    if kind != _MINI_BATCH or len(payload) < _MB_HEAD.size:
+        raise WALCorrupt(f"unknown log record (kind {kind}, {len(payload)} bytes)")
+    _, number, cut_time, count = _MB_HEAD.unpack_from(payload)
+    offset = _MB_HEAD.size
+    transfers = []
+    unpack = _TX.unpack_from
+    try:
+        for _ in range(count):
+            sender, to, value, nonce, h, n = unpack(payload, offset)
+            offset += _TX.size
+            transfers.append(Transfer(sender, to, value, nonce, h, payload[offset:offset + n]))
+            offset += n
+    except struct.error:
+        raise WALCorrupt(f"mini-batch {number} record is cut short") from None
+    if offset != len(payload):
+        raise WALCorrupt(f"mini-batch {number} record has {len(payload) - offset} stray bytes")
+    return MiniBatch(number, parent_hash, block_hash(parent_hash, number, transfers), cut_time,
+                     transfers)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sequencer
+
+
+class Sequencer:
+    """Admission, write-ahead logging and mini-batch cutting for one chain.
+
+    Plain class, no global state: `clock` (monotonic seconds) paces the cuts and `wall_clock`
+    stamps them, both injectable. Drive it by hand (`submit`/`admit` then `cut`) or start its
+    cutting thread with `start(on_cut=..., on_tick=...)`."""
+
+    def __init__(self, genesis: Genesis, wal_path: Union[str, Path], *, capacity: int,
+                 max_mini_batch: int = 4096, cut_interval: float = 0.010,
+                 max_pending: Optional[int] = None, admit_timeout: float = 5.0,
+                 recover_pool=None, recover_chunk: int = 512,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time):
+        if max_mini_batch < 1 or cut_interval < 0:
+            raise InvalidInput("max_mini_batch must be positive and cut_interval non-negative")
+        self.chain_id = genesis.chain_id
+        self.max_mini_batch = max_mini_batch
+        self.cut_interval = cut_interval
+        # Bounded backlog: admission waits (then refuses) rather than grow memory without end
+        # when the log or the executor falls behind.
+        self.max_pending = max_pending or 8 * max_mini_batch
+        self.admit_timeout = admit_timeout
+        self.recover_pool = recover_pool
+        self.recover_chunk = recover_chunk
+        self.clock = clock
+        self.wall_clock = wall_clock
+
+        self.state = LedgerState.from_genesis(genesis, capacity)   # pending state
+        self.wal = WriteAheadLog(wal_path, genesis.digest)
+        self.height = 0
+        self.head_hash = GENESIS_HASH
+        self._replayed: list[Union[MiniBatch, Seal]] = []
+        try:
+            self._replay()
+        except BaseException:
+            self.wal.close()
+            raise
+
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._cut_lock = threading.RLock()   # one log writer at a time: cuts and seals
+        self._open: list[Transfer] = []
+        # Transfers ever admitted (replayed ones included), and of those how many are logged,
+        # handed on and acknowledged: a ticket is a value of the first, waited for in the second.
+        self._admitted = self._durable = sum(len(e.transfers) for e in self._replayed
+                                             if isinstance(e, MiniBatch))
+        self._last_cut = float("-inf")
+        self._failed: Optional[BaseException] = None
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+        self._on_cut: Optional[Callable[[MiniBatch], object]] = None
+        self.rejected = 0
+
+    def _replay(self) -> None:
+        for payload in self.wal.records:
+            entry = decode_record(payload, self.head_hash)
+            if isinstance(entry, MiniBatch):
+                if entry.number != self.height + 1:
+                    raise WALCorrupt(f"log jumps from mini-batch {self.height} to {entry.number}")
+                try:
+                    self.state.execute(entry.transfers)
+                except (InvalidTransaction, NodeError) as e:
+                    raise WALCorrupt(f"mini-batch {entry.number} does not apply to the state "
+                                     f"before it: {e}") from None
+                self.height, self.head_hash = entry.number, entry.hash
+            self._replayed.append(entry)
+        self.wal.records = []  # replayed: do not keep a second copy
+
+    def take_replayed(self) -> list[Union[MiniBatch, Seal]]:
+        """The logged mini-batches and seals, in order, for the executor to re-apply (once)."""
+        out, self._replayed = self._replayed, []
+        return out
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def recover(self, raws: Sequence[bytes]) -> list[Result]:
+        """Step one of admission: decode and recover senders, on the pool when there is one."""
+        return [r for part in self._recovered_chunks(raws) for r in part]
+
+    def _recovered_chunks(self, raws: Sequence[bytes]) -> Iterator[list[Result]]:
+        """Recovered chunks in order, as they finish (the pool works ahead of the consumer)."""
+        if self.recover_pool is None or len(raws) <= self.recover_chunk:
+            yield decode_transfers(raws, self.chain_id)
+            return
+        chunks = [raws[i:i + self.recover_chunk] for i in range(0, len(raws), self.recover_chunk)]
+        work = functools.partial(decode_transfers, chain_id=self.chain_id)
+        yield from self.recover_pool.map(work, chunks)
+
+    def admit(self, candidates: Sequence[Result]) -> tuple[list[Result], int]:
+        """Step two: check recovered transfers against the pending state, in order, and queue
+        the accepted ones for the next cut. Returns each one's outcome and the ticket to pass to
+        `wait_durable` (acknowledge nothing before it returns)."""
+        results: list[Result] = []
+        # The lock is taken per chunk so that a large bulk submission does not hold off a cut.
+        for start in range(0, len(candidates), _ADMIT_CHUNK):
+            self._admit_chunk(candidates[start:start + _ADMIT_CHUNK], results)
+        return results, self._admitted
+
+    def _admit_chunk(self, candidates: Sequence[Result], results: list[Result]) -> None:
+        with self._cond:
+            for t in candidates:
+                if isinstance(t, InvalidTransaction):
+                    results.append(t)
+                    self.rejected += 1
+                    continue
+                try:
+                    self._wait_for_room()
+                    self.state.admit(t)
+                except InvalidTransaction as e:
+                    results.append(e)
+                    self.rejected += 1
+                    continue
+                self._open.append(t)
+                self._admitted += 1
+                results.append(t)
+            if self._open:
+                self._cond.notify_all()
+
+    def _wait_for_room(self) -> None:
+        """Wait (the lock released) while the backlog is at max_pending, up to admit_timeout.
+        Real time, not `clock`: it bounds how long a caller is kept waiting."""
+        deadline = None
+        while True:
+            if self._failed is not None:
+                raise NodeFailed(f"sequencer stopped after a failure: {self._failed}")
+            if self._stopping:
+                raise NodeFailed("sequencer is stopping")
+            if len(self._open) < self.max_pending:
+                return
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + self.admit_timeout
+            if now >= deadline:
+                raise InvalidTransaction("txpool is full")
+            self._cond.wait(deadline - now)
+
+    def wait_durable(self, ticket: int, timeout: Optional[float] = 30.0) -> None:
+        """Block until every transfer admitted up to `ticket` is logged (fsynced) and executed."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self._durable >= ticket or self._failed is not None,
+                                     timeout)
+            if self._durable >= ticket:
+                return
+            if self._failed is not None:
+                raise NodeFailed(f"sequencer failed before the transaction was logged: {self._failed}")
+            if not ok:
+                raise NodeError("timed out waiting for the write-ahead log; the transaction is "
+                                "admitted and may still be sequenced")
+
+    def submit(self, raw: bytes, timeout: Optional[float] = 30.0) -> Transfer:
+        """Admit one raw transaction and return once it is durable; InvalidTransaction if not."""
+        (result,), ticket = self.admit([decode_transfer_or_error(raw, self.chain_id)])
+        if isinstance(result, InvalidTransaction):
+            raise result
+        self.wait_durable(ticket, timeout)
+        return result
+
+    def submit_many(self, raws: Sequence[bytes], timeout: Optional[float] = 60.0) -> list[Result]:
+        """The bulk path: admit many raw transactions, return once all accepted ones are durable.
+        Each outcome is the Transfer or the InvalidTransaction that refused it."""
+        results: list[Result] = []
+        ticket = 0
+        # Admit each chunk as the pool hands it back, while the pool recovers the next ones.
+        for part in self._recovered_chunks(raws):
+            outcome, ticket = self.admit(part)
+            results += outcome
+        self.wait_durable(ticket, timeout)
+        return results
+
+    # -- cutting -----------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Admitted transfers not yet cut."""
+        return len(self._open)
+
+    def cut(self) -> Optional[MiniBatch]:
+        """Cut the open transfers (at most max_mini_batch) into the next mini-batch: log it,
+        fsync, hand it to `on_cut`, then acknowledge its transfers. None if there is nothing."""
+        with self._cut_lock:
+            with self._cond:
+                if not self._open or self._failed is not None:
+                    return None
+                self._last_cut = self.clock()
+                if len(self._open) <= self.max_mini_batch:
+                    taken, self._open = self._open, []
+                else:
+                    taken = self._open[:self.max_mini_batch]
+                    del self._open[:self.max_mini_batch]
+                self._cond.notify_all()  # room for waiting admissions
+            number = self.height + 1
+            mb = MiniBatch(number, self.head_hash, block_hash(self.head_hash, number, taken),
+                           self.wall_clock(), taken)
+            try:
+                self.wal.append(encode_record(mb))
+            except NodeFailed as e:
+                self._fail(e)
+                raise
+            self.height, self.head_hash = number, mb.hash
+            consumer_error = None
+            if self._on_cut is not None:
+                try:
+                    self._on_cut(mb)
+                except Exception as e:
+                    log.exception("consumer of mini-batch %d failed", number)
+                    consumer_error = e
+            with self._cond:
+                # Logged, so acknowledged even if the consumer failed: a restart re-applies it.
+                self._durable += len(taken)
+                if consumer_error is not None:
+                    # The executor no longer follows the log; admit nothing more until a restart.
+                    self._failed = consumer_error
+                self._cond.notify_all()
+            return mb
+
+    def record_seal(self, batch_index: int, last_block: int) -> None:
+        """Log (durably) that proof batch `batch_index` ends with mini-batch `last_block`."""
+        with self._cut_lock:
+            try:
+                self.wal.append(encode_record(Seal(batch_index, last_block)))
+            except NodeFailed as e:
+                self._fail(e)
+                raise
+
+    def _fail(self, error: BaseException) -> None:
+        with self._cond:
+            self._failed = error
+            self._cond.notify_all()
+
+    def cut_delay(self, now: float) -> Optional[float]:
+        """The cutting policy: None when there is nothing to cut, else the seconds until a cut
+        is due. Due at once when the open batch is full or the previous cut began at least
+        `cut_interval` ago (so an idle sequencer never makes a transfer wait for a timer)."""
+        if not self._open:
+            return None
+        if len(self._open) >= self.max_mini_batch:
+            return 0.0
+        return max(0.0, self._last_cut + self.cut_interval - now)
+
+    def wait_and_cut(self, timeout: float) -> Optional[MiniBatch]:
+        """Wait up to `timeout` for work and then until a cut is due, and cut."""
+        with self._cond:
+            deadline = self.clock() + timeout
+            while not self._stopping:
+                now = self.clock()
+                delay = self.cut_delay(now)
+                if delay == 0.0:
+                    break
+                if delay is None:
+                    if now >= deadline:
+                        return None
+                    delay = deadline - now
+                self._cond.wait(delay)
+        return self.cut()
+
+    def start(self, on_cut: Optional[Callable[[MiniBatch], object]] = None,
+              on_tick: Optional[Callable[[float], object]] = None, tick: float = 0.010) -> None:
+        """Cut continuously on a background thread. `on_cut` receives each mini-batch (before
+        its transfers are acknowledged); `on_tick(now)` runs after every cut or idle `tick`."""
+        if self._thread is not None:
+            raise NodeError("sequencer already started")
+        self._on_cut = on_cut
+
+        def run():
+            while not self._stopping:
+                try:
+                    self.wait_and_cut(tick)
+                    if on_tick is not None:
+                        on_tick(self.clock())
+                except NodeFailed:
+                    return
+                except Exception:
+                    log.exception("sequencer loop")
+        self._thread = threading.Thread(target=run, name="sequencer-cutter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop cutting after logging what was admitted (so that it is acknowledged), then close
+        the log."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        while self._open and self._failed is None:
+            self.cut()
+        self.wal.close()
+
+    def set_consumer(self, on_cut: Optional[Callable[[MiniBatch], object]]) -> None:
+        """Where `cut` hands mini-batches when no cutting thread is running."""
+        self._on_cut = on_cut
+
+
+def decode_transfer_or_error(raw: bytes, chain_id: int) -> Result:
+    try:
+        return decode_transfer(raw, chain_id)
+    except InvalidTransaction as e:
+        return e
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run a sequencer, an executor and the JSON-RPC server until SIGTERM or SIGINT."""
+    from .rpc import node_main  # the process entry point lives with the server it serves
+    return node_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
