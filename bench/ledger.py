@@ -1,0 +1,99 @@
+"""The ledger circuit end to end: one JSON line per batch size.
+
+    python -m bench.ledger [--log2 12 16] [--backend cpu|gpu|auto] [--repeat 1]
+
+A batch of 2^k transfers fills a 2^k-row trace (half the slots funded accounts, a few claimed
+by new addresses in the batch). Fields: log2_rows, transfers, backend, witness/fixed/
+interaction/chunk column counts, setup_ms (insecure development SRS and keys; not part of
+proving), trace_ms (build_trace from the job), prove_ms and one `<phase>_ms` per prover phase,
+transfers_per_s (transfers / prove time), verify_ms (the Python verifier), commitments_ms
+(recomputing the batch's public commitments, as `zkpipe verify` does), proof_bytes. A small
+batch is proven first so that JIT compilation is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+
+def batch_job(log2_rows: int, seed: int = 1):
+    """A full batch: 2^k transfers between funded accounts; 16 of them fund new accounts."""
+    from circuits.ledger import LedgerJob
+
+    rnd = random.Random(seed)
+    n = 1 << log2_rows
+    funded = n // 2
+    new = min(16, n - funded)
+    addresses = [rnd.getrandbits(160) | 1 for _ in range(funded)]
+    balances = [rnd.randrange(1 << 50, 1 << 60) for _ in range(funded)]
+    # Amounts below 2^32 from balances of at least 2^50: no slot can run dry in 2^16 transfers.
+    transfers = [(rnd.randrange(funded), rnd.randrange(funded), rnd.randrange(1 << 32)) for _ in range(n - new)]
+    transfers += [(rnd.randrange(funded), funded + i, rnd.randrange(1, 1 << 32)) for i in range(new)]
+    claims = [(funded + i, rnd.getrandbits(160) | 1) for i in range(new)]
+    return LedgerJob(1, log2_rows, addresses, balances, transfers, claims)
+
+
+def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> list[dict]:
+    from circuits.ledger import Ledger, build_trace, trace_commitments
+    from circuits.ledger_commitments import pinned
+    from prover.air import compile_air
+    from prover.keys import setup
+    from prover.prove import prove
+    from prover.srs import dev_setup
+    from prover.verify import verify
+
+    air = Ledger(log2_rows)
+    cs = compile_air(air)
+    n = air.n
+    t = time.perf_counter()
+    srs = dev_setup(cs.srs_size(n), b"bench.ledger", insecure=True, backend=be)
+    pk, vk = setup(air, log2_rows, srs, be)
+    setup_ms = (time.perf_counter() - t) * 1e3
+    job = batch_job(log2_rows)
+    rows = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        trace, pub = build_trace(job)
+        trace_ms = (time.perf_counter() - t) * 1e3
+        proof = prove(air, pk, trace, pub, be)
+        data = proof.to_bytes()
+        t = time.perf_counter()
+        expected = trace_commitments(air, pk.srs_g1, trace, be)
+        commitments_ms = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        verify(air, vk, pub, data, public_commitments=pinned(air, expected))
+        verify_ms = (time.perf_counter() - t) * 1e3
+        tm = proof.timings
+        row = {"bench": "ledger", "log2_rows": log2_rows, "transfers": len(job.transfers), "backend": be.name,
+               "witness_columns": cs.num_witness, "fixed_columns": cs.num_fixed,
+               "interaction_columns": cs.num_interaction, "quotient_chunks": cs.quotient_chunks(n),
+               "setup_ms": round(setup_ms, 1), "trace_ms": round(trace_ms, 1),
+               **{k: v for k, v in tm.items() if k.endswith("_ms")},
+               "transfers_per_s": round(len(job.transfers) / (tm["prove_ms"] / 1e3), 1),
+               "verify_ms": round(verify_ms, 1), "commitments_ms": round(commitments_ms, 1),
+               "proof_bytes": len(data)}
+        if print_rows:
+            print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main(argv=None) -> None:
+    from kernels import get_backend
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--log2", type=int, nargs="+", default=[12, 16], help="batch sizes as log2 (default 12 16)")
+    ap.add_argument("--backend", default="cpu", choices=("cpu", "gpu", "auto"))
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args(argv)
+    be = get_backend(a.backend)
+    measure(8, be, print_rows=False)  # JIT warm-up
+    for k in a.log2:
+        measure(k, be, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""Proofs of ledger batches: honest batches verify, chained batches share their state
+commitments, and every way of cheating that docs/ledger.md rules out is rejected.
+
+A cheating trace is built directly (complete_trace derives its auxiliary columns from whatever
+public columns it is given, bypassing build_trace's checks) and proven with
+`refuse_invalid=False`, so that the verifier alone has to reject it; the honest prover must
+refuse it too."""
+
+import functools
+import random
+from collections import Counter
+
+import pytest
+
+from circuits.ledger import (Ledger, LedgerJob, build_trace, complete_trace, proof_commitments, state_commitment,
+                             trace_commitments)
+from circuits.ledger_commitments import pinned
+from kernels import get_backend
+from kernels.params import R_MODULUS
+from prover.errors import InvalidProof, InvalidTrace
+from prover.prove import prove
+from prover.verify import verify
+
+from .prover_util import keys_for
+
+BE = get_backend("cpu")
+K = 8
+N = 1 << K
+MAX = (1 << 64) - 1
+ACCOUNTS = 40
+
+
+@functools.lru_cache(maxsize=None)
+def keys(k: int = K):
+    return keys_for(Ledger(k), k)
+
+
+def genesis(seed: int = 1):
+    rnd = random.Random(seed)
+    addresses = [rnd.getrandbits(160) | 1 for _ in range(ACCOUNTS)]
+    balances = [rnd.randrange(1 << 40) for _ in range(ACCOUNTS - 1)] + [MAX - 1000]
+    return addresses, balances
+
+
+def random_job(index, addresses, balances, count, seed, new_accounts=0) -> LedgerJob:
+    """`count` transfers between funded accounts (each affordable when made), then one transfer
+    to each of `new_accounts` fresh addresses, which claim the next empty slots."""
+    rnd = random.Random(seed)
+    cur = list(balances)
+    claimed = sum(1 for a in addresses if a)
+    transfers, claims = [], []
+    for _ in range(count):
+        s, d = rnd.randrange(claimed), rnd.randrange(claimed)
+        a = rnd.randrange(min(cur[s], MAX - cur[d]) + 1) if s != d else rnd.randrange(MAX)
+        cur[s] -= a
+        cur[d] += a
+        transfers.append((s, d, a))
+    for i in range(new_accounts):
+        slot = claimed + i
+        claims.append((slot, rnd.getrandbits(160) | 1))
+        transfers.append((rnd.randrange(claimed), slot, 0))
+    return LedgerJob(index, K, list(addresses), list(balances), transfers, claims)
+
+
+def next_state(job: LedgerJob, trace):
+    claimed = [a for a in trace["addr_new"] if a]
+    return claimed, [int(b) for b in trace["bal_new"][:len(claimed)]]
+
+
+def broken_rules(k: int, trace) -> set[str]:
+    """Which of the circuit's rules a trace breaks, checked directly over the field: "claim"
+    (a claimed slot changed address), "empty" (an empty slot holds value), "value" (some slot
+    value's change differs from its transfers' net flow) and "lookup" (the looked-up values —
+    slots, limbs, top limbs — are not the multiset slot_uses says)."""
+    r, n = R_MODULUS, 1 << k
+    lay = Ledger(k).limbs
+    col = {c: [int(v) % r for v in trace[c]] for c in trace}
+    ao, an, bo, bn, inv = col["addr_old"], col["addr_new"], col["bal_old"], col["bal_new"], col["addr_inv"]
+    src, dst, amount = col["from_slot"], col["to_slot"], col["amount"]
+    out = set()
+    if any(ao[i] * (an[i] - ao[i]) % r for i in range(n)):
+        out.add("claim")
+    if any(bn[i] * (1 - an[i] * inv[i]) % r for i in range(n)):
+        out.add("empty")
+    flow = Counter()
+    for s, d, a in zip(src, dst, amount):
+        flow[d] += a
+        flow[s] -= a
+    for i in range(n):
+        flow[i] -= bn[i] - bo[i]
+    if any(v % r for v in flow.values()):
+        out.add("value")
+    looked_up = Counter(src) + Counter(dst)
+    for value in ("bal_new", "amount"):
+        limbs = lay.limb_columns(value)
+        for row in range(n):
+            low = [col[c][row] for c in limbs]
+            top = (col[value][row] - sum(x << (k * i) for i, x in enumerate(low))) * pow(1 << lay.top_shift, -1, r) % r
+            looked_up.update(low + [top] + ([(top << (k - lay.top_bits)) % r] if lay.top_is_short else []))
+    if looked_up != Counter({a: m for a, m in enumerate(col["slot_uses"]) if m}):
+        out.add("lookup")
+    return out
+
+
+def prove_and_verify(job: LedgerJob):
+    air = Ledger(job.log2_rows)
+    pk, vk = keys(job.log2_rows)
+    trace, pub = build_trace(job)
+    assert broken_rules(job.log2_rows, trace) == set()
+    proof = prove(air, pk, trace, pub, BE).to_bytes()
+    expected = trace_commitments(air, pk.srs_g1, trace, BE)
+    assert verify(air, vk, pub, proof, public_commitments=pinned(air, expected))
+    return trace, proof
+
+
+# ---------------------------------------------------------------------------------------------
+# Completeness
+
+
+def test_new_accounts_claim_slots():
+    addresses, balances = genesis()
+    job = random_job(1, addresses, balances, 30, seed=2, new_accounts=5)
+    job.transfers[-1] = (0, job.claims[-1][0], 123)
+    trace, _ = prove_and_verify(job)
+    assert trace["addr_new"][ACCOUNTS:ACCOUNTS + 5] == [a for _, a in job.claims]
+    assert int(trace["bal_new"][ACCOUNTS + 4]) == 123
+
+
+def test_full_batch_between_existing_accounts():
+    addresses, balances = genesis()
+    prove_and_verify(random_job(2, addresses, balances, N, seed=3))
+
+
+def test_empty_batch():
+    addresses, balances = genesis()
+    trace, _ = prove_and_verify(LedgerJob(3, K, addresses, balances, []))
+    assert trace["addr_new"] == trace["addr_old"]
+
+
+def test_empty_ledger_and_empty_batch():
+    prove_and_verify(LedgerJob(0, K, [], [], []))
+
+
+def test_balances_at_the_top_of_the_range():
+    addresses, balances = genesis()
+    # The last account ends at 2^64 − 1 exactly; another sends its whole balance away.
+    job = LedgerJob(4, K, addresses, balances, [(0, ACCOUNTS - 1, 1000), (1, 2, balances[1])])
+    job.old_balances[0] = 1000
+    trace, _ = prove_and_verify(job)
+    assert int(trace["bal_new"][ACCOUNTS - 1]) == MAX and int(trace["bal_new"][1]) == 0
+
+
+def test_short_top_limb_size():
+    # At 2^6 rows the limbs have 6 bits and the top one only 4: the scaled second lookup.
+    rnd = random.Random(5)
+    addresses = [rnd.getrandbits(160) | 1 for _ in range(10)]
+    balances = [MAX - (1 << 60) - i for i in range(10)]   # the receivers end at 2^64 − 1 − i
+    prove_and_verify(LedgerJob(5, 6, addresses, balances, [(i, 9 - i, 1 << 60) for i in range(5)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The state chain
+
+
+def test_new_state_of_one_batch_is_old_state_of_the_next():
+    air = Ledger(K)
+    pk, vk = keys()
+    addresses, balances = genesis(7)
+    chain = state_commitment(pk.srs_g1, K, addresses, balances, BE)
+    for index in range(1, 4):
+        job = random_job(index, addresses, balances, 20, seed=index, new_accounts=2)
+        trace, proof = prove_and_verify(job)
+        carried = proof_commitments(air, vk, proof)
+        # The proof's old state is the commitment the L1 holds; its new state is the next one,
+        # and it is what anyone recomputes from the state after the batch.
+        assert carried["old_state"] == chain
+        addresses, balances = next_state(job, trace)
+        assert carried["new_state"] == state_commitment(pk.srs_g1, K, addresses, balances, BE)
+        assert carried["new_state"] != carried["old_state"]
+        chain = carried["new_state"]
+
+
+def test_a_state_does_not_depend_on_how_it_was_reached():
+    # An empty batch keeps the state: its new state commitment is its old one.
+    air = Ledger(K)
+    _, vk = keys()
+    addresses, balances = genesis()
+    _, proof = prove_and_verify(LedgerJob(9, K, addresses, balances, []))
+    carried = proof_commitments(air, vk, proof)
+    assert carried["new_state"] == carried["old_state"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cheating provers
+
+
+def honest_public(job: LedgerJob) -> dict:
+    trace, _ = build_trace(job)
+    return {c: [int(v) for v in trace[c]] for c in Ledger(job.log2_rows).public_columns}
+
+
+def rebalance(public: dict) -> None:
+    """bal_new = bal_old + net flow of the transfers, over the field (so it may wrap)."""
+    bal = list(public["bal_old"])
+    for s, d, a in zip(public["from_slot"], public["to_slot"], public["amount"]):
+        if s < len(bal):
+            bal[s] -= a
+        if d < len(bal):
+            bal[d] += a
+    public["bal_new"] = [b % R_MODULUS for b in bal]
+
+
+def add_transfers(job: LedgerJob, public: dict, rows) -> None:
+    """Write transfers into the unused rows after the job's own."""
+    at = len(job.transfers)
+    for i, (s, d, a) in enumerate(rows):
+        public["from_slot"][at + i], public["to_slot"][at + i], public["amount"][at + i] = s, d, a
+
+
+def assert_rejected(job: LedgerJob, public: dict, breaks: str):
+    """The trace breaks exactly the rule `breaks`; the honest prover refuses it, and a cheating
+    prover's proof of it fails verification."""
+    air = Ledger(job.log2_rows)
+    pk, vk = keys(job.log2_rows)
+    bad = complete_trace(job.log2_rows, public)
+    assert broken_rules(job.log2_rows, bad) == {breaks}
+    pub = {"batch_index": job.batch_index}
+    with pytest.raises(InvalidTrace):
+        prove(air, pk, bad, pub, BE)
+    proof = prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes()
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, proof)
+
+
+@pytest.fixture(scope="module")
+def base():
+    addresses, balances = genesis(3)
+    return random_job(11, addresses, balances, 25, seed=11, new_accounts=2)
+
+
+def test_minting_value_is_rejected(base):
+    public = honest_public(base)
+    public["bal_new"][5] += 1000
+    assert_rejected(base, public, "value")
+
+
+def test_moving_value_from_an_account_not_in_the_transfer_list_is_rejected(base):
+    public = honest_public(base)
+    listed = {s for s, _, _ in base.transfers} | {d for _, d, _ in base.transfers}
+    victim = next(a for a in range(ACCOUNTS) if a not in listed and public["bal_old"][a] >= 500)
+    public["bal_new"][victim] -= 500       # the total supply is kept: only who holds it changes
+    public["bal_new"][0] += 500
+    assert_rejected(base, public, "value")
+
+
+def test_negative_balance_is_rejected(base):
+    # Slot 1 sends 10 more than it holds: its balance wraps around the field to r − 10 and
+    # every value-moving equation still holds; only the range check can object.
+    public = honest_public(base)
+    add_transfers(base, public, [(1, 2, public["bal_new"][1] + 10)])
+    rebalance(public)
+    assert public["bal_new"][1] == R_MODULUS - 10
+    assert_rejected(base, public, "lookup")
+
+
+@pytest.mark.parametrize("amount", [1 << 64, R_MODULUS - 5])
+def test_amount_outside_64_bits_is_rejected(base, amount):
+    # Two transfers that cancel: every balance is right and in range, only the amounts are not.
+    # (r − 5 is "−5": it would move value against the direction the data shows.)
+    public = honest_public(base)
+    add_transfers(base, public, [(1, 2, amount), (2, 1, amount)])
+    assert_rejected(base, public, "lookup")
+
+
+def test_top_limb_wider_than_its_bits_is_rejected():
+    # At 2^6 rows the top limb has 4 bits but the table holds 6: 2^64 splits into low limbs 0
+    # and a top limb of 16, which the table alone would accept.
+    job = LedgerJob(1, 6, [0xA1, 0xB2], [5, 5], [])
+    public = honest_public(job)
+    add_transfers(job, public, [(0, 1, 1 << 64), (1, 0, 1 << 64)])
+    assert_rejected(job, public, "lookup")
+
+
+def test_overwriting_a_claimed_slot_is_rejected(base):
+    public = honest_public(base)
+    public["addr_new"][3] = 0xBAD
+    assert_rejected(base, public, "claim")
+    # Releasing a slot (its address back to 0) is an overwrite too, even with nothing in it.
+    job = LedgerJob(2, K, [0xA1, 0xB2], [100, 0], [(0, 1, 100)])
+    public = honest_public(job)
+    assert public["bal_new"][0] == 0
+    public["addr_new"][0] = 0
+    assert_rejected(job, public, "claim")
+
+
+def test_value_left_in_an_unclaimed_slot_is_rejected(base):
+    public = honest_public(base)
+    empty = ACCOUNTS + 10
+    assert public["addr_new"][empty] == 0
+    add_transfers(base, public, [(0, empty, 7)])
+    rebalance(public)
+    assert_rejected(base, public, "empty")
+
+
+def test_transfer_through_a_slot_that_does_not_exist_is_rejected(base):
+    # Value routed through slot N + 5 nets to zero there, so the balances alone would agree.
+    public = honest_public(base)
+    add_transfers(base, public, [(0, N + 5, 9), (N + 5, 1, 9)])
+    rebalance(public)
+    assert_rejected(base, public, "lookup")
+
+
+def test_proof_on_another_old_state_is_rejected(base):
+    # An honest proof of the batch applied to another state (the old state of another batch)
+    # verifies on its own, but not against the state commitment the L1 holds.
+    air = Ledger(K)
+    pk, vk = keys()
+    trace, pub = build_trace(base)
+    l1_groups = trace_commitments(air, pk.srs_g1, trace, BE)
+    other = LedgerJob(base.batch_index, K, base.old_addresses, list(base.old_balances), base.transfers, base.claims)
+    other.old_balances[0] += 1
+    other_trace, _ = build_trace(other)
+    proof = prove(air, pk, other_trace, pub, BE).to_bytes()
+    assert verify(air, vk, pub, proof)
+    with pytest.raises(InvalidProof, match="not the expected one"):
+        verify(air, vk, pub, proof, public_commitments=pinned(air, {"old_state": l1_groups["old_state"]}))
+    # The L1 pins the new state and the data through the same commitments.
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, proof, public_commitments=pinned(air, {"new_state": l1_groups["new_state"]}))
+
+
+def test_proof_for_another_batch_index_is_rejected(base):
+    air = Ledger(K)
+    pk, vk = keys()
+    trace, pub = build_trace(base)
+    proof = prove(air, pk, trace, pub, BE).to_bytes()
+    with pytest.raises(InvalidProof):
+        verify(air, vk, {"batch_index": base.batch_index + 1}, proof)
+
+
+def test_changed_data_commitment_is_rejected(base):
+    air = Ledger(K)
+    pk, vk = keys()
+    trace, pub = build_trace(base)
+    proof = prove(air, pk, trace, pub, BE).to_bytes()
+    other = LedgerJob(base.batch_index, K, base.old_addresses, base.old_balances,
+                      base.transfers[:-1], base.claims[:-1])
+    other_trace, _ = build_trace(other)
+    data = trace_commitments(air, pk.srs_g1, other_trace, BE)["data"]
+    with pytest.raises(InvalidProof, match="not the expected one"):
+        verify(air, vk, pub, proof, public_commitments=pinned(air, {"data": data}))
