@@ -15,6 +15,11 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.primitives", "benchmark MSM and NTT side by side with snarkjs's engine"),
     "dashboard": ("node.dashboard_command", "open a saved run's metrics in the web dashboard"),
+    "devnet": ("node.devnet_command", "run the whole pipeline on this machine under load, then summarize"),
+    "submit": ("node.submit_command", "submit the pipeline to a Ray cluster as a Ray job"),
+    "prove": ("node.prove_command", "prove a ledger batch file"),
+    "verify": ("node.verify_command", "verify a ledger batch's proof against the batch file"),
+    "export-verifier": ("node.export_verifier", "write the Solidity verifier (and rollup contract) for a verification key"),
 }
 
 

@@ -1,0 +1,69 @@
+"""What the pipeline needs to know of a circuit, in one small adapter per circuit.
+
+A prover worker is given an adapter and a proving key and nothing else about the circuit:
+
+    air()            the AIR (built once per worker)
+    witness(job)     (trace, public inputs) from the compact job, built where it is proven
+    batch_index(job) the batch's number on the L1
+    transfers(job)   how many transfers it carries (for throughput figures)
+    empty_job()      a job with nothing in it (the worker's warm-up proof)
+
+`LedgerCircuit` is the rollup's. The adapter is also where the rollup contract's view of the
+circuit lives: which public columns are the old and new state (`layout`), and the state
+commitment of a state (`state_commitment`), which the L1 holds.
+"""
+
+from __future__ import annotations
+
+from prover.solidity import StateLayout
+
+
+class LedgerCircuit:
+    """The ledger circuit (circuits.ledger) at 2^log2_rows rows: that many account slots and
+    room for that many transfers per batch."""
+
+    def __init__(self, log2_rows: int):
+        self.log2_rows = log2_rows
+
+    @property
+    def rows(self) -> int:
+        return 1 << self.log2_rows
+
+    def air(self):
+        from circuits.ledger import Ledger
+        return Ledger(self.log2_rows)
+
+    def witness(self, job):
+        from circuits.ledger_trace import build_trace
+        return build_trace(job)
+
+    def batch_index(self, job) -> int:
+        return int(job.batch_index)
+
+    def transfers(self, job) -> int:
+        return len(job.transfers)
+
+    def empty_job(self):
+        from circuits.ledger_job import LedgerJob
+        return LedgerJob(batch_index=0, log2_rows=self.log2_rows, old_addresses=[], old_balances=[], transfers=[])
+
+    # -- the rollup contract's view -----------------------------------------------------------
+    def layout(self) -> StateLayout:
+        from circuits.ledger import DATA, NEW_STATE, OLD_STATE
+        return StateLayout(old_state=OLD_STATE, new_state=NEW_STATE, data=DATA)
+
+    def state_commitment(self, pk, addresses: list[int], balances: list[int], backend=None) -> bytes:
+        """The L1's commitment to a state (addresses as integers and balances, by slot; the
+        remaining slots empty): keccak of the unblinded commitments to its state columns."""
+        from node.l1.rollup import state_commitment
+        from prover.prove import column_to_field, commit
+
+        from kernels import get_backend
+        be = backend or get_backend("cpu")
+        n = self.rows
+        points = []
+        for values in (list(addresses), list(balances)):
+            values += [0] * (n - len(values))
+            coeffs = be.ntt(column_to_field(be, values, n, "state"), inverse=True)
+            points.append(commit(be, be.asarray(pk.srs_g1), coeffs))
+        return state_commitment(points)

@@ -1,0 +1,238 @@
+"""The coordinator: proof jobs in, proofs to the L1 in order, whatever the workers do.
+
+It runs as an async Ray actor (node.pipeline.actors.CoordinatorActor). Its bookkeeping is the
+JobBook (node.pipeline.schedule); this module adds the remote calls and their failures:
+
+- a worker that dies during a proof (RayActorError), runs out of memory, or does not answer
+  within the proof timeout (it is then killed, so its attempt can never complete later) loses
+  its attempt; the batch goes back to the queue for another worker, within its retry budget;
+- a worker that died is probed until Ray has restarted it, then takes jobs again;
+- each proven batch is offered to the in-order submitter once; if the submitter dies the offer
+  is repeated to its successor, which checks the L1 before sending anything;
+- admission is closed (the sequencer told) while too many batches wait for a proof or for the
+  L1, and opened again when they drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import ray
+
+from .events import Sink, batch_event, counter, discard, gauge, worker_event
+from .jobs import ProofResult, Verified
+from .schedule import JobBook
+
+
+@dataclass
+class CoordinatorConfig:
+    max_attempts: int = 3           # tries per batch, the first included
+    max_unproven: int = 4           # batches waiting for a proof before admission closes
+    max_unverified: int = 16        # batches not yet on the L1 before admission closes
+    proof_timeout_s: float = 300.0  # an attempt taking longer is abandoned and its worker restarted
+    revive_timeout_s: float = 300.0 # how long a dead worker may take to come back
+    height: int = 0                 # the L1's last batch index when the run starts
+
+
+def classify(error: BaseException) -> tuple[bool, bool, str]:
+    """(retryable, worker lost, description) of what ended an attempt."""
+    if isinstance(error, asyncio.TimeoutError):
+        return True, True, "timeout"
+    if isinstance(error, ray.exceptions.OutOfMemoryError):
+        return True, True, "out of memory (killed by Ray's memory monitor)"
+    if isinstance(error, ray.exceptions.RayActorError):
+        return True, True, f"worker died: {str(error).splitlines()[0][:200]}"
+    cause = getattr(error, "cause", error)
+    if isinstance(cause, MemoryError) or "OutOfMemory" in type(cause).__name__:
+        return True, False, f"out of memory: {cause}"[:300]
+    return False, False, f"{type(cause).__name__}: {cause}"[:300]
+
+
+class Coordinator:
+    """Dispatches proof jobs to prover workers (actor handles by name) and their proofs to a
+    submitter. `admission` (optional) has set_admission(open); each of `listeners` has
+    batch_proven(batch) and batch_verified(batch)."""
+
+    def __init__(self, workers: dict, submitter, config: CoordinatorConfig | None = None,
+                 sink: Sink = discard, admission=None, listeners=()):
+        self.config = config or CoordinatorConfig()
+        c = self.config
+        self.book = JobBook(c.max_attempts, c.max_unproven, c.max_unverified, height=c.height)
+        self.workers = dict(workers)
+        self.nodes: dict[str, str] = {}
+        self.devices: dict[str, str] = {}
+        self.idle: list[str] = []
+        self.busy: dict[str, int] = {}
+        self.down: set[str] = set()
+        self.dead: set[str] = set()
+        self.submitter = submitter
+        self.sink = sink
+        self.admission = admission
+        self.listeners = list(listeners)
+        self.admission_is_open = True
+        self.proved_by: dict[int, tuple[str, str]] = {}   # batch → (worker, node) of its proof
+        self.errors: list[str] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- remote methods -----------------------------------------------------------------------
+    async def start(self) -> dict:
+        """Learn where each worker runs; every worker starts idle."""
+        infos = await asyncio.gather(*(h.info.remote() for h in self.workers.values()))
+        for name, info in zip(self.workers, infos):
+            self.nodes[name], self.devices[name] = info["node"], info["device"]
+            self.idle.append(name)
+            self.sink(worker_event(name, info["node"], "idle", None, device=info["device"]))
+        return {name: info for name, info in zip(self.workers, infos)}
+
+    async def enqueue(self, batch: int, transfers: int, payload) -> None:
+        """A new batch to prove. `payload` is what the worker's prove() takes as its job: a
+        list holding the job's object reference, so that Ray hands it on unresolved."""
+        self.book.add(batch, transfers, payload)
+        self.sink(batch_event(batch, "proof_queued", transfers=transfers))
+        self._dispatch()
+
+    def status(self) -> dict:
+        b = self.book
+        return {"queue_depth": b.queue_depth, "unproven": b.unproven, "unverified": b.unverified,
+                "proven_height": b.proven_height(), "verified_height": b.verified_height,
+                "retries": b.retries, "failed": [e.batch for e in b.failed()],
+                "idle": list(self.idle), "busy": dict(self.busy), "down": sorted(self.down),
+                "dead": sorted(self.dead), "admission_open": self.admission_is_open,
+                "proved_by": dict(self.proved_by), "errors": list(self.errors[-20:])}
+
+    def set_admission(self, admission) -> None:
+        """Tell `admission` (set_admission(open)) when admission opens or closes, from now on."""
+        self.admission = admission
+        admission.set_admission.remote(self.admission_is_open)
+
+    def set_submitter(self, submitter) -> None:
+        """Use another submitter from now on (offers in flight are repeated to it)."""
+        self.submitter = submitter
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _dispatch(self) -> None:
+        while True:
+            a = self.book.next_assignment(self.idle)
+            if a is None:
+                break
+            self.idle.remove(a.worker)
+            self.busy[a.worker] = a.batch
+            self._spawn(self._prove(a))
+        self._report()
+
+    async def _prove(self, a) -> None:
+        handle, node = self.workers[a.worker], self.nodes[a.worker]
+        self.sink(batch_event(a.batch, "proof_started", worker=a.worker, node=node, attempt=a.attempt))
+        self.sink(worker_event(a.worker, node, "busy", a.batch, device=self.devices[a.worker]))
+        ref = handle.prove.remote(a.payload[0], a.attempt)
+        try:
+            result: ProofResult = await asyncio.wait_for(asyncio.wrap_future(ref.future()),
+                                                         self.config.proof_timeout_s)
+        except BaseException as e:  # noqa: BLE001 - every way an attempt can end is handled below
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            self._attempt_failed(a, e)
+            return
+        self.busy.pop(a.worker, None)
+        self.idle.append(a.worker)
+        self.sink(worker_event(a.worker, node, "idle", None, device=self.devices[a.worker]))
+        if self.book.proven(a.batch, a.attempt, result):
+            self.proved_by[a.batch] = (result.worker, result.node)
+            self.sink(batch_event(a.batch, "proof_done", worker=result.worker, node=result.node,
+                                  attempt=a.attempt, transfers=result.transfers, phases_ms=result.phases_ms))
+            self.sink(counter("batches_proven"))
+            for listener in self.listeners:
+                listener.batch_proven.remote(a.batch)
+            self._spawn(self._submit(result))
+        self._dispatch()
+
+    def _attempt_failed(self, a, error: BaseException) -> None:
+        retryable, lost, why = classify(error)
+        node = self.nodes[a.worker]
+        self.busy.pop(a.worker, None)
+        if lost:
+            if isinstance(error, asyncio.TimeoutError):
+                ray.kill(self.workers[a.worker], no_restart=False)  # its attempt must never finish
+            self.down.add(a.worker)
+            self.sink(worker_event(a.worker, node, "dead", a.batch))
+            self._spawn(self._revive(a.worker))
+        else:
+            self.idle.append(a.worker)
+            self.sink(worker_event(a.worker, node, "idle", None))
+        outcome = self.book.attempt_failed(a.batch, a.attempt, a.worker, why, retryable)
+        self.errors.append(f"batch {a.batch} attempt {a.attempt} on {a.worker}: {why}")
+        if outcome == "retry":
+            self.sink(batch_event(a.batch, "retried", worker=a.worker, node=node, attempt=a.attempt, error=why))
+            self.sink(counter("retries"))
+        elif outcome == "failed":
+            self.sink(batch_event(a.batch, "failed", worker=a.worker, node=node, attempt=a.attempt, error=why))
+            self.sink(counter("failures"))
+        self._dispatch()
+
+    async def _revive(self, name: str) -> None:
+        """Wait until Ray has restarted worker `name` (its ready() answers), then use it again;
+        give it up if it does not come back."""
+        deadline = time.monotonic() + self.config.revive_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self.workers[name].ready.remote().future()),
+                                       max(1.0, deadline - time.monotonic()))
+                self.down.discard(name)
+                self.idle.append(name)
+                self.sink(worker_event(name, self.nodes[name], "idle", None, device=self.devices[name]))
+                self._dispatch()
+                return
+            except ray.exceptions.ActorDiedError:
+                break           # out of restarts: gone for good
+            except (ray.exceptions.RayActorError, asyncio.TimeoutError):
+                await asyncio.sleep(0.5)
+        self.down.discard(name)
+        self.dead.add(name)
+        self.errors.append(f"worker {name} did not come back")
+
+    # -- submission ---------------------------------------------------------------------------
+    async def _submit(self, result: ProofResult) -> None:
+        """Offer a proof to the submitter until it is on the L1; a submitter that dies is waited
+        for and offered the proof again."""
+        while True:
+            submitter = self.submitter
+            try:
+                verified: Verified = await submitter.offer.remote(result)
+                break
+            except ray.exceptions.RayActorError:
+                await asyncio.sleep(0.5)      # restarting: the next offer waits for it
+            except Exception as e:  # noqa: BLE001 - the L1 refused the batch for good
+                why = f"{type(getattr(e, 'cause', e)).__name__}: {getattr(e, 'cause', e)}"[:300]
+                self.errors.append(f"batch {result.batch} refused by the L1: {why}")
+                self.sink(batch_event(result.batch, "failed", error=why))
+                self.sink(counter("failures"))
+                return
+        if self.book.verified(result.batch):
+            self.sink(batch_event(result.batch, "l1_verified", t=verified.t, gas=verified.gas,
+                                  transfers=result.transfers))
+            self.sink(counter("batches_verified"))
+            for listener in self.listeners:
+                listener.batch_verified.remote(result.batch)
+        self._report()
+
+    # -- reporting ----------------------------------------------------------------------------
+    def _report(self) -> None:
+        b = self.book
+        self.sink(gauge("queue_depth", b.queue_depth))
+        self.sink(gauge("proven_height", b.proven_height()))
+        self.sink(gauge("verified_height", b.verified_height))
+        open_now = b.admission_open()
+        if open_now != self.admission_is_open:
+            self.admission_is_open = open_now
+            if self.admission is not None:
+                self.admission.set_admission.remote(open_now)
+        flush = getattr(self.sink, "flush", None)
+        if flush:
+            flush()

@@ -1,0 +1,321 @@
+"""The sequencer and the executor as Ray actors, and the JSON-RPC face over both.
+
+The plain classes (node.sequencer.Sequencer, node.executor.Executor) are used as they are;
+these wrappers add what the pipeline needs around them:
+
+- the sequencer's cutting thread hands each mini-batch to the executor actor and waits for it
+  (a transfer is acknowledged only once it is executed: soft finality at acknowledgement);
+- a proof batch is sealed by the executor, its seal written to the sequencer's log, and only
+  then released to the coordinator (a restart seals the same batch, so nothing is proven under
+  two numberings);
+- admission passes through a gate that the coordinator closes while proving is behind;
+- each transfer's submission time travels with it, so that every stage reports latencies
+  since submission.
+
+Proof batches are numbered as the L1 numbers them (the first batch after genesis is 1); the
+executor's own numbering differs by `batch_offset`, applied here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import ray
+
+from node.errors import InvalidTransaction
+from node.executor import Executor, ledger_job
+
+from .actors import relay_sink
+from .errors import AdmissionClosed
+from .events import Every, batch_event, counter, gauge, txs_event
+
+
+class AdmissionGate:
+    """Open or closed, as the coordinator says; admission waits a while for it to open."""
+
+    def __init__(self, wait_s: float = 2.0):
+        self.wait_s = wait_s
+        self._open = threading.Event()
+        self._open.set()
+        self.waited = 0       # admissions that found the gate closed and waited
+        self.refused = 0      # of those, the ones it stayed closed for
+
+    def set(self, is_open: bool) -> None:
+        self._open.set() if is_open else self._open.clear()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def enter(self) -> None:
+        """Return when admission is open; AdmissionClosed if it stays closed for wait_s."""
+        if self._open.is_set():
+            return
+        self.waited += 1
+        if not self._open.wait(self.wait_s):
+            self.refused += 1
+            raise AdmissionClosed("txpool is full: proving is behind; nothing was accepted, send again later")
+
+
+class GatedSequencer:
+    """What NodeApi sees as its sequencer: the real one, with every submission passing the
+    gate first and reported to `admitted(accepted transfers, refused count, submission time)`."""
+
+    def __init__(self, sequencer, gate: AdmissionGate, admitted):
+        self._seq, self._gate, self._admitted = sequencer, gate, admitted
+
+    def __getattr__(self, name):
+        return getattr(self._seq, name)
+
+    def submit(self, raw: bytes, timeout: float | None = 30.0):
+        self._gate.enter()
+        t = time.time()
+        (result,), ticket = self._seq.admit([_decode(raw, self._seq.chain_id)])
+        if isinstance(result, InvalidTransaction):
+            self._admitted([], 1, t)
+            raise result
+        self._admitted([result], 0, t)
+        self._seq.wait_durable(ticket, timeout)
+        return result
+
+    def submit_many(self, raws, timeout: float | None = 60.0):
+        return self.submit_stamped(raws, time.time(), timeout)
+
+    def submit_stamped(self, raws, t_submit: float, timeout: float | None = 60.0):
+        self._gate.enter()
+        results, ticket = self._seq.admit(self._seq.recover(raws))
+        accepted = [r for r in results if not isinstance(r, InvalidTransaction)]
+        self._admitted(accepted, len(results) - len(accepted), t_submit)
+        self._seq.wait_durable(ticket, timeout)
+        return results
+
+
+def _decode(raw, chain_id):
+    from node.sequencer import decode_transfer_or_error
+    return decode_transfer_or_error(raw, chain_id)
+
+
+class ExecutorView:
+    """What NodeApi sees as its executor: the executor actor's answers."""
+
+    def __init__(self, actor, genesis):
+        self._actor = actor
+        self.genesis_balances = dict(genesis.alloc)
+
+    @property
+    def height(self) -> int:
+        return ray.get(self._actor.height.remote())
+
+    def balance(self, address: bytes) -> int:
+        return ray.get(self._actor.balance.remote(address))
+
+    def nonce(self, address: bytes) -> int:
+        return ray.get(self._actor.nonce.remote(address))
+
+    def receipt(self, tx_hash: bytes):
+        return ray.get(self._actor.receipt.remote(tx_hash))
+
+
+class SequencerActor:
+    """A Sequencer with its cutting thread, the admission gate, and (with `rpc_port` not None)
+    the JSON-RPC server on 127.0.0.1."""
+
+    def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
+                 cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None):
+        from node.sequencer import Sequencer
+
+        self.sink = relay_sink(relay)
+        self.executor = executor
+        self.gate = AdmissionGate(admit_wait_s)
+        self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows, max_mini_batch=max_mini_batch,
+                                   cut_interval=cut_interval)
+        self._submitted: dict[bytes, float] = {}     # tx hash → submission time, until cut
+        self._lock = threading.Lock()
+        self._sample = Every(0.5)
+        self.front = GatedSequencer(self.sequencer, self.gate, self._admitted)
+        replayed = self.sequencer.take_replayed()
+        if replayed:
+            self._release(ray.get(executor.replay.remote(replayed)), log_seals=False)
+        self.server = None
+        if rpc_port is not None:
+            from node.rpc import NodeApi, RpcServer
+            self.api = NodeApi(self.front, ExecutorView(executor, genesis))
+            self.server = RpcServer(self.api, "127.0.0.1", rpc_port).start()
+        self.sequencer.start(on_cut=self._on_cut, on_tick=self._on_tick)
+
+    # -- remote methods -----------------------------------------------------------------------
+    def ready(self) -> dict:
+        return {"rpc_url": self.server.url if self.server else None, "chain_id": self.sequencer.chain_id}
+
+    def submit_many(self, raws: list, t_submit: float | None = None) -> list:
+        """The bulk path: per transaction its hash, or the refusal's message. Raises
+        AdmissionClosed (nothing accepted) while the gate stays closed."""
+        results = self.front.submit_stamped(raws, time.time() if t_submit is None else t_submit)
+        return [str(r) if isinstance(r, InvalidTransaction) else r.hash for r in results]
+
+    def set_admission(self, is_open: bool) -> None:
+        self.gate.set(is_open)
+
+    def seal_open(self) -> None:
+        """Seal the executor's open proof batch now (end of a run), through the log like any seal."""
+        with self.sequencer._cut_lock:   # no cut in between: the seal follows the last mini-batch
+            self._release(ray.get(self.executor.seal_open.remote()))
+
+    def status(self) -> dict:
+        return {"height": self.sequencer.height, "pending": self.sequencer.pending,
+                "rejected": self.sequencer.rejected, "admission_open": self.gate.is_open,
+                "admission_waited": self.gate.waited, "admission_refused": self.gate.refused}
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.sequencer.stop()
+
+    # -- the cutting thread -------------------------------------------------------------------
+    def _admitted(self, transfers, refused: int, t: float) -> None:
+        """Remember when each accepted transfer was submitted (until it is cut) and count."""
+        now = time.time()
+        with self._lock:
+            for tr in transfers:
+                self._submitted[tr.hash] = t
+        if transfers:
+            self.sink(counter("transactions_received", len(transfers)))
+            self.sink(txs_event("received", [max(0.0, now - t)] * len(transfers), t=now))
+        if refused:
+            self.sink(counter("transactions_rejected", refused))
+
+    def _on_cut(self, mb) -> None:
+        with self._lock:
+            times = [self._submitted.pop(t.hash, mb.cut_time) for t in mb.transfers]
+        self.sink(txs_event("sequenced", [mb.cut_time - t for t in times], t=mb.cut_time))
+        self._release(ray.get(self.executor.apply.remote(mb, times)))
+
+    def _on_tick(self, now: float) -> None:
+        self._release(ray.get(self.executor.poll.remote()))
+        if self._sample():
+            self.sink(gauge("pending_txs", self.sequencer.pending))
+
+    def _release(self, sealed: list, log_seals: bool = True) -> None:
+        """Log the seals (durably), then let the executor hand the batches to the coordinator."""
+        if not sealed:
+            return
+        if log_seals:
+            for index, last_block in sealed:
+                self.sequencer.record_seal(index, last_block)
+        ray.get(self.executor.release.remote([index for index, _ in sealed]))
+
+
+class ExecutorActor:
+    """An Executor, the proof batches it seals (held until their seals are logged), and the
+    transfers' submission times, kept per batch until the L1 verifies it."""
+
+    def __init__(self, genesis, *, log2_rows: int, max_batch_transfers: int | None = None,
+                 batch_deadline: float = 0.5, relay=None, coordinator=None):
+        self.sink = relay_sink(relay)
+        self.executor = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=max_batch_transfers,
+                                 batch_deadline=batch_deadline)
+        # The L1 numbers batches from 1 (0 is genesis); the executor from its first index.
+        self.batch_offset = 1 - self.executor.batch_count
+        self.coordinator = coordinator
+        self.held: dict = {}                        # executor index → sealed ProofBatch
+        self.block_times: dict[int, np.ndarray] = {}
+        self.batch_times: dict[int, np.ndarray] = {}   # L1 batch → submission times
+        self.released = 0
+        self.executed = 0
+        self._sample = Every(0.25)
+
+    def set_coordinator(self, coordinator) -> None:
+        self.coordinator = coordinator
+
+    def l1_batch(self, index: int) -> int:
+        return index + self.batch_offset
+
+    # -- from the sequencer -------------------------------------------------------------------
+    def apply(self, mb, submit_times: list) -> list:
+        self.executor.apply(mb)
+        now = time.time()
+        self.executed += len(mb.transfers)
+        times = np.asarray(submit_times, dtype=np.float64)
+        self.block_times[mb.number] = times
+        self.sink(txs_event("executed", now - times, batch=self.l1_batch(self.executor.batch_count), t=now))
+        if self._sample():
+            self.sink(gauge("executed_height", self.executor.height))
+        return self._take()
+
+    def poll(self) -> list:
+        self.executor.poll()
+        return self._take()
+
+    def seal_open(self) -> list:
+        self.executor.seal()
+        return self._take()
+
+    def replay(self, entries) -> list:
+        self.executor.replay(entries)
+        return self._take()
+
+    def _take(self) -> list:
+        out = []
+        for batch in self.executor.take_sealed():
+            self.held[batch.index] = batch
+            out.append((batch.index, batch.last_block))
+        return out
+
+    def release(self, indices: list) -> None:
+        """Seals are durable: queue these batches for proving."""
+        for index in indices:
+            batch = self.held.pop(index)
+            b = self.l1_batch(index)
+            blocks = range(batch.first_block, batch.last_block + 1)
+            parts = [self.block_times.pop(n) for n in blocks if n in self.block_times]
+            self.batch_times[b] = np.concatenate(parts) if parts else np.zeros(0)
+            first = self.executor.blocks[batch.first_block]
+            self.sink(batch_event(b, "sequenced", t=first.cut_time, transfers=len(batch.transfers)))
+            self.sink(batch_event(b, "executed", transfers=len(batch.transfers)))
+            job = ledger_job(batch)
+            job.batch_index = b
+            ref = ray.put(job)
+            self.coordinator.enqueue.remote(b, len(batch.transfers), [ref])
+            self.released += 1
+
+    # -- from the coordinator -----------------------------------------------------------------
+    def batch_proven(self, b: int) -> None:
+        self.executor.mark_proven(b - self.batch_offset)
+        times = self.batch_times.get(b)
+        if times is not None and times.size:
+            self.sink(txs_event("proven", time.time() - times, batch=b))
+
+    def batch_verified(self, b: int) -> None:
+        self.executor.mark_verified(b - self.batch_offset)
+        times = self.batch_times.pop(b, None)
+        if times is not None and times.size:
+            self.sink(txs_event("l1_verified", time.time() - times, batch=b))
+
+    # -- queries ------------------------------------------------------------------------------
+    def height(self) -> int:
+        return self.executor.height
+
+    def balance(self, address: bytes) -> int:
+        return self.executor.balance(address)
+
+    def nonce(self, address: bytes) -> int:
+        return self.executor.nonce(address)
+
+    def receipt(self, tx_hash: bytes):
+        return self.executor.receipt(tx_hash)
+
+    def status(self) -> dict:
+        ex = self.executor
+        return {"height": ex.height, "sealed": ex.batch_count, "open_transfers": ex.open_transfers,
+                "released": self.released, "held": sorted(self.held), "batch_offset": self.batch_offset,
+                "executed_transfers": self.executed}
+
+    def balances(self) -> tuple[list, list]:
+        """(addresses, balances) by slot: the executed state, for end-of-run checks."""
+        return list(self.executor.state.addresses), list(self.executor.state.balances)
+
+
+SequencerRemote = ray.remote(num_cpus=0, max_concurrency=32)(SequencerActor)
+ExecutorRemote = ray.remote(num_cpus=0)(ExecutorActor)

@@ -1,0 +1,122 @@
+"""The in-order L1 submitter: proofs arrive in any order, batches go to the rollup contract in
+order, each exactly once.
+
+What the L1 holds is the only truth it trusts. It reads the contract's last batch index before
+each round of submissions, so a batch already there (sent by a predecessor that died before it
+heard back, or by an attempt whose answer was lost with the connection) is never sent again.
+A transaction that fails without an answer (the L1 down, a timeout) is ambiguous: it may or
+may not have landed, so the next round reads the index again before sending anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from node.l1.errors import TransactionReverted
+
+from .errors import SubmissionRejected
+from .events import Sink, batch_event, counter, discard
+from .jobs import ProofResult, Verified
+
+
+class InOrderSubmitter:
+    """Submits offered proofs to a `RollupContract` in batch order. offer() may be called from
+    another thread while step() runs."""
+
+    def __init__(self, rollup=None, sink: Sink = discard, connect=None):
+        if rollup is None and connect is None:
+            raise ValueError("give a rollup contract or a way to connect to one")
+        self.rollup = rollup
+        self.connect = connect                # makes the contract when first needed (the L1 may
+                                              # be down when the submitter starts)
+        self.sink = sink
+        self.pending: dict[int, ProofResult] = {}
+        self.height: int | None = None        # the L1's last batch index, as last read
+        self.sent = 0                         # transactions this submitter sent
+        self._lock = threading.Lock()         # offers may arrive while a round is sending
+
+    def offer(self, result: ProofResult) -> bool:
+        """Keep `result` for submission; False when its batch is already on the L1 (as last
+        read) or already waiting here (the first proof offered is the one sent)."""
+        with self._lock:
+            if (self.height is not None and result.batch <= self.height) or result.batch in self.pending:
+                return False
+            self.pending[result.batch] = result
+            return True
+
+    def contract(self):
+        if self.rollup is None:
+            self.rollup = self.connect()
+        return self.rollup
+
+    def read_height(self) -> int:
+        self.height = int(self.contract().last_batch_index())
+        return self.height
+
+    def step(self) -> list[Verified]:
+        """One round: read the L1's height, then send every waiting batch that extends it, in
+        order. Returns the batches now known to be on the L1 (those found there included).
+        Raises SubmissionRejected when the contract refuses a batch for good (it is dropped:
+        sending it again would be refused again); any other error means the L1 did not answer,
+        and nothing is lost: call step() again later."""
+        done = []
+        height = self.read_height()
+        with self._lock:
+            for b in sorted(b for b in self.pending if b <= height):
+                self.pending.pop(b)
+                done.append(Verified(b, time.time(), found_on_l1=True))
+        while True:
+            with self._lock:
+                result = self.pending.get(height + 1)
+            if result is None:
+                return done
+            try:
+                done.append(self._send(result))
+            except SubmissionRejected:
+                with self._lock:
+                    self.pending.pop(result.batch, None)
+                raise
+            with self._lock:
+                self.pending.pop(result.batch, None)
+            height = self.height = result.batch
+
+    def _send(self, result: ProofResult) -> Verified:
+        b = result.batch
+        self.sink(batch_event(b, "l1_submitted", transfers=result.transfers))
+        self.sent += 1
+        receipt = self.contract().submit_batch(b, result.proof, result.public_inputs)
+        if receipt.status:
+            return Verified(b, time.time(), gas=int(receipt.tx_gas), block=receipt.block_number)
+        reason = receipt.revert_reason or receipt.revert_data.hex() or "reverted"
+        # Another transaction for this batch landed first (an earlier attempt whose answer was
+        # lost): the L1 is past it, which is all that was asked.
+        if reason.startswith("UnexpectedBatchIndex") and self.read_height() >= b:
+            return Verified(b, time.time(), found_on_l1=True)
+        raise SubmissionRejected(b, reason)
+
+    def run(self, until_idle: bool = True, retry_delay: float = 0.2, max_delay: float = 5.0,
+            stop=lambda: False) -> list[Verified]:
+        """Call step() until nothing waits that can go (or `stop()`), waiting between rounds
+        when the L1 does not answer (doubling from `retry_delay` up to `max_delay`)."""
+        out, delay = [], retry_delay
+        while not stop():
+            try:
+                out += self.step()
+                delay = retry_delay
+                if until_idle:
+                    return out
+            except (SubmissionRejected, TransactionReverted):
+                raise
+            except Exception as e:  # the L1 did not answer: nothing was decided, try again
+                self.unreachable(e)
+                time.sleep(delay)
+                delay = min(2 * delay, max_delay)
+        return out
+
+    def unreachable(self, error: Exception) -> None:
+        """Report a round that failed because the L1 did not answer."""
+        first = min(self.pending) if self.pending else None
+        if first is not None:
+            self.sink(batch_event(first, "retried", error=f"L1 unreachable: {type(error).__name__}: {error}"[:300]))
+        self.sink(counter("retries"))
