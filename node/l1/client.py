@@ -1,0 +1,130 @@
+"""One interface to an L1, whatever runs it: an in-process EVM (the embedded default) or any
+node that speaks Ethereum JSON-RPC.
+
+Gas limits are always given by the caller. A verifier's gas depends on the proof (a rejected
+proof may stop early, an accepted one runs every pairing), so a node's estimate for one proof
+says little about the next; the project sends a fixed, generous limit and reads what was used
+from the receipt.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from .abi import decode_revert
+from .errors import TransactionReverted
+
+# The hardfork both backends execute, so that gas figures from one compare with the other.
+HARDFORK = "prague"
+
+TX_BASE_GAS = 21_000
+CREATE_GAS = 32_000
+CALLDATA_ZERO_GAS = 4
+CALLDATA_NONZERO_GAS = 16
+INITCODE_WORD_GAS = 2
+
+
+@dataclass(frozen=True)
+class Log:
+    """An event as the L1 recorded it: emitting contract, topics (32 bytes each), data."""
+
+    address: str
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass
+class Receipt:
+    """What one transaction did.
+
+    tx_gas is what the sender pays for (the receipt's gasUsed): the intrinsic gas of the
+    transaction (21000, its calldata, contract creation) plus execution. exec_gas is execution
+    alone, the figure that compares with other verifiers independently of calldata size."""
+
+    status: bool
+    tx_gas: int
+    exec_gas: int
+    logs: list[Log] = field(default_factory=list)
+    revert_data: bytes = b""
+    revert_reason: str | None = None
+    contract_address: str | None = None
+    block_number: int = 0
+    tx_hash: str | None = None
+
+    def check(self) -> "Receipt":
+        """Return self if the transaction succeeded; raise TransactionReverted otherwise."""
+        if not self.status:
+            raise TransactionReverted(f"transaction reverted: {self.revert_reason or self.revert_data.hex() or 'no data'}",
+                                      data=self.revert_data, reason=self.revert_reason, receipt=self)
+        return self
+
+
+def intrinsic_gas(data: bytes, *, create: bool = False) -> int:
+    """The gas a transaction costs before any code runs (EIP-2028 calldata pricing, EIP-3860
+    initcode words). Under Prague's calldata floor (EIP-7623) a transaction pays at least
+    21000 + 10 per calldata token; a proof submission executes far more than that floor, so the
+    standard formula is the one that applies."""
+    zeros = data.count(0)
+    gas = TX_BASE_GAS + CALLDATA_ZERO_GAS * zeros + CALLDATA_NONZERO_GAS * (len(data) - zeros)
+    if create:
+        gas += CREATE_GAS + INITCODE_WORD_GAS * ((len(data) + 31) // 32)
+    return gas
+
+
+class L1Client(ABC):
+    """An L1 as the node uses it: deploy contracts, send transactions with explicit gas, make
+    read-only calls. Every method speaks raw bytes; ABI encoding lives in node.l1.abi."""
+
+    #: A name for reports ("embedded", "anvil", "rpc").
+    name: str = "l1"
+    #: ABI items (errors above all) used to decode revert data into names; see learn_abi.
+    known_abi: list
+
+    def learn_abi(self, abi: list) -> None:
+        """Decode reverts with the custom errors of `abi` from now on."""
+        if not hasattr(self, "known_abi"):
+            self.known_abi = []
+        self.known_abi.extend(item for item in abi if item.get("type") == "error" and item not in self.known_abi)
+
+    def decode_revert(self, data: bytes) -> str | None:
+        return decode_revert(getattr(self, "known_abi", []), data) if data else None
+
+    @property
+    @abstractmethod
+    def accounts(self) -> list[str]:
+        """Accounts this client can send from; the first is the default sender."""
+
+    @abstractmethod
+    def block_number(self) -> int:
+        """The number of the latest block."""
+
+    @abstractmethod
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int = 10_000_000,
+               sender: str | None = None) -> str:
+        """Deploy creation code `bytecode` with ABI-encoded constructor `args`; return the new
+        contract's address. Raises TransactionReverted if the creation fails."""
+
+    @abstractmethod
+    def transact(self, to: str, data: bytes, *, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
+        """Send a transaction with gas limit `gas` and wait for it to be included. A reverted
+        transaction gives a receipt with status False (call .check() to raise)."""
+
+    @abstractmethod
+    def call(self, to: str, data: bytes, *, gas: int = 30_000_000, sender: str | None = None) -> bytes:
+        """Execute a read-only call against the latest state; return its output. Raises
+        TransactionReverted if it reverts."""
+
+    def close(self) -> None:
+        """Release what the client holds (a connection, a process it started)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def reverted(client: L1Client, message: str, data: bytes) -> TransactionReverted:
+    reason = client.decode_revert(data)
+    return TransactionReverted(f"{message}: {reason or data.hex() or 'no data'}", data=data, reason=reason)

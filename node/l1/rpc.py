@@ -1,0 +1,128 @@
+"""An L1 reached over Ethereum JSON-RPC with web3.py: anvil started by the project, or any node.
+
+Transactions are sent from the node's unlocked accounts (anvil's dev accounts), or signed here
+with a private key when one is given. Gas limits are explicit; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+from .client import L1Client, Log, Receipt, intrinsic_gas, reverted
+from .errors import L1Unavailable, TransactionReverted
+
+
+class RpcL1(L1Client):
+    """Any JSON-RPC node behind the L1Client interface."""
+
+    name = "rpc"
+
+    def __init__(self, url: str, *, private_key: str | None = None, timeout: float = 60.0, name: str | None = None):
+        try:
+            from web3 import Web3
+        except ImportError as e:  # pragma: no cover - web3 is a project dependency
+            raise L1Unavailable("the JSON-RPC L1 needs web3 (pip install web3)") from e
+        self.url = url
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        self.timeout = timeout
+        self.known_abi = []
+        if name:
+            self.name = name
+        self._account = None
+        if private_key is not None:
+            from eth_account import Account
+
+            self._account = Account.from_key(private_key)
+        try:
+            self.chain_id = self.w3.eth.chain_id
+        except Exception as e:
+            raise L1Unavailable(f"no JSON-RPC node answers at {url}: {e}") from e
+
+    @property
+    def accounts(self) -> list[str]:
+        if self._account is not None:
+            return [self._account.address]
+        return list(self.w3.eth.accounts)
+
+    def block_number(self) -> int:
+        return self.w3.eth.block_number
+
+    def _send(self, tx: dict):
+        if self._account is not None:
+            tx = dict(tx, nonce=self.w3.eth.get_transaction_count(self._account.address, "pending"),
+                      chainId=self.chain_id)
+            tx.setdefault("maxPriorityFeePerGas", self.w3.eth.max_priority_fee)
+            tx.setdefault("maxFeePerGas", 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tx["maxPriorityFeePerGas"])
+            signed = self._account.sign_transaction(tx)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        else:
+            tx_hash = self.w3.eth.send_transaction(tx)
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+
+    def _revert_data(self, tx: dict, block: int) -> bytes:
+        """Revert data of a failed transaction, by replaying it as a call on the state it saw
+        (the block before its own: exact on a node that mines one transaction per block)."""
+        call = {k: tx[k] for k in ("from", "to", "data", "gas", "value") if k in tx}
+        try:
+            self.w3.eth.call(call, block_identifier=max(block - 1, 0))
+        except Exception as e:
+            return _error_data(e)
+        return b""
+
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int = 10_000_000, sender: str | None = None) -> str:
+        tx = {"from": sender or self.accounts[0], "data": bytes(bytecode) + bytes(args), "gas": gas}
+        r = self._send(tx)
+        if r["status"] != 1:
+            raise reverted(self, "deployment failed", self._revert_data(tx, r["blockNumber"]))
+        return r["contractAddress"]
+
+    def transact(self, to: str, data: bytes, *, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
+        data = bytes(data)
+        tx = {"from": sender or self.accounts[0], "to": to, "data": data, "gas": gas, "value": value}
+        r = self._send(tx)
+        used = r["gasUsed"]
+        receipt = Receipt(status=r["status"] == 1, tx_gas=used, exec_gas=used - intrinsic_gas(data),
+                          block_number=r["blockNumber"], tx_hash="0x" + bytes(r["transactionHash"]).hex(),
+                          logs=[Log(address=lg["address"], topics=[bytes(t) for t in lg["topics"]], data=bytes(lg["data"]))
+                                for lg in r["logs"]])
+        if not receipt.status:
+            receipt.revert_data = self._revert_data(tx, r["blockNumber"])
+            receipt.revert_reason = self.decode_revert(receipt.revert_data)
+        return receipt
+
+    def call(self, to: str, data: bytes, *, gas: int = 30_000_000, sender: str | None = None) -> bytes:
+        tx = {"from": sender or self.accounts[0], "to": to, "data": bytes(data), "gas": gas}
+        try:
+            return bytes(self.w3.eth.call(tx))
+        except TransactionReverted:
+            raise
+        except Exception as e:
+            data = _error_data(e)
+            if data or _is_revert(e):
+                raise reverted(self, "call reverted", data) from None
+            raise
+
+    def close(self) -> None:
+        provider = self.w3.provider
+        if hasattr(provider, "disconnect"):
+            try:
+                provider.disconnect()
+            except Exception:
+                pass
+
+
+def _is_revert(e: Exception) -> bool:
+    return type(e).__name__ in ("ContractLogicError", "ContractCustomError", "ContractPanicError", "OffchainLookup")
+
+
+def _error_data(e: Exception) -> bytes:
+    """The revert data web3 attached to an exception, as bytes."""
+    data = getattr(e, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return b""

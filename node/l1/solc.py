@@ -1,0 +1,144 @@
+"""Compiling the project's Solidity with solcjs (the npm package `solc`, pinned in
+contracts/package.json and its lockfile).
+
+The compiler is driven through its standard-JSON interface with every setting that changes the
+bytecode written down here (compiler version, EVM version, optimizer runs, metadata hash), so
+that the same sources always give the same artifacts. Outputs are cached under
+`.zkpipe/solc/` by the hash of the whole standard-JSON input: a second compile of unchanged
+sources costs a file read instead of the several seconds solcjs needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CompilerError, L1Unavailable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+CACHE_DIR = REPO_ROOT / ".zkpipe" / "solc"
+
+SOLC_VERSION = "0.8.28"
+# Pinned so that the bytecode, and hence the measured gas, depends on the sources alone.
+# Cancun is what the L1 runs and what pyrevm and anvil execute; the metadata hash is dropped so
+# that comments or file paths do not change the deployed bytes.
+COMPILER_SETTINGS = {
+    "evmVersion": "cancun",
+    "optimizer": {"enabled": True, "runs": 10_000},
+    "metadata": {"bytecodeHash": "none", "appendCBOR": False},
+    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+}
+
+# Reads a standard-JSON input on stdin and prints solc's standard-JSON output.
+_DRIVER = r"""
+const solc = require(process.argv[1]);
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  const want = process.argv[2];
+  if (!solc.version().startsWith(want + '+')) {
+    process.stderr.write('solc ' + solc.version() + ' installed, ' + want + ' pinned\n');
+    process.exit(3);
+  }
+  process.stdout.write(solc.compile(input));
+});
+"""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One compiled contract: its ABI, creation code and runtime code."""
+
+    name: str
+    abi: list
+    bytecode: bytes
+    deployed_bytecode: bytes
+
+    def selector(self, function: str) -> bytes:
+        """The 4-byte selector of a function of this contract, by name."""
+        from .abi import function_selector
+
+        for item in self.abi:
+            if item.get("type") == "function" and item["name"] == function:
+                return function_selector(item)
+        raise KeyError(f"{self.name} has no function {function}")
+
+
+def npm_install(contracts_dir: Path = CONTRACTS_DIR) -> None:
+    """Install the pinned npm packages (solc, anvil) into contracts/node_modules with `npm ci`,
+    if they are not there yet."""
+    if (contracts_dir / "node_modules" / "solc" / "package.json").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise L1Unavailable("npm is needed to install solc and anvil (contracts/package.json)")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=contracts_dir,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise L1Unavailable(f"npm ci in {contracts_dir} failed:\n{done.stderr[-2000:]}")
+
+
+def standard_json_input(sources: dict[str, str]) -> dict:
+    """The standard-JSON compiler input for `sources` (file name → Solidity text)."""
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sorted(sources.items())},
+        "settings": COMPILER_SETTINGS,
+    }
+
+
+def compile_sources(sources: dict[str, str], *, cache_dir: Path | None = CACHE_DIR) -> dict[str, Artifact]:
+    """Compile Solidity sources (file name → text) and return every contract by name.
+
+    Raises CompilerError with solc's messages when a source does not compile."""
+    request = standard_json_input(sources)
+    blob = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256((SOLC_VERSION + "\n" + blob).encode()).hexdigest()
+    cached = cache_dir / f"{key}.json" if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        output = json.loads(cached.read_text())
+    else:
+        output = _run_solcjs(blob)
+        errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+        if errors:
+            raise CompilerError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+        if cached is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(output, sort_keys=True))
+            tmp.replace(cached)
+    artifacts = {}
+    for file_contracts in output.get("contracts", {}).values():
+        for name, c in file_contracts.items():
+            artifacts[name] = Artifact(
+                name=name,
+                abi=c["abi"],
+                bytecode=bytes.fromhex(c["evm"]["bytecode"]["object"]),
+                deployed_bytecode=bytes.fromhex(c["evm"]["deployedBytecode"]["object"]),
+            )
+    return artifacts
+
+
+def contract_sources(*names: str, contracts_dir: Path = CONTRACTS_DIR) -> dict[str, str]:
+    """The text of contracts/<name> for each name (for example "Rollup.sol")."""
+    return {name: (contracts_dir / name).read_text() for name in names}
+
+
+def _run_solcjs(blob: str) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        raise L1Unavailable("node is needed to run solcjs")
+    npm_install()
+    solc_module = str(CONTRACTS_DIR / "node_modules" / "solc")
+    done = subprocess.run([node, "-e", _DRIVER, solc_module, SOLC_VERSION], input=blob,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CompilerError(f"solcjs failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
