@@ -1,5 +1,5 @@
 """Shared set-up for the L1 tests: a small state-transition circuit with the shape of the
-ledger's (old state, new state, batch data as public columns), and proofs of chained batches."""
+ledger's (old state, new state, batch data as public groups), and proofs of chained batches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 from kernels import get_backend
 from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder
-from prover.prove import column_to_field, commit, prove
+from prover.prove import prove, public_commitment
 from prover.solidity import StateLayout
 
 from .prover_util import keys_for
@@ -23,7 +23,7 @@ class ToyLedger(Air):
 
     name = "l1_toy_ledger"
     witness_columns = ("old", "new", "delta", "acc")
-    public_columns = ("old", "new", "delta")
+    public_groups = {"old_state": ("old",), "new_state": ("new",), "data": ("delta",)}
     public_inputs = ("net",)
 
     def eval(self, b: AirBuilder) -> None:
@@ -41,7 +41,7 @@ class ToyLedger(Air):
         return {"old": list(old), "new": new, "delta": list(delta), "acc": acc}, {"net": s}
 
 
-LAYOUT = StateLayout(old_state=("old",), new_state=("new",), data=("delta",))
+LAYOUT = StateLayout(old_state="old_state", new_state="new_state", data="data")
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,10 +50,8 @@ def toy_keys():
 
 
 def column_commitment(pk, values):
-    """The unblinded commitment of a column, as anyone holding its values computes it."""
-    n = len(values)
-    coeffs = BE.ntt(column_to_field(BE, list(values), n, "col"), inverse=True)
-    return commit(BE, BE.asarray(pk.srs_g1), coeffs)
+    """The commitment of a one-column public group, as anyone holding its values computes it."""
+    return public_commitment(pk.srs_g1, [list(values)], BE)
 
 
 @functools.lru_cache(maxsize=None)
