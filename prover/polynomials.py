@@ -1,7 +1,7 @@
 """Polynomial helpers over a backend's Fr arrays: the domain H, its cosets, and the few
-sequential-looking operations (prefix sums, division by X − z, evaluation at a point) written
-as log-depth scans of whole-array operations, so that they run at the backend's vector speed
-on either device."""
+sequential-looking operations (prefix sums, division by Y − c, evaluation at a point) written
+as scans or blocked passes of whole-array operations, so that they run at the backend's vector
+speed on either device."""
 
 from __future__ import annotations
 
@@ -92,24 +92,6 @@ def inclusive_prefix_sum(be, values):
         out[step:] = moved
         step *= 2
     return out
-
-
-def divide_by_linear(be, coeffs, z: int):
-    """Coefficients of (P(X) − P(z)) / (X − z) for P given by `(L, 4)` coefficients.
-
-    The quotient's coefficients are w_i = Σ_{j>i} p_j·z^{j−i−1}, a suffix scan with weights:
-    after the step of stride s, w_i holds the terms j ∈ (i, i + 2s]."""
-    fr = be.fr
-    length = coeffs.shape[0]
-    w = coeffs[1:].copy()
-    zs = z % R_MODULUS
-    step = 1
-    while step < length - 1:
-        moved = fr.mul(w[step:], const(be, zs))
-        w[:length - 1 - step] = fr.add(w[:length - 1 - step], moved)
-        zs = zs * zs % R_MODULUS
-        step *= 2
-    return w
 
 
 def synthetic_division(be, coeffs, c: int, block: int = 64):

@@ -322,8 +322,8 @@ def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_i
         lpoly[:h_len] = fr.sub(lpoly[:h_len], h)
         lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
         w_z, l_at_z = synthetic_division(be, lpoly[:, None], z)
-        if fr.to_ints(l_at_z)[0] != 0:
-            raise AssertionError("L(z) must vanish by construction")
+        if fr.to_ints(l_at_z)[0] != 0:  # an internal invariant: every division above is exact
+            raise RuntimeError("the opening polynomial L does not vanish at z")
     with timer.phase("msm"):
         w_prime = commit(be, srs, w_z[:, 0])
 

@@ -15,7 +15,7 @@ from kernels.params import R_MODULUS
 from .air import (EVERY_ROW, FIRST_ROW, LAST_ROW, TRANSITION, Air, Column, IntAlgebra, PublicInput,
                   compile_air, evaluate)
 from .errors import InvalidCircuit, InvalidInput, InvalidProof
-from .groups import FIXED, PUBLIC, claims, commitment_groups, evaluation_slots
+from .groups import FIXED, INTERACTION, PUBLIC, QUOTIENT, WITNESS, claims, commitment_groups, evaluation_slots
 from .keys import VerificationKey, check_circuit
 from .polynomials import Domain
 from .proof import Proof, decode_proof
@@ -59,16 +59,19 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     # 1. Replay the transcript.
     t = Transcript(vk.digest)
     t.absorb_scalars(pub)
-    round1 = [pt for g, pt in zip(groups, points) if g.kind != FIXED]
-    t.absorb_points(round1[:len(round1) - 1 - int(cs.has_interaction)])
+
+    def of_kind(*kinds):
+        return [pt for g, pt in zip(groups, points) if g.kind in kinds]
+
+    t.absorb_points(of_kind(PUBLIC, WITNESS))
     challenges = {}
     if cs.has_interaction:
         challenges["beta"] = t.challenge()
         challenges["gamma"] = t.challenge()
         challenges["lambda"] = t.challenge()
-        t.absorb_point(round1[-2])
+        t.absorb_points(of_kind(INTERACTION))
     alpha = t.challenge()
-    t.absorb_point(round1[-1])
+    t.absorb_points(of_kind(QUOTIENT))
     zeta = t.challenge()
     t.absorb_scalars(p.evals_zeta)
     t.absorb_scalars(p.evals_zeta_omega)

@@ -115,17 +115,21 @@ def test_gas_does_not_grow_with_the_columns():
     """Fibonacci of width 2 and of width 20: one witness pack either way, so the same number
     of ecMuls; only the per-evaluation arithmetic (tens of gas each) differs."""
     from circuits.examples import Fibonacci
+    class Packs5(Fibonacci):
+        max_pack_width = 5
+
     gas = {}
-    for width in (2, 20):
-        air = Fibonacci(width)
+    for label, air in (("w2", Fibonacci(2)), ("w20", Fibonacci(20)), ("w20 packs of 5", Packs5(20))):
         trace, pub = air.trace(8)
         pk, vk = keys_for(air, 3)
         data = prove(air, pk, trace, pub, BE).to_bytes()
         receipt = solidity_verifier(air, vk).verify(data, pub_words(air, pub))
         assert receipt.status
-        assert ecmul_calls(air, vk) == 4  # 2 groups + G1 + z·W'
-        gas[width] = receipt.exec_gas
-    assert 0 <= gas[20] - gas[2] < 6_000, gas
+        assert ecmul_calls(air, vk) == len(vk.groups) + 2
+        gas[label] = receipt.exec_gas
+    assert 0 <= gas["w20"] - gas["w2"] < 6_000, gas  # less than one ecMul apart
+    # The knob: four witness packs instead of one are three more ecMuls (and ecAdds).
+    assert 3 * 6_000 < gas["w20 packs of 5"] - gas["w20"] < 3 * 7_000, gas
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -133,7 +137,7 @@ def test_cheating_prover_rejected_by_both(name):
     air, trace, pub = example(name, 3, seed=7)
     pk, vk = keys_for(air, 3)
     rnd = random.Random(name)
-    for _ in range(4):
+    for _ in range(8):
         col = rnd.choice(air.witness_columns)
         row = rnd.randrange(8)
         bad = {c: list(v) for c, v in trace.items()}

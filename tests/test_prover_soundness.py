@@ -37,7 +37,7 @@ def test_any_changed_cell_is_rejected(name):
     air, trace, pub = example(name, 3, seed=7)
     pk, vk = keys_for(air, 3)
     rnd = random.Random(name)
-    for _ in range(8):
+    for _ in range(16):
         col = rnd.choice(air.witness_columns)
         row = rnd.randrange(8)
         bad = {c: list(v) for c, v in trace.items()}
