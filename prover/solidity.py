@@ -176,7 +176,7 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     acc = mem.alloc(0x40)             # ACC: the running sum [L]
     mul_in = mem.alloc(0x60)          # ecMul input; its output overwrites the first 64 bytes,
     assert mul_in == acc + 0x40       # so that ACC ‖ output is the ecAdd input
-    pair_in = mem.alloc(0x180)
+    pair_in = mem.alloc(0x180)        # the pairing's input; before it, the modexp's
     for name in ("beta", "gamma", "lambda", "alpha", "zeta", "zeta_omega", "nu", "z", "zn", "zh",
                  "dfirst", "dlast", "apow", "e"):
         mem.slot(name)
@@ -327,8 +327,10 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     for i, (k, nxt) in enumerate(distinct):
         c = s("zeta_omega") if nxt else s("zeta")
         add(f"mstore({_h(d_slot[i])}, addmod(mload({_h(zk_slot[k])}), sub({_R}, mload({c})), {_R}))")
-        prev = f"mload({_h(pre_slot[i - 1])})" if i else "1"
-        add(f"mstore({_h(pre_slot[i])}, mulmod({prev}, mload({_h(d_slot[i])}), {_R}))")
+        if i:
+            add(f"mstore({_h(pre_slot[i])}, mulmod(mload({_h(pre_slot[i - 1])}), mload({_h(d_slot[i])}), {_R}))")
+        else:
+            add(f"mstore({_h(pre_slot[0])}, mload({_h(d_slot[0])}))")
     last_pre = f"mload({_h(pre_slot[-1])})"
     add(f"ok := and(ok, iszero(iszero({last_pre})))")
     add("// cheap checks done: a proof failing any of them stops here, before the precompiles")
@@ -337,11 +339,11 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     add("  revert(0, 4)")
     add("}")
     add("// one inversion of the product by modexp (0x05) with exponent r−2, then each inverse")
-    add(f"mstore({_h(mul_in)}, 0x20) mstore({_h(mul_in + 0x20)}, 0x20) mstore({_h(mul_in + 0x40)}, 0x20)")
-    add(f"mstore({_h(mul_in + 0x60)}, {last_pre}) mstore({_h(mul_in + 0x80)}, {_h(r - 2)}) "
-        f"mstore({_h(mul_in + 0xa0)}, {_R})")
-    add(f"ok := staticcall(gas(), 0x05, {_h(mul_in)}, 0xc0, {_h(mul_in)}, 0x20)")
-    add(f"{{ let inv := mload({_h(mul_in)})")
+    add(f"mstore({_h(pair_in)}, 0x20) mstore({_h(pair_in + 0x20)}, 0x20) mstore({_h(pair_in + 0x40)}, 0x20)")
+    add(f"mstore({_h(pair_in + 0x60)}, {last_pre}) mstore({_h(pair_in + 0x80)}, {_h(r - 2)}) "
+        f"mstore({_h(pair_in + 0xa0)}, {_R})")
+    add(f"ok := staticcall(gas(), 0x05, {_h(pair_in)}, 0xc0, {_h(pair_in)}, 0x20)  // ok was 1")
+    add(f"{{ let inv := mload({_h(pair_in)})")
     for i in range(len(distinct) - 1, 0, -1):
         add(f"  mstore({_h(inv_slot[i])}, mulmod(inv, mload({_h(pre_slot[i - 1])}), {_R}))")
         add(f"  inv := mulmod(inv, mload({_h(d_slot[i])}), {_R})")
