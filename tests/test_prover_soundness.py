@@ -185,3 +185,17 @@ def test_other_valid_points_as_openings_are_rejected():
             setattr(bad, field, point)
             with pytest.raises(InvalidProof, match="pairing"):
                 verify(air, vk, pub, bad.to_bytes())
+
+
+def test_changed_cell_in_a_public_group_or_a_narrow_pack_is_rejected():
+    """Public groups (unblinded) and several witness packs are checked like any column."""
+    from .test_prover_completeness import GroupedFib
+    air = GroupedFib.make(8)
+    trace, pub = air.trace(8)
+    pk, vk = keys_for(air, 3)
+    rnd = random.Random(3)
+    for col in ("f0", "f1", "f7", "f3", "f6"):
+        bad = {c: list(v) for c, v in trace.items()}
+        bad[col][rnd.randrange(8)] += 1
+        with pytest.raises(InvalidProof):
+            verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
