@@ -14,6 +14,7 @@ Each line is one transaction, sent with an explicit gas limit and measured from 
                   layout; batch 1 then batch 2 on a fresh deployment (`batch`).
   circuit, log2_n the circuit (circuits.CIRCUITS) and its trace size
   columns         committed columns opened at ζ: witness + fixed + interaction
+  groups          packed commitments (docs/protocol.md): the verifier pays one ecMul per group
   public_inputs   the number of public inputs
   proof_bytes, calldata_bytes
   tx_gas          the receipt's gasUsed: what the sender pays for
@@ -86,9 +87,9 @@ class Prepared:
     def __init__(self, name: str, log2_n: int, be):
         from circuits import load_circuit
         from node.l1.rollup import state_commitment, state_layout
-        from prover.air import compile_air
+        from prover.air import compile_air, public_groups_of
         from prover.keys import setup
-        from prover.prove import column_to_field, commit, prove
+        from prover.prove import prove, public_commitment
         from prover.srs import dev_setup
 
         self.name, self.log2_n = name, log2_n
@@ -103,10 +104,11 @@ class Prepared:
         self.proof = prove(self.air, self.pk, trace, pub, be).to_bytes()
         self.batches = []
         if self.layout is not None:
+            groups = dict(public_groups_of(self.air))
+
             def commitment(columns):
-                points = [commit(be, be.asarray(self.pk.srs_g1),
-                                 be.ntt(column_to_field(be, list(columns[c]), n, c), inverse=True))
-                          for c in self.layout.old_state]
+                points = [public_commitment(self.pk.srs_g1, [list(columns[c]) for c in groups[g]], be)
+                          for g in self.layout.old_state]
                 return state_commitment(points)
 
             self.genesis = commitment(trace)
@@ -121,7 +123,7 @@ class Prepared:
         if not receipt.status:
             raise RuntimeError(f"{op} of {self.name} on {l1_name} reverted: {receipt.revert_reason}")
         return {"l1": l1_name, "op": op, "circuit": self.name, "log2_n": self.log2_n,
-                "columns": vk.num_witness + vk.num_fixed + vk.num_interaction,
+                "columns": vk.num_witness + vk.num_fixed + vk.num_interaction, "groups": len(vk.groups),
                 "public_inputs": vk.num_public_inputs, **extra, "proof_bytes": len(self.proof),
                 "calldata_bytes": len(calldata), "tx_gas": receipt.tx_gas, "exec_gas": receipt.exec_gas}
 

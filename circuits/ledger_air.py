@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder, Challenge
 from prover.errors import InvalidCircuit
+from prover.solidity import StateLayout
 
 VALUE_BITS = 64          # balances and amounts lie in [0, 2^64)
 ADDRESS_BITS = 160       # an Ethereum address; 0 marks an empty slot
@@ -83,6 +84,9 @@ class Ledger(Air):
     sized_by_rows = True     # constructed for one trace size: circuits.load_circuit passes it
     public_inputs = ("batch_index",)
     fixed_columns = ("slot",)
+    # What the rollup contract reads: the proof is accepted only as batch `batch_index`.
+    state_layout = StateLayout(old_state="old_state", new_state="new_state", data="data",
+                               batch_index="batch_index")
 
     def __init__(self, log2_rows: int):
         if not isinstance(log2_rows, int) or not MIN_LOG2_ROWS <= log2_rows <= MAX_LOG2_ROWS:

@@ -8,9 +8,9 @@ import "./ZkpipeVerifier.sol";
 /// The rollup's L1 contract: holds the state commitment and the index of the last verified
 /// batch, and moves both forward by exactly one batch per valid proof.
 ///
-/// The state commitment is keccak256 of the unblinded KZG commitments to the state columns
-/// (64 bytes each). A proof carries the commitments of both the old and the new state columns
-/// among its witness commitments, all absorbed by the Fiat–Shamir transcript; the contract
+/// The state commitment is keccak256 of the unblinded, packed KZG commitment of the state group
+/// (64 bytes each). A proof carries the commitments of both the old and the new state groups
+/// among its commitments, all absorbed by the Fiat–Shamir transcript; the contract
 /// accepts it only if the old ones hash to what it holds, so the proof's public statement is
 /// (old state it holds, new state, batch data commitment, public inputs).
 ///
@@ -21,11 +21,13 @@ contract Rollup is ZkpipeVerifierBase {
     error StateMismatch(bytes32 held, bytes32 claimed);
     /// The batch index is not the one after the last verified batch.
     error UnexpectedBatchIndex(uint256 expected, uint256 given);
+    /// The proof is for another batch index (its batch-index public input differs).
+    error BatchIndexNotProven(uint256 batchIndex);
     /// The sender is not the submitter this deployment names.
     error UnauthorizedSubmitter(address sender);
 
     /// Batch `batchIndex` moved the state to `stateCommitment` (keccak256 of
-    /// `newStateCommitments`, the commitments to the new state columns, x ‖ y each).
+    /// `newStateCommitments`, the commitments of the new state groups, x ‖ y each).
     event BatchVerified(uint256 indexed batchIndex, bytes32 stateCommitment, bytes32 dataCommitment,
                         bytes newStateCommitments);
 
@@ -50,7 +52,8 @@ contract Rollup is ZkpipeVerifierBase {
     }
 
     /// Verify batch `batchIndex` (= lastBatchIndex() + 1) and move to its new state.
-    /// Reverts on anything else: wrong index, another old state, an invalid or malformed proof,
+    /// Reverts on anything else: wrong index (or a proof made for another index), another old
+    /// state, an invalid or malformed proof,
     /// a sender other than the configured submitter.
     function submitBatch(uint256 batchIndex, bytes calldata proof, uint256[] calldata publicInputs) external {
         // The cheap checks first, so that a stale or unauthorized submission costs little.
@@ -58,6 +61,7 @@ contract Rollup is ZkpipeVerifierBase {
         if (submitter != address(0) && msg.sender != submitter) revert UnauthorizedSubmitter(msg.sender);
         uint256 expected = nextBatchIndex;
         if (batchIndex != expected) revert UnexpectedBatchIndex(expected, batchIndex);
+        if (!_provesBatchIndex(batchIndex, publicInputs)) revert BatchIndexNotProven(batchIndex);
         if (proof.length != PROOF_LENGTH) revert InvalidProof();
         bytes32 held = stateCommitment;
         bytes32 claimed = _oldStateHash(proof);

@@ -239,15 +239,23 @@ class Air:
     """Base class of a circuit. Subclasses set the column tuples and write `eval`.
 
     witness_columns: the prover's columns, committed in round 1, in this order.
-    public_columns: witness columns committed without blinding, so that anyone holding the
-        column's values can recompute its commitment (the rollup state).
-    fixed_columns: preprocessed columns, committed once in the verification key.
+    public_groups: an ordered mapping group name → witness column names. Each group is
+        committed unblinded as one packed commitment, so that anyone holding its columns'
+        values can recompute that commitment (a rollup's old state, new state, batch data).
+    public_columns: the simple form: these columns form one public group named "public"
+        (used when `public_groups` is not set).
+    max_pack_width: the most blinded witness columns packed into one commitment; None packs
+        them all into one. Each extra pack costs the L1 verifier one ecMul (6000 gas); a
+        narrower pack shortens the prover's opening polynomials (docs/protocol.md §1).
+    fixed_columns: preprocessed columns, committed once (as one pack) in the verification key.
     public_inputs: values the verifier supplies; constraints read them with `b.public(name)`.
     """
 
     name: str = "air"
     witness_columns: tuple[str, ...] = ()
+    public_groups: Mapping[str, tuple[str, ...]] | None = None
     public_columns: tuple[str, ...] = ()
+    max_pack_width: int | None = None
     fixed_columns: tuple[str, ...] = ()
     public_inputs: tuple[str, ...] = ()
 
@@ -318,9 +326,13 @@ class AirBuilder:
             self._columns[name] = ("fixed", i)
         if len(self._columns) != len(air.witness_columns) + len(air.fixed_columns):
             raise InvalidCircuit(f"{air.name}: column names must be unique")
-        for name in air.public_columns:
-            if self._columns.get(name, ("",))[0] != "witness":
-                raise InvalidCircuit(f"{air.name}: public column {name!r} is not a witness column")
+        for _, names in public_groups_of(air):
+            for name in names:
+                if self._columns.get(name, ("",))[0] != "witness":
+                    raise InvalidCircuit(f"{air.name}: public column {name!r} is not a witness column")
+        width = air.max_pack_width
+        if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
+            raise InvalidCircuit(f"{air.name}: max_pack_width must be None or an int ≥ 1, got {width!r}")
         if len(set(air.public_inputs)) != len(air.public_inputs):
             raise InvalidCircuit(f"{air.name}: public input names must be unique")
 
@@ -396,6 +408,33 @@ class AirBuilder:
         self.arguments.append(LogUpArgument(name or f"sum{len(self.arguments)}", clean))
 
 
+def public_groups_of(air: Air) -> list[tuple[str, tuple[str, ...]]]:
+    """The circuit's public groups in commitment order: `public_groups` when declared, else
+    one group "public" of `public_columns` (none when there are no public columns)."""
+    if air.public_groups is None:
+        cols = tuple(air.public_columns)
+        if len(set(cols)) != len(cols):
+            raise InvalidCircuit(f"{air.name}: a public column is listed twice")
+        return [("public", cols)] if cols else []
+    if not isinstance(air.public_groups, Mapping):
+        raise InvalidCircuit(f"{air.name}: public_groups maps group names to column tuples")
+    groups, seen = [], set()
+    for name, cols in air.public_groups.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise InvalidCircuit(f"{air.name}: public group name {name!r} is not an identifier")
+        cols = (cols,) if isinstance(cols, str) else tuple(cols)
+        if not cols:
+            raise InvalidCircuit(f"{air.name}: public group {name!r} has no columns")
+        for c in cols:
+            if c in seen:
+                raise InvalidCircuit(f"{air.name}: column {c!r} is in two public groups (or twice in one)")
+            seen.add(c)
+        groups.append((name, cols))
+    if air.public_columns and set(air.public_columns) != seen:
+        raise InvalidCircuit(f"{air.name}: public_columns and public_groups name different columns")
+    return groups
+
+
 def _as_tuple(values) -> tuple[Expr, ...]:
     if isinstance(values, (tuple, list)):
         return tuple(lift(v) for v in values)
@@ -452,23 +491,41 @@ class ConstraintSystem:
         return bool(self.helpers)
 
     @property
+    def public_groups(self) -> list[tuple[str, list[int]]]:
+        """(name, witness column indices) of each public group, in commitment order."""
+        w = self.air.witness_columns
+        return [(name, [w.index(c) for c in cols]) for name, cols in public_groups_of(self.air)]
+
+    @property
     def public_column_indices(self) -> list[int]:
-        return [self.air.witness_columns.index(c) for c in self.air.public_columns]
+        return [i for _, cols in self.public_groups for i in cols]
 
-    def opened_at_zeta(self) -> list[tuple[str, int]]:
-        """Every committed column, in proof order: witness, fixed, interaction."""
-        return ([("witness", i) for i in range(self.num_witness)]
-                + [("fixed", i) for i in range(self.num_fixed)]
-                + [("interaction", i) for i in range(self.num_interaction)])
+    def witness_packs(self) -> list[list[int]]:
+        """The blinded witness columns (every witness column outside the public groups), in
+        declaration order, cut into ⌈count / max_pack_width⌉ packs of near-equal width (the
+        longest pack sets the length of the prover's opening polynomials)."""
+        public = set(self.public_column_indices)
+        cols = [i for i in range(self.num_witness) if i not in public]
+        if not cols:
+            return []
+        width = self.air.max_pack_width or len(cols)
+        count = -(-len(cols) // width)
+        base, extra = divmod(len(cols), count)
+        packs, at = [], 0
+        for p in range(count):
+            size = base + (1 if p < extra else 0)
+            packs.append(cols[at:at + size])
+            at += size
+        return packs
 
-    def opened_at_zeta_omega(self) -> list[tuple[str, int]]:
-        """The columns some constraint reads at the next row, in the same order."""
+    def read_at_next_row(self) -> set[tuple[str, int]]:
+        """The (kind, index) of every column some constraint reads at the next row."""
         used = set()
         for c in self.constraints:
             for kind, index, nxt in columns_of(c.expr):
                 if nxt:
                     used.add((kind, index))
-        return [k for k in self.opened_at_zeta() if k in used]
+        return used
 
     def max_degree(self) -> int:
         return max([c.degree for c in self.constraints] + [1])
@@ -499,10 +556,9 @@ class ConstraintSystem:
         return e
 
     def srs_size(self, n: int) -> int:
-        """How many powers [τ^i]₁ the circuit needs at n rows."""
-        k = self.quotient_chunks(n)
-        last = self.quotient_degree_bound(n) + 1 - (k - 1) * n
-        return max(n + 3, n + 1, last)
+        """How many powers [τ^i]₁ the circuit needs at n rows (its longest packed commitment)."""
+        from .groups import srs_size
+        return srs_size(self, n)
 
 
 def compile_air(air: Air) -> ConstraintSystem:
@@ -552,7 +608,8 @@ def circuit_digest(cs: ConstraintSystem) -> bytes:
     air = cs.air
     lines = [f"air {air.name} {air.parameters()}",
              "witness " + " ".join(air.witness_columns),
-             "public_columns " + " ".join(air.public_columns),
+             "public_groups " + " ".join(f"{name}:{','.join(cols)}" for name, cols in public_groups_of(air)),
+             f"max_pack_width {air.max_pack_width or 0}",
              "fixed " + " ".join(air.fixed_columns),
              "public_inputs " + " ".join(air.public_inputs)]
     lines += [f"{c.selector} {to_text(c.expr)}" for c in cs.constraints]

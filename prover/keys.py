@@ -11,16 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.params import P_MODULUS, R_MODULUS
+from kernels.params import CURVE_B, P_MODULUS, R_MODULUS
 
 from .air import Air, ConstraintSystem, compile_air
 from .errors import InvalidCircuit, InvalidInput
+from .groups import FIXED, INTERACTION, KIND_CODES, PUBLIC, QUOTIENT, WITNESS, commitment_groups, pack
 from .keccak import keccak256
 from .srs import SRS, G2Point
 from .transcript import encode_point
 
-VK_VERSION = 1
+VK_VERSION = 2
 MAX_LOG2_N = 26
+_HEADER = 8 * 32 + 32          # eight words, then the circuit digest
+_GROUP_BYTES = 3 * 32          # kind, width, opened at ζω
 
 
 @dataclass
@@ -31,9 +34,9 @@ class VerificationKey:
     num_interaction: int
     num_chunks: int
     num_public_inputs: int
-    num_zeta_omega: int
     circuit_digest: bytes
-    fixed_commitments: list[tuple[int, int]]
+    groups: list[tuple[int, int, int]]        # (kind code, width, opened at ζω), commitment order
+    fixed_commitment: tuple[int, int] | None  # the packed fixed columns; None without any
     g2_tau: G2Point
 
     @property
@@ -42,41 +45,55 @@ class VerificationKey:
 
     def to_bytes(self) -> bytes:
         """Eight 32-byte words (version, log2_n, #witness, #fixed, #interaction, #chunks,
-        #public inputs, #columns opened at ζω), the circuit digest, the fixed commitments
-        (64 bytes each) and [τ]₂ in the EVM pairing precompile's order (x.c1, x.c0, y.c1, y.c0)."""
+        #public inputs, #groups), the circuit digest, three words per group (kind, width,
+        opened at ζω), the fixed pack's commitment (64 bytes, only with fixed columns) and [τ]₂
+        in the EVM pairing precompile's order (x.c1, x.c0, y.c1, y.c0)."""
         words = [VK_VERSION, self.log2_n, self.num_witness, self.num_fixed, self.num_interaction,
-                 self.num_chunks, self.num_public_inputs, self.num_zeta_omega]
-        out = b"".join(w.to_bytes(32, "big") for w in words) + self.circuit_digest
-        out += b"".join(encode_point(p) for p in self.fixed_commitments)
+                 self.num_chunks, self.num_public_inputs, len(self.groups)]
+        for g in self.groups:
+            words += list(g)
+        out = b"".join(w.to_bytes(32, "big") for w in words[:8]) + self.circuit_digest
+        out += b"".join(w.to_bytes(32, "big") for w in words[8:])
+        if self.fixed_commitment is not None:
+            out += encode_point(self.fixed_commitment)
         (x0, x1), (y0, y1) = self.g2_tau
         out += b"".join(v.to_bytes(32, "big") for v in (x1, x0, y1, y0))
         return out
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "VerificationKey":
-        if len(data) < 8 * 32 + 32 + 128:
+        if len(data) < _HEADER + 128:
             raise InvalidInput("verification key too short")
-        words = [int.from_bytes(data[32 * i:32 * i + 32], "big") for i in range(8)]
-        version, log2_n, nw, nf, ni, nc, npub, nzo = words
+
+        def word(off):
+            return int.from_bytes(data[off:off + 32], "big")
+
+        version, log2_n, nw, nf, ni, nc, npub, ng = (word(32 * i) for i in range(8))
         if version != VK_VERSION:
             raise InvalidInput(f"verification key version {version}; expected {VK_VERSION}")
         if not 3 <= log2_n <= MAX_LOG2_N:
             raise InvalidInput(f"verification key for 2^{log2_n} rows is out of range")
-        expected = 8 * 32 + 32 + 64 * nf + 128
+        if not 1 <= ng <= 1024:
+            raise InvalidInput(f"verification key with {ng} commitment groups")
+        expected = _HEADER + _GROUP_BYTES * ng + (64 if nf else 0) + 128
         if len(data) != expected:
             raise InvalidInput(f"verification key is {len(data)} bytes; its header says {expected}")
         digest = data[256:288]
-        off = 288
-        fixed = []
-        for _ in range(nf):
-            x = int.from_bytes(data[off:off + 32], "big")
-            y = int.from_bytes(data[off + 32:off + 64], "big")
-            if x >= P_MODULUS or y >= P_MODULUS:
-                raise InvalidInput("verification key holds a coordinate not below p")
-            fixed.append((x, y))
+        off = _HEADER
+        groups = []
+        for _ in range(ng):
+            groups.append((word(off), word(off + 32), word(off + 64)))
+            off += _GROUP_BYTES
+        _check_group_shape(groups, nw, nf, ni, nc)
+        fixed = None
+        if nf:
+            fixed = (word(off), word(off + 32))
+            if fixed[0] >= P_MODULUS or fixed[1] >= P_MODULUS or (
+                    fixed != (0, 0) and (fixed[1] ** 2 - fixed[0] ** 3 - CURVE_B) % P_MODULUS):
+                raise InvalidInput("verification key's fixed commitment is not a curve point")
             off += 64
-        x1, x0, y1, y0 = (int.from_bytes(data[off + 32 * i:off + 32 * i + 32], "big") for i in range(4))
-        return cls(log2_n, nw, nf, ni, nc, npub, nzo, digest, fixed, ((x0, x1), (y0, y1)))
+        x1, x0, y1, y0 = (word(off + 32 * i) for i in range(4))
+        return cls(log2_n, nw, nf, ni, nc, npub, digest, groups, fixed, ((x0, x1), (y0, y1)))
 
     @property
     def digest(self) -> bytes:
@@ -90,6 +107,26 @@ class VerificationKey:
     def load(cls, path: str) -> "VerificationKey":
         with open(path, "rb") as f:
             return cls.from_bytes(f.read())
+
+
+def _check_group_shape(groups, nw: int, nf: int, ni: int, nc: int) -> None:
+    """The groups are in commitment order and account for every column exactly once."""
+    order = [KIND_CODES[k] for k in (FIXED, PUBLIC, WITNESS, INTERACTION, QUOTIENT)]
+    kinds = [g[0] for g in groups]
+    if any(k not in order for k in kinds) or kinds != sorted(kinds):
+        raise InvalidInput("verification key groups are not in commitment order")
+    width = {k: 0 for k in order}
+    for kind, w, nxt in groups:
+        if w < 1 or nxt not in (0, 1):
+            raise InvalidInput("verification key holds an empty group or a bad ζω flag")
+        width[kind] += w
+    count = {k: kinds.count(k) for k in order}
+    code = KIND_CODES
+    if (count[code[FIXED]] != (1 if nf else 0) or count[code[INTERACTION]] != (1 if ni else 0)
+            or count[code[QUOTIENT]] != 1 or kinds[-1] != code[QUOTIENT] or groups[-1][2]
+            or width[code[FIXED]] != nf or width[code[PUBLIC]] + width[code[WITNESS]] != nw
+            or width[code[INTERACTION]] != ni or width[code[QUOTIENT]] != nc):
+        raise InvalidInput("verification key groups do not match its column counts")
 
 
 @dataclass
@@ -110,14 +147,16 @@ class ProvingKey:
 
 
 def check_circuit(cs: ConstraintSystem, vk: VerificationKey) -> None:
-    """The circuit in hand is the one the key was made for."""
+    """The circuit in hand is the one the key was made for, packed the same way."""
     if cs.digest != vk.circuit_digest:
         raise InvalidCircuit(f"circuit {cs.air.name!r} does not match the key's circuit digest")
+    if [g.shape for g in commitment_groups(cs, vk.n)] != [tuple(g) for g in vk.groups]:
+        raise InvalidCircuit(f"circuit {cs.air.name!r} packs its columns unlike the key")
 
 
 def setup(air: Air, log2_n: int, srs: SRS, backend=None) -> tuple[ProvingKey, VerificationKey]:
-    """Derive the keys of `air` at n = 2^log2_n rows from an SRS: commit the fixed columns
-    (unblinded: they are public) and record the circuit's shape."""
+    """Derive the keys of `air` at n = 2^log2_n rows from an SRS: commit the fixed columns as
+    one pack (unblinded: they are public) and record the circuit's packing shape."""
     from kernels import get_backend
     from .polynomials import Domain
     be = backend or get_backend("auto")
@@ -129,13 +168,14 @@ def setup(air: Air, log2_n: int, srs: SRS, backend=None) -> tuple[ProvingKey, Ve
         raise InvalidCircuit(f"{air.name} needs at least {air.min_rows()} rows, got {n}")
     if cs.extension(n) * n > 1 << 28:
         raise InvalidCircuit("the quotient's coset exceeds Fr's 2^28 roots of unity")
-    size = cs.srs_size(n)
-    srs = srs.truncate(size)
+    groups = commitment_groups(cs, n)
+    srs = srs.truncate(cs.srs_size(n))
     Domain(log2_n)
     values = air.fixed_values(n)
     if set(values) != set(air.fixed_columns):
         raise InvalidCircuit(f"{air.name}.fixed_values must give exactly the fixed columns")
     fr = be.fr
+    fixed_commitment = None
     if air.fixed_columns:
         evals = []
         for name in air.fixed_columns:
@@ -145,12 +185,13 @@ def setup(air: Air, log2_n: int, srs: SRS, backend=None) -> tuple[ProvingKey, Ve
             evals.append(fr.from_ints([int(v) % R_MODULUS for v in col]))
         stacked = be.asarray(np.stack([be.to_host(e) for e in evals]))
         coeffs = be.ntt(stacked, inverse=True)
+        packed = pack(be, list(coeffs), n)
         points = be.asarray(srs.g1_powers)
-        commitments = [be.g1.to_ints(be.msm(points[:n], coeffs[i]))[0] for i in range(len(evals))]
+        fixed_commitment = be.g1.to_ints(be.msm(points[:packed.shape[0]], packed))[0]
         fixed_coeffs = be.to_host(coeffs)
     else:
-        commitments, fixed_coeffs = [], np.zeros((0, n, 4), dtype=np.uint64)
+        fixed_coeffs = np.zeros((0, n, 4), dtype=np.uint64)
     vk = VerificationKey(log2_n, cs.num_witness, cs.num_fixed, cs.num_interaction,
-                         cs.quotient_chunks(n), len(air.public_inputs), len(cs.opened_at_zeta_omega()),
-                         cs.digest, commitments, srs.g2_tau)
+                         cs.quotient_chunks(n), len(air.public_inputs), cs.digest,
+                         [g.shape for g in groups], fixed_commitment, srs.g2_tau)
     return ProvingKey(vk, srs.g1_powers, fixed_coeffs), vk

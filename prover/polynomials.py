@@ -1,7 +1,7 @@
 """Polynomial helpers over a backend's Fr arrays: the domain H, its cosets, and the few
-sequential-looking operations (prefix sums, division by X − z, evaluation at a point) written
-as log-depth scans of whole-array operations, so that they run at the backend's vector speed
-on either device."""
+sequential-looking operations (prefix sums, division by Y − c, evaluation at a point) written
+as scans or blocked passes of whole-array operations, so that they run at the backend's vector
+speed on either device."""
 
 from __future__ import annotations
 
@@ -94,22 +94,49 @@ def inclusive_prefix_sum(be, values):
     return out
 
 
-def divide_by_linear(be, coeffs, z: int):
-    """Coefficients of (P(X) − P(z)) / (X − z) for P given by `(L, 4)` coefficients.
+def synthetic_division(be, coeffs, c: int, block: int = 64):
+    """(quotient, remainder) of A(Y) = Σ_j a_j·Y^j divided by (Y − c), along axis 0 of a
+    `(M, C, 4)` array: C polynomials at once (the residue classes of a packed polynomial).
+    The quotient is `(M − 1, C, 4)`, w_i = Σ_{j>i} a_j·c^{j−i−1}; the remainder `(C, 4)` is A(c).
 
-    The quotient's coefficients are w_i = Σ_{j>i} p_j·z^{j−i−1}, a suffix scan with weights:
-    after the step of stride s, w_i holds the terms j ∈ (i, i + 2s]."""
+    Horner's rule is sequential; here it runs in blocks of `block` rows, so every step is a
+    whole-array operation over all blocks: a Horner pass inside each block (`block` steps)
+    gives each block's local quotient and its value V_b = Σ_s a_{bS+s}·c^s; the carries
+    T_b = Σ_{b' ≥ b} V_{b'}·c^{S(b'−b)} are the same division one level up (of V by Y − c^S);
+    then w_{bS+s} = local_{b,s} + c^{S−1−s}·T_{b+1}. About 4 passes over the data instead of
+    the log2(M) of a parallel scan."""
     fr = be.fr
-    length = coeffs.shape[0]
-    w = coeffs[1:].copy()
-    zs = z % R_MODULUS
-    step = 1
-    while step < length - 1:
-        moved = fr.mul(w[step:], const(be, zs))
-        w[:length - 1 - step] = fr.add(w[:length - 1 - step], moved)
-        zs = zs * zs % R_MODULUS
-        step *= 2
-    return w
+    xp = _xp(be)
+    m, cols = coeffs.shape[0], coeffs.shape[1]
+    cc = const(be, c)
+    if m <= block:
+        out = fr.zeros(m * cols).reshape(m, cols, 4)
+        acc = fr.zeros(cols)
+        for j in range(m - 1, -1, -1):
+            out[j] = acc
+            acc = fr.add(coeffs[j], fr.mul(acc, cc))
+        return out[:m - 1], acc
+    s_len = block
+    blocks = -(-m // s_len)
+    padded = coeffs
+    if blocks * s_len != m:
+        padded = xp.concatenate([coeffs, fr.zeros((blocks * s_len - m) * cols).reshape(-1, cols, 4)], axis=0)
+    # (S, B, C, 4): row s holds coefficient s of every block, contiguous.
+    rows = xp.ascontiguousarray(padded.reshape(blocks, s_len, cols, 4).transpose(1, 0, 2, 3))
+    local = xp.empty_like(rows)
+    acc = fr.zeros(blocks * cols).reshape(blocks, cols, 4)
+    for s in range(s_len - 1, -1, -1):
+        local[s] = acc
+        acc = fr.add(rows[s], fr.mul(acc, cc))
+    carries, remainder = synthetic_division(be, acc, pow(c, s_len, R_MODULUS), block)
+    # T_{b+1} for b = 0 … B−1 (T_B = 0).
+    t_next = xp.concatenate([carries, fr.zeros(cols).reshape(1, cols, 4)], axis=0)
+    pw = powers(be, c, s_len)
+    for s in range(s_len):
+        e = s_len - 1 - s
+        local[s] = fr.add(local[s], fr.mul(t_next, pw[e:e + 1]))
+    quotient = local.transpose(1, 0, 2, 3).reshape(blocks * s_len, cols, 4)[:m - 1]
+    return xp.ascontiguousarray(quotient), remainder
 
 
 def linear_combination(be, polys, scalars: list[int], length: int):

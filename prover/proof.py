@@ -1,12 +1,12 @@
-"""A proof and its byte encoding: the EVM's ABI words, in the order of docs/protocol.md §4.
+"""A proof and its byte encoding: the EVM's ABI words, in the order of docs/protocol.md §5.
 
-    witness commitments      num_witness     × 64 bytes   (x ‖ y, big-endian)
-    interaction commitments  num_interaction × 64
-    quotient chunk commits   num_chunks      × 64
-    evaluations at ζ         (num_witness + num_fixed + num_interaction) × 32
-    evaluations at ζω        num_zeta_omega  × 32
-    opening proof at ζ       64
-    opening proof at ζω      64
+    group commitments      64 bytes each (x ‖ y, big-endian): every group of the key but the
+                           fixed one, in commitment order (public groups, witness packs,
+                           interaction, quotient)
+    evaluations at ζ       32 bytes each: every group's columns, group by group (fixed first)
+    evaluations at ζω      32 bytes each: the columns of the groups opened at ζω, likewise
+    W                      64: [h], the combined quotient of every claim
+    W'                     64: [L(X)/(X − z)], the opening of L at z
 
 Every count comes from the verification key, so the length is fixed per key and the decoder
 is strict: the wrong length, a scalar not below r, a coordinate not below p or a point off the
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from kernels.params import CURVE_B, P_MODULUS, R_MODULUS
 
 from .errors import InvalidProof
+from .groups import KIND_CODES, FIXED
 from .keys import VerificationKey
 from .transcript import encode_point, encode_scalar
 
@@ -28,22 +29,20 @@ Point = tuple[int, int]
 
 @dataclass
 class Proof:
-    witness_commitments: list[Point]
-    interaction_commitments: list[Point]
-    quotient_commitments: list[Point]
+    commitments: list[Point]
     evals_zeta: list[int]
     evals_zeta_omega: list[int]
-    opening_zeta: Point
-    opening_zeta_omega: Point
+    opening: Point            # W
+    opening_at_z: Point       # W'
     timings: dict = field(default_factory=dict, compare=False)
 
     def to_bytes(self) -> bytes:
         out = bytearray()
-        for p in self.witness_commitments + self.interaction_commitments + self.quotient_commitments:
+        for p in self.commitments:
             out += encode_point(p)
         for s in self.evals_zeta + self.evals_zeta_omega:
             out += encode_scalar(s)
-        out += encode_point(self.opening_zeta) + encode_point(self.opening_zeta_omega)
+        out += encode_point(self.opening) + encode_point(self.opening_at_z)
         return bytes(out)
 
     @classmethod
@@ -51,10 +50,38 @@ class Proof:
         return decode_proof(data, vk)
 
 
+@dataclass(frozen=True)
+class ProofShape:
+    """Counts and byte offsets of a proof's sections under one key."""
+
+    commitments: int
+    evals_zeta: int
+    evals_zeta_omega: int
+
+    @property
+    def off_evals(self) -> int:
+        return 64 * self.commitments
+
+    @property
+    def off_evals_next(self) -> int:
+        return self.off_evals + 32 * self.evals_zeta
+
+    @property
+    def off_openings(self) -> int:
+        return self.off_evals_next + 32 * self.evals_zeta_omega
+
+    @property
+    def length(self) -> int:
+        return self.off_openings + 128
+
+
+def proof_shape(vk: VerificationKey) -> ProofShape:
+    committed = [g for g in vk.groups if g[0] != KIND_CODES[FIXED]]
+    return ProofShape(len(committed), sum(g[1] for g in vk.groups), sum(g[1] for g in vk.groups if g[2]))
+
+
 def proof_length(vk: VerificationKey) -> int:
-    points = vk.num_witness + vk.num_interaction + vk.num_chunks + 2
-    scalars = vk.num_witness + vk.num_fixed + vk.num_interaction + vk.num_zeta_omega
-    return 64 * points + 32 * scalars
+    return proof_shape(vk).length
 
 
 def _point(data: bytes, off: int, what: str) -> Point:
@@ -78,32 +105,14 @@ def decode_proof(data: bytes, vk: VerificationKey) -> Proof:
     """Parse `data` strictly against the shape recorded in `vk`."""
     if not isinstance(data, (bytes, bytearray)):
         raise InvalidProof(f"a proof is bytes, got {type(data).__name__}")
-    expected = proof_length(vk)
-    if len(data) != expected:
-        raise InvalidProof(f"proof is {len(data)} bytes; this verification key expects {expected}")
-    off = 0
-
-    def points(count, what):
-        nonlocal off
-        out = []
-        for i in range(count):
-            out.append(_point(data, off, f"{what}[{i}]"))
-            off += 64
-        return out
-
-    def scalars(count, what):
-        nonlocal off
-        out = []
-        for i in range(count):
-            out.append(_scalar(data, off, f"{what}[{i}]"))
-            off += 32
-        return out
-
-    wc = points(vk.num_witness, "witness commitment")
-    ic = points(vk.num_interaction, "interaction commitment")
-    qc = points(vk.num_chunks, "quotient commitment")
-    ez = scalars(vk.num_witness + vk.num_fixed + vk.num_interaction, "evaluation at zeta")
-    ezw = scalars(vk.num_zeta_omega, "evaluation at zeta*omega")
-    wz, = points(1, "opening proof at zeta")
-    wzw, = points(1, "opening proof at zeta*omega")
-    return Proof(wc, ic, qc, ez, ezw, wz, wzw)
+    shape = proof_shape(vk)
+    if len(data) != shape.length:
+        raise InvalidProof(f"proof is {len(data)} bytes; this verification key expects {shape.length}")
+    commitments = [_point(data, 64 * i, f"group commitment[{i}]") for i in range(shape.commitments)]
+    ez = [_scalar(data, shape.off_evals + 32 * i, f"evaluation at zeta[{i}]")
+          for i in range(shape.evals_zeta)]
+    ezw = [_scalar(data, shape.off_evals_next + 32 * i, f"evaluation at zeta*omega[{i}]")
+           for i in range(shape.evals_zeta_omega)]
+    w = _point(data, shape.off_openings, "opening W")
+    w_z = _point(data, shape.off_openings + 64, "opening W' at z")
+    return Proof(commitments, ez, ezw, w, w_z)

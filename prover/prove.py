@@ -1,4 +1,4 @@
-"""The prover, round by round as docs/protocol.md §3 describes it.
+"""The prover, round by round as docs/protocol.md §4 describes it.
 
 All heavy work is whole-array operations of the backend (NTT, MSM, element-wise Fr
 arithmetic), so the same code runs on the CPU and the GPU. Each phase is timed; the timings
@@ -18,13 +18,13 @@ from kernels.params import MONTGOMERY_R, R_MODULUS
 from .air import (EVERY_ROW, FIRST_ROW, LAST_ROW, TRANSITION, Challenge, Column, PublicInput, Air,
                   compile_air, evaluate)
 from .errors import InvalidInput, InvalidTrace
+from .groups import (BLINDING_COEFFICIENTS, INTERACTION, PUBLIC, QUOTIENT, WITNESS, claims,
+                     commitment_groups, divide_by_power, pack)
 from .keys import ProvingKey, check_circuit
-from .polynomials import (COSET_SHIFT, Domain, const, divide_by_linear, evaluate_many,
-                          inclusive_prefix_sum, linear_combination, powers, _xp)
+from .polynomials import (COSET_SHIFT, Domain, const, inclusive_prefix_sum, linear_combination, powers,
+                          synthetic_division, _xp)
 from .proof import Proof
 from .transcript import Transcript
-
-BLINDING_COEFFICIENTS = 3  # columns opened at ζ and ζω: two evaluations, plus the commitment
 PHASES = ("witness", "ntt", "msm", "quotient", "openings", "other")
 
 
@@ -163,6 +163,21 @@ def commit(be, srs, coeffs):
     return be.g1.to_ints(be.msm(srs[:coeffs.shape[0]], coeffs))[0]
 
 
+def public_commitment(srs_g1, columns: Sequence[Sequence[int]], backend=None) -> tuple[int, int]:
+    """The commitment of a public group from its columns' values (in the group's order), as
+    anyone holding them recomputes it: each column interpolated over H, unblinded, packed
+    (docs/protocol.md §4.1). `srs_g1` is the proving key's `srs_g1`."""
+    from kernels import get_backend
+    be = backend or get_backend("auto")
+    n = len(columns[0]) if columns else 0
+    if not columns or n < 2 or n & (n - 1) or any(len(c) != n for c in columns):
+        raise InvalidInput("a public group is one or more columns of the same power-of-two length")
+    values = be.asarray(np.stack([be.to_host(column_to_field(be, list(c), n, f"column {i}"))
+                                  for i, c in enumerate(columns)]))
+    coeffs = be.ntt(values, inverse=True)
+    return commit(be, be.asarray(srs_g1), pack(be, list(coeffs), n))
+
+
 def pad_rows(be, a, length: int):
     """`(M, L, 4)` → `(M, length, 4)` with zero coefficients appended."""
     xp = _xp(be)
@@ -195,8 +210,7 @@ def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_i
     dom = Domain(vk.log2_n)
     n = dom.n
     ext = cs.extension(n)
-    big = ext * n
-    k = vk.num_chunks
+    groups = commitment_groups(cs, n)
     pub = public_input_values(air, public_inputs)
     srs = be.asarray(pk.srs_g1)
     public_idx = set(cs.public_column_indices)
@@ -211,25 +225,33 @@ def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_i
 
     transcript = Transcript(vk.digest)
     transcript.absorb_scalars(pub)
+    polys: dict = {}     # (kind, index) → coefficients of each committed column
+    packed: dict = {}    # group index → its packed polynomial
+    commitments = []
 
-    # -- round 1: commit to the witness columns ----------------------------------------------
+    def commit_groups(kinds):
+        for gi, g in enumerate(groups):
+            if g.kind in kinds:
+                with timer.phase("witness"):
+                    packed[gi] = pack(be, [polys[key] for key in g.columns], g.length)
+                with timer.phase("msm"):
+                    commitments.append(commit(be, srs, packed[gi]))
+                transcript.absorb_point(commitments[-1])
+
+    # -- round 1: the public groups, unblinded, then the blinded witness packs ---------------
     with timer.phase("ntt"):
         w_coeffs = be.ntt(witness, inverse=True)
         fixed_coeffs = be.asarray(pk.fixed_coeffs)
     with timer.phase("witness"):
-        opened = []
         for i in range(cs.num_witness):
-            if i in public_idx:  # public by nature: anyone can recompute this commitment
-                opened.append(xp.concatenate([w_coeffs[i], fr.zeros(BLINDING_COEFFICIENTS)], axis=0))
-            else:
-                opened.append(blind(be, w_coeffs[i], rng))
-    with timer.phase("msm"):
-        w_comms = [commit(be, srs, opened[i]) for i in range(cs.num_witness)]
-    transcript.absorb_points(w_comms)
+            # A public column stays unblinded: anyone can recompute its group's commitment.
+            polys[("witness", i)] = w_coeffs[i] if i in public_idx else blind(be, w_coeffs[i], rng)
+        for j in range(cs.num_fixed):
+            polys[("fixed", j)] = fixed_coeffs[j]
+    commit_groups((PUBLIC, WITNESS))
 
     # -- round 2: the logUp interaction columns ----------------------------------------------
     challenges = {}
-    i_comms = []
     if cs.has_interaction:
         challenges["beta"] = transcript.challenge()
         challenges["gamma"] = transcript.challenge()
@@ -242,23 +264,19 @@ def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_i
         with timer.phase("ntt"):
             i_coeffs = be.ntt(interaction, inverse=True)
         with timer.phase("witness"):
-            i_opened = [blind(be, i_coeffs[j], rng) for j in range(cs.num_interaction)]
-        with timer.phase("msm"):
-            i_comms = [commit(be, srs, c) for c in i_opened]
-        transcript.absorb_points(i_comms)
-        opened += i_opened
+            for j in range(cs.num_interaction):
+                polys[("interaction", j)] = blind(be, i_coeffs[j], rng)
+        commit_groups((INTERACTION,))
     alpha = transcript.challenge()
 
-    # -- round 3: the quotient on the coset 5·H_E --------------------------------------------
-    length = n + BLINDING_COEFFICIENTS
-    all_coeffs = xp.stack(opened[:cs.num_witness]
-                          + [xp.concatenate([fixed_coeffs[j], fr.zeros(BLINDING_COEFFICIENTS)], axis=0)
-                             for j in range(cs.num_fixed)]
-                          + opened[cs.num_witness:])
+    # -- round 3: the quotient on the coset 5·H_E, committed as one pack of chunks -----------
+    order = list(polys)
+    slot = {key: i for i, key in enumerate(order)}
+    all_coeffs = xp.stack([pad_rows(be, polys[key][None], ext * n)[0] for key in order])
     with timer.phase("ntt"):
-        coset = be.ntt(pad_rows(be, all_coeffs, big), coset=True, shift=COSET_SHIFT)
+        coset = be.ntt(all_coeffs, coset=True, shift=COSET_SHIFT)
     with timer.phase("quotient"):
-        q_values = quotient_on_coset(be, cs, dom, ext, coset, pub, challenges, alpha)
+        q_values = quotient_on_coset(be, cs, dom, ext, coset, slot, pub, challenges, alpha)
     with timer.phase("ntt"):
         q_coeffs = be.ntt(q_values, inverse=True, coset=True, shift=COSET_SHIFT)
     with timer.phase("quotient"):
@@ -266,45 +284,69 @@ def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_i
         if refuse_invalid and be.to_host(q_coeffs[bound + 1:]).any():
             raise InvalidTrace(f"the trace does not satisfy the constraints of {air.name} "
                                "(the quotient is not a polynomial)")
-        chunks = split_quotient(be, q_coeffs[:bound + 1], n, k, rng)
-    with timer.phase("msm"):
-        q_comms = [commit(be, srs, c) for c in chunks]
-    transcript.absorb_points(q_comms)
+        for j, chunk in enumerate(split_quotient(be, q_coeffs[:bound + 1], n, vk.num_chunks, rng)):
+            polys[("quotient", j)] = chunk
+    commit_groups((QUOTIENT,))
     zeta = transcript.challenge()
 
-    # -- round 4: evaluations at ζ and ζω ----------------------------------------------------
+    # -- round 4: every group's columns at ζ (and ζω): the remainders of P by X^k − c ---------
     zeta_omega = zeta * dom.omega % R_MODULUS
-    next_idx = [cs.opened_at_zeta().index(key) for key in cs.opened_at_zeta_omega()]
     with timer.phase("openings"):
-        evals_z = evaluate_many(be, all_coeffs, zeta)
-        evals_zw = evaluate_many(be, all_coeffs[next_idx], zeta_omega) if next_idx else []
-    transcript.absorb_scalars(evals_z)
-    transcript.absorb_scalars(evals_zw)
-    v = transcript.challenge()
+        for gi, g in enumerate(groups):
+            if gi not in packed:  # the fixed pack, committed in the key
+                packed[gi] = pack(be, [polys[key] for key in g.columns], g.length)
+        opened = []  # per claim: (group index, point, quotient by Z_t, evaluations)
+        for gi, at_next in claims(groups):
+            point = zeta_omega if at_next else zeta
+            q, evals = divide_by_power(be, packed[gi], groups[gi].width, point)
+            opened.append((gi, point, q, evals))
+    evals_zeta = [e for gi, pt, q, ev in opened if pt == zeta for e in ev]
+    evals_next = [e for gi, pt, q, ev in opened if pt != zeta for e in ev]
+    transcript.absorb_scalars(evals_zeta)
+    transcript.absorb_scalars(evals_next)
+    nu = transcript.challenge()
 
-    # -- round 5: one batched KZG opening per point ------------------------------------------
+    # -- round 5: W = [h], h = Σ_t ν^t·(P_t − r_t)/Z_t; then W' = [L/(X − z)] ---------------
+    nus = [pow(nu, t, R_MODULUS) for t in range(len(opened))]
     with timer.phase("openings"):
-        q_len = max(c.shape[0] for c in chunks)
-        total_len = max(q_len, length)
-        zn = pow(zeta, n, R_MODULUS)
-        q_lin = linear_combination(be, chunks, [pow(zn, i, R_MODULUS) for i in range(k)], total_len)
-        vs = [pow(v, j + 1, R_MODULUS) for j in range(all_coeffs.shape[0])]
-        p_zeta = fr.add(q_lin, linear_combination(be, list(all_coeffs), vs, total_len))
-        w_zeta = divide_by_linear(be, p_zeta, zeta)
-        if next_idx:
-            vs_next = [pow(v, j, R_MODULUS) for j in range(len(next_idx))]
-            p_next = linear_combination(be, [all_coeffs[i] for i in next_idx], vs_next, length)
-            w_next = divide_by_linear(be, p_next, zeta_omega)
-        else:
-            w_next = None
+        h_len = max(q.shape[0] for _, _, q, _ in opened)
+        h = linear_combination(be, [q for _, _, q, _ in opened], nus, h_len)
     with timer.phase("msm"):
-        open_z = commit(be, srs, w_zeta)
-        open_zw = commit(be, srs, w_next) if w_next is not None else (0, 0)
-    transcript.absorb_points([open_z, open_zw])
+        w = commit(be, srs, h)
+    transcript.absorb_point(w)
+    z = transcript.challenge()
+    with timer.phase("openings"):
+        scalars, constant = opening_scalars(groups, opened, nus, z)
+        l_len = max(p.shape[0] for p in packed.values())
+        lpoly = linear_combination(be, [packed[gi] for gi in range(len(groups))], scalars, l_len)
+        lpoly[:h_len] = fr.sub(lpoly[:h_len], h)
+        lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
+        w_z, l_at_z = synthetic_division(be, lpoly[:, None], z)
+        if fr.to_ints(l_at_z)[0] != 0:  # an internal invariant: every division above is exact
+            raise RuntimeError("the opening polynomial L does not vanish at z")
+    with timer.phase("msm"):
+        w_prime = commit(be, srs, w_z[:, 0])
 
-    proof = Proof(w_comms, i_comms, q_comms, evals_z, evals_zw, open_z, open_zw)
+    proof = Proof(commitments, evals_zeta, evals_next, w, w_prime)
     proof.timings = {"log2_n": vk.log2_n, "backend": be.name, **timer.result()}
     return proof
+
+
+def opening_scalars(groups, opened, nus, z: int) -> tuple[list[int], int]:
+    """The scalar of each group's P in L(X) = Σ_t ν^t/Z_t(z)·(P_t(X) − r_t(z)) − h(X), and the
+    constant Σ_t ν^t·r_t(z)/Z_t(z) (Z_t = X^{k_t} − c_t)."""
+    r = R_MODULUS
+    scalars = [0] * len(groups)
+    constant = 0
+    for (gi, point, _, evals), nu_t in zip(opened, nus):
+        zt_inv = pow((pow(z, groups[gi].width, r) - point) % r, -1, r)
+        weight = nu_t * zt_inv % r
+        scalars[gi] = (scalars[gi] + weight) % r
+        r_at_z = 0
+        for y in reversed(evals):
+            r_at_z = (r_at_z * z + y) % r
+        constant = (constant + weight * r_at_z) % r
+    return scalars, constant
 
 
 def interaction_columns(be, cs, witness, fixed_values, pub, challenges, refuse_invalid=True):
@@ -382,15 +424,14 @@ def _coset_points(be, dom: Domain, ext: int):
     return x, zh_inv
 
 
-def quotient_on_coset(be, cs, dom: Domain, ext: int, coset, pub, challenges, alpha):
+def quotient_on_coset(be, cs, dom: Domain, ext: int, coset, slot, pub, challenges, alpha):
     """Q(x) = [Σ_every α^j C_j + (x − ω^{n−1})·Σ_trans α^j C_j] / Z_H(x)
-            + Σ_first α^j C_j / (x − 1) + Σ_last α^j C_j / (x − ω^{n−1})   on 5·H_E."""
+            + Σ_first α^j C_j / (x − 1) + Σ_last α^j C_j / (x − ω^{n−1})   on 5·H_E.
+    `coset[slot[(kind, index)]]` holds each column's values there."""
     fr = be.fr
     xp = _xp(be)
     alg = CosetAlgebra(be)
     big = ext * dom.n
-    order = cs.opened_at_zeta()
-    slot = {key: i for i, key in enumerate(order)}
     shifted: dict = {}
 
     def leaf(e):

@@ -13,7 +13,7 @@ from kernels.params import R_MODULUS
 
 from .keccak import keccak256
 
-DOMAIN_SEPARATOR = b"zkpipe.plonk-air.v1"
+DOMAIN_SEPARATOR = b"zkpipe.plonk-air.v2"
 
 
 def encode_scalar(value: int) -> bytes:

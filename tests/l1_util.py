@@ -8,7 +8,7 @@ import random
 
 from circuits.examples.state_update import StateUpdate
 from kernels import get_backend
-from prover.prove import column_to_field, commit, prove
+from prover.prove import prove, public_commitment
 
 from .prover_util import keys_for
 
@@ -27,10 +27,8 @@ def toy_keys():
 
 
 def column_commitment(pk, values):
-    """The unblinded commitment of a column, as anyone holding its values computes it."""
-    n = len(values)
-    coeffs = BE.ntt(column_to_field(BE, list(values), n, "col"), inverse=True)
-    return commit(BE, BE.asarray(pk.srs_g1), coeffs)
+    """The commitment of a one-column public group, as anyone holding its values computes it."""
+    return public_commitment(pk.srs_g1, [list(values)], BE)
 
 
 @functools.lru_cache(maxsize=None)

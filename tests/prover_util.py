@@ -18,11 +18,23 @@ def srs_for(size: int, backend: str = "cpu"):
 
 
 def keys_for(air, log2_n: int, backend: str = "cpu"):
+    """Keys of `air` at 2^log2_n rows over an SRS that also fits every example circuit at that
+    size, so that the examples share one development setup (the slowest part of a small test).
+    Every small size shares one SRS of 2^14 powers."""
     n = 1 << log2_n
-    size = max(128, compile_air(air).srs_size(n))
-    # One SRS serves every small size: round its length up to a power of two.
-    size = 1 << (size - 1).bit_length()
+    size = max(compile_air(a).srs_size(n) for a in [air] + [example_air(e, log2_n) for e in EXAMPLES])
+    size = max(size, 1 << 14)
     return setup(air, log2_n, srs_for(size, backend), get_backend(backend))
+
+
+def example_air(name: str, log2_n: int):
+    if name == "fibonacci":
+        return Fibonacci(3)
+    if name == "range_check":
+        return RangeCheck(min(3, log2_n))
+    if name == "multiset":
+        return Transfers()
+    raise ValueError(name)
 
 
 def example(name: str, log2_n: int, seed: int = 0):
@@ -30,14 +42,12 @@ def example(name: str, log2_n: int, seed: int = 0):
     import random
     rnd = random.Random(seed)
     n = 1 << log2_n
+    air = example_air(name, log2_n)
     if name == "fibonacci":
-        air = Fibonacci(3)
         trace, pub = air.trace(n, rnd.randrange(1, 1000), rnd.randrange(1, 1000))
     elif name == "range_check":
-        air = RangeCheck(min(3, log2_n))
         trace, pub = air.trace([rnd.randrange(8) for _ in range(n)], n)
     elif name == "multiset":
-        air = Transfers()
         transfers = [(rnd.randrange(n), rnd.randrange(n), rnd.randrange(1, 1 << 20)) for _ in range(n)]
         # Every row moves value, so that no cell is free to change.
         trace, pub = air.trace(transfers, n)

@@ -14,6 +14,7 @@ import pytest
 
 from kernels.params import P_MODULUS, R_MODULUS
 from prover.errors import InvalidProof as PyInvalidProof
+from prover.proof import proof_shape
 from prover.verify import verify
 
 from .l1_util import LAYOUT, ToyLedger, column_commitment, toy_batches, toy_keys
@@ -133,7 +134,7 @@ def test_batches_1_2_3_in_sequence(l1, chain):
         assert receipt.exec_gas < BUDGET, f"batch {k}: {receipt.exec_gas} execution gas"
         # The Python verifier, told the state the L1 held, agrees.
         assert verify(ToyLedger(), chain.vk, {"net": chain.pub(k)[0]}, chain.proof(k),
-                      public_commitments={"old": chain.state_point(k - 1), "new": chain.state_point(k)})
+                      public_commitments={"old_state": chain.state_point(k - 1), "new_state": chain.state_point(k)})
 
 
 def test_anyone_may_submit_when_the_deployment_names_no_submitter(l1, chain):
@@ -208,9 +209,10 @@ def _malformed(chain, case: str) -> tuple[bytes, list[int], str]:
     """(proof, public inputs, the error the contract must raise) for a malformed batch 1."""
     vk = chain.vk
     data, pub = chain.proof(1), chain.pub(1)
-    # state_update's witness columns: old (0), new (1), delta (2), acc (3); no interaction.
+    # state_update's commitments: the groups old_state, new_state, data (one column each), the
+    # witness pack (acc), the quotient; no interaction.
     col = {name: 64 * i for i, name in enumerate(ToyLedger.witness_columns)}
-    off_ez = 64 * (vk.num_witness + vk.num_interaction + vk.num_chunks)
+    off_ez = proof_shape(vk).off_evals
     off_w = len(data) - 128
     x_acc = int.from_bytes(data[col["acc"]:col["acc"] + 32], "big")
     cases = {
@@ -258,7 +260,7 @@ def test_malformed_proof_is_refused(rollup, chain, case):
         assert_refused(rollup, rollup.submit_batch(1, proof, pub), error)
     # The Python verifier, pinned to the state the L1 holds, refuses it too.
     with pytest.raises(PyInvalidProof):
-        verify(ToyLedger(), chain.vk, pub, proof, public_commitments={"old": chain.state_point(0)})
+        verify(ToyLedger(), chain.vk, pub, proof, public_commitments={"old_state": chain.state_point(0)})
     # And the honest batch still goes through afterwards.
     submit(rollup, chain, 1, 1).check()
 

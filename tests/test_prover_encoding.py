@@ -4,9 +4,10 @@ import pytest
 
 from kernels import get_backend
 from kernels.params import P_MODULUS, R_MODULUS
-from prover.errors import InvalidProof, InsecureSetup
+from prover.errors import InvalidInput, InvalidProof, InsecureSetup
+from prover.keys import VerificationKey
 from prover.keccak import keccak256
-from prover.proof import Proof, decode_proof, proof_length
+from prover.proof import Proof, decode_proof, proof_length, proof_shape
 from prover.prove import prove
 from prover.srs import dev_setup
 
@@ -49,18 +50,52 @@ def test_wrong_length(honest):
 
 def test_scalar_not_below_r(honest):
     vk, proof = honest
-    bad = Proof(proof.witness_commitments, proof.interaction_commitments, proof.quotient_commitments,
-                [R_MODULUS] + proof.evals_zeta[1:], proof.evals_zeta_omega,
-                proof.opening_zeta, proof.opening_zeta_omega)
+    bad = Proof(proof.commitments, [R_MODULUS] + proof.evals_zeta[1:], proof.evals_zeta_omega,
+                proof.opening, proof.opening_at_z)
     with pytest.raises(InvalidProof, match="below the group order"):
+        decode_proof(bad.to_bytes(), vk)
+    bad = Proof(proof.commitments, proof.evals_zeta, proof.evals_zeta_omega[:-1] + [2**256 - 1],
+                proof.opening, proof.opening_at_z)
+    with pytest.raises(InvalidProof, match="zeta\\*omega"):
         decode_proof(bad.to_bytes(), vk)
 
 
 def test_point_off_curve_or_not_below_p(honest):
     vk, proof = honest
     for point, msg in (((1, 3), "not on the curve"), ((P_MODULUS, 2), "not below")):
-        bad = Proof([point] + proof.witness_commitments[1:], proof.interaction_commitments,
-                    proof.quotient_commitments, proof.evals_zeta, proof.evals_zeta_omega,
-                    proof.opening_zeta, proof.opening_zeta_omega)
+        bad = Proof([point] + proof.commitments[1:], proof.evals_zeta, proof.evals_zeta_omega,
+                    proof.opening, proof.opening_at_z)
         with pytest.raises(InvalidProof, match=msg):
             decode_proof(bad.to_bytes(), vk)
+        bad = Proof(proof.commitments, proof.evals_zeta, proof.evals_zeta_omega, proof.opening, point)
+        with pytest.raises(InvalidProof, match="W' at z"):
+            decode_proof(bad.to_bytes(), vk)
+
+
+def test_proof_layout_follows_the_key(honest):
+    """Commitments of every group but the fixed one, then each group's evaluations at ζ, then
+    those of the groups read at the next row at ζω, then W and W'."""
+    vk, proof = honest
+    shape = proof_shape(vk)
+    groups = vk.groups  # range_check: fixed(1), witness(2), interaction(2, at ζω), quotient(2)
+    assert [g[0] for g in groups] == [1, 3, 4, 5]
+    assert shape.commitments == 3 == len(proof.commitments)
+    assert shape.evals_zeta == sum(g[1] for g in groups) == len(proof.evals_zeta)
+    assert shape.evals_zeta_omega == sum(g[1] for g in groups if g[2]) == len(proof.evals_zeta_omega)
+    assert proof_length(vk) == 64 * 3 + 32 * (shape.evals_zeta + shape.evals_zeta_omega) + 128
+
+
+def test_verification_key_round_trip_and_strict_decoding(honest):
+    vk, _ = honest
+    data = vk.to_bytes()
+    assert VerificationKey.from_bytes(data) == vk
+    assert int.from_bytes(data[:32], "big") == 2  # version
+    with pytest.raises(InvalidInput, match="version"):
+        VerificationKey.from_bytes((1).to_bytes(32, "big") + data[32:])
+    with pytest.raises(InvalidInput, match="bytes"):
+        VerificationKey.from_bytes(data + b"\x00")
+    # A group table that does not account for the columns (the quotient's width changed).
+    last = 288 + 96 * (len(vk.groups) - 1) + 32
+    bad = data[:last] + (vk.groups[-1][1] + 1).to_bytes(32, "big") + data[last + 32:]
+    with pytest.raises(InvalidInput, match="groups"):
+        VerificationKey.from_bytes(bad)

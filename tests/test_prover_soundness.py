@@ -37,7 +37,7 @@ def test_any_changed_cell_is_rejected(name):
     air, trace, pub = example(name, 3, seed=7)
     pk, vk = keys_for(air, 3)
     rnd = random.Random(name)
-    for _ in range(8):
+    for _ in range(16):
         col = rnd.choice(air.witness_columns)
         row = rnd.randrange(8)
         bad = {c: list(v) for c, v in trace.items()}
@@ -125,11 +125,77 @@ def test_commitments_of_one_proof_with_evaluations_of_another_are_rejected(name)
     pk, vk = keys_for(air, 3)
     a = prove(air, pk, trace, pub, BE)
     b = prove(air, pk, trace, pub, BE)
-    mixed = Proof(a.witness_commitments, a.interaction_commitments, a.quotient_commitments,
-                  b.evals_zeta, b.evals_zeta_omega, b.opening_zeta, b.opening_zeta_omega)
+    mixed = Proof(a.commitments, b.evals_zeta, b.evals_zeta_omega, b.opening, b.opening_at_z)
     with pytest.raises(InvalidProof):
         verify(air, vk, pub, mixed.to_bytes())
-    mixed = Proof(a.witness_commitments, a.interaction_commitments, a.quotient_commitments,
-                  b.evals_zeta, b.evals_zeta_omega, a.opening_zeta, a.opening_zeta_omega)
+    mixed = Proof(a.commitments, b.evals_zeta, b.evals_zeta_omega, a.opening, a.opening_at_z)
     with pytest.raises(InvalidProof):
         verify(air, vk, pub, mixed.to_bytes())
+    # One group's commitment from the other proof, everything else from the first.
+    mixed = Proof([b.commitments[0]] + a.commitments[1:], a.evals_zeta, a.evals_zeta_omega,
+                  a.opening, a.opening_at_z)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, pub, mixed.to_bytes())
+
+
+def _zeta_of(air, vk, pub, proof):
+    """ζ as the verifier derives it (docs/protocol.md §3), for a circuit with logUp."""
+    from prover.transcript import Transcript
+    t = Transcript(vk.digest)
+    t.absorb_scalars([pub[k] for k in air.public_inputs])
+    t.absorb_points(proof.commitments[:-2])           # public groups and witness packs
+    for _ in range(3):
+        t.challenge()                                 # β, γ, λ
+    t.absorb_point(proof.commitments[-2])             # interaction
+    t.challenge()                                     # α
+    t.absorb_point(proof.commitments[-1])             # quotient chunks
+    return t.challenge()
+
+
+def test_evaluations_that_satisfy_the_constraints_but_not_the_commitments_are_rejected():
+    """Moving value between the quotient chunks' claimed evaluations keeps Σ ζ^{nj}·q_j(ζ), so
+    the constraint check at ζ passes; only the opening (the pairing) can catch it."""
+    from prover.air import compile_air
+    from prover.groups import commitment_groups, evaluation_slots
+    air, trace, pub = example("range_check", 3)
+    pk, vk = keys_for(air, 3)
+    proof = prove(air, pk, trace, pub, BE)
+    zeta = _zeta_of(air, vk, pub, proof)
+    at_zeta, _ = evaluation_slots(commitment_groups(compile_air(air), 8))
+    q0, q1 = at_zeta[("quotient", 0)], at_zeta[("quotient", 1)]
+    evals = list(proof.evals_zeta)
+    evals[q0] = (evals[q0] + 1) % R_MODULUS
+    evals[q1] = (evals[q1] - pow(zeta, -8, R_MODULUS)) % R_MODULUS
+    bad = Proof(proof.commitments, evals, proof.evals_zeta_omega, proof.opening, proof.opening_at_z)
+    with pytest.raises(InvalidProof, match="pairing"):
+        verify(air, vk, pub, bad.to_bytes())
+
+
+def test_other_valid_points_as_openings_are_rejected():
+    from py_ecc import optimized_bn128 as bn
+    from prover.srs import g1_from_py_ecc, g1_to_py_ecc
+    air, trace, pub = example("multiset", 3)
+    pk, vk = keys_for(air, 3)
+    proof = prove(air, pk, trace, pub, BE)
+    for field in ("opening", "opening_at_z"):
+        moved = g1_from_py_ecc(bn.add(g1_to_py_ecc(getattr(proof, field)), bn.G1))
+        for point in (moved, (0, 0)):
+            bad = Proof(proof.commitments, proof.evals_zeta, proof.evals_zeta_omega, proof.opening,
+                        proof.opening_at_z)
+            setattr(bad, field, point)
+            with pytest.raises(InvalidProof, match="pairing"):
+                verify(air, vk, pub, bad.to_bytes())
+
+
+def test_changed_cell_in_a_public_group_or_a_narrow_pack_is_rejected():
+    """Public groups (unblinded) and several witness packs are checked like any column."""
+    from .test_prover_completeness import GroupedFib
+    air = GroupedFib.make(8)
+    trace, pub = air.trace(8)
+    pk, vk = keys_for(air, 3)
+    rnd = random.Random(3)
+    for col in ("f0", "f1", "f7", "f3", "f6"):
+        bad = {c: list(v) for c, v in trace.items()}
+        bad[col][rnd.randrange(8)] += 1
+        with pytest.raises(InvalidProof):
+            verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())

@@ -14,8 +14,9 @@ def test_two_proofs_of_the_same_trace_differ():
     pk, vk = keys_for(air, 4)
     a, b = prove(air, pk, trace, pub, BE), prove(air, pk, trace, pub, BE)
     assert a.to_bytes() != b.to_bytes()
-    assert not set(a.witness_commitments) & set(b.witness_commitments)
-    assert not set(a.quotient_commitments) & set(b.quotient_commitments)
+    # Every group of this circuit is blinded (witness pack, interaction, quotient chunks).
+    assert not set(a.commitments) & set(b.commitments)
+    assert not set(a.evals_zeta) & set(b.evals_zeta)
 
 
 def test_witness_openings_do_not_reveal_trace_values():
@@ -26,18 +27,20 @@ def test_witness_openings_do_not_reveal_trace_values():
     # Recover ζ the way the verifier does, then compare each witness opening with the value
     # the unblinded interpolant of the trace column would have at ζ.
     from prover.air import compile_air
+    from prover.groups import commitment_groups, evaluation_slots
     from prover.transcript import Transcript
     t = Transcript(vk.digest)
     t.absorb_scalars([pub[k] for k in air.public_inputs])
-    t.absorb_points(proof.witness_commitments)
+    t.absorb_point(proof.commitments[0])                # the witness pack
     t.challenge()                                       # α
-    t.absorb_points(proof.quotient_commitments)
+    t.absorb_point(proof.commitments[1])                # the quotient chunks
     zeta = t.challenge()
+    at_zeta, _ = evaluation_slots(commitment_groups(compile_air(air), n))
     from prover.polynomials import evaluate_many
     for i, col in enumerate(air.witness_columns):
         coeffs = BE.ntt(column_to_field(BE, trace[col], n, col), inverse=True)
         unblinded = evaluate_many(BE, coeffs[None], zeta)[0]
-        assert proof.evals_zeta[i] != unblinded
+        assert proof.evals_zeta[at_zeta[("witness", i)]] != unblinded
     # No trace value (nor its negation) appears anywhere among the proof's scalars.
     cells = {v % R_MODULUS for c in trace.values() for v in c}
     cells |= {(-v) % R_MODULUS for v in cells}

@@ -1,7 +1,7 @@
 """A state of n slots moved by one batch: the shape the rollup contract binds on the L1.
 
 Row i holds slot i's value before the batch (`old`), its change (`delta`) and its value after
-(`new`), all three public columns: committed without blinding, so that anyone holding the values
+(`new`), each its own public group: committed without blinding, so that anyone holding the values
 recomputes the commitments the L1 stores (old and new state) and the batch's data commitment
 (delta). `acc` sums the deltas and ends at the public input `net`.
 """
@@ -16,10 +16,10 @@ from prover.solidity import StateLayout
 class StateUpdate(Air):
     name = "state_update"
     witness_columns = ("old", "new", "delta", "acc")
-    public_columns = ("old", "new", "delta")
+    public_groups = {"old_state": ("old",), "new_state": ("new",), "data": ("delta",)}
     public_inputs = ("net",)
-    # Which public columns the rollup contract reads as old state, new state and batch data.
-    state_layout = StateLayout(old_state=("old",), new_state=("new",), data=("delta",))
+    # Which public groups the rollup contract reads as old state, new state and batch data.
+    state_layout = StateLayout(old_state="old_state", new_state="new_state", data="data")
 
     def eval(self, b: AirBuilder) -> None:
         b.assert_eq(b.cur("new"), b.cur("old") + b.cur("delta"), "moves")

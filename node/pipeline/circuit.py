@@ -49,21 +49,15 @@ class LedgerCircuit:
 
     # -- the rollup contract's view -----------------------------------------------------------
     def layout(self) -> StateLayout:
-        from circuits.ledger import DATA, NEW_STATE, OLD_STATE
-        return StateLayout(old_state=OLD_STATE, new_state=NEW_STATE, data=DATA)
+        from circuits.ledger import Ledger
+        return Ledger.state_layout
 
     def state_commitment(self, pk, addresses: list[int], balances: list[int], backend=None) -> bytes:
         """The L1's commitment to a state (addresses as integers and balances, by slot; the
-        remaining slots empty): keccak of the unblinded commitments to its state columns."""
+        remaining slots empty): keccak of the packed commitment of its state group."""
+        from circuits.ledger_commitments import state_commitment as group_points
         from node.l1.rollup import state_commitment
-        from prover.prove import column_to_field, commit
 
         from kernels import get_backend
         be = backend or get_backend("cpu")
-        n = self.rows
-        points = []
-        for values in (list(addresses), list(balances)):
-            values += [0] * (n - len(values))
-            coeffs = be.ntt(column_to_field(be, values, n, "state"), inverse=True)
-            points.append(commit(be, be.asarray(pk.srs_g1), coeffs))
-        return state_commitment(points)
+        return state_commitment(list(group_points(pk.srs_g1, self.log2_rows, addresses, balances, be)))

@@ -1,0 +1,74 @@
+"""Packing columns into one polynomial and opening it: the division by X^k − c whose
+remainder is the columns' values at c, checked against Python integers."""
+
+import random
+
+import pytest
+
+from kernels import get_backend
+from kernels.params import R_MODULUS as R
+from prover.groups import divide_by_power, pack
+from prover.polynomials import synthetic_division
+from prover.verify import batch_inverse
+
+BE = get_backend("cpu")
+
+
+def horner(coeffs, x):
+    acc = 0
+    for c in reversed(coeffs):
+        acc = (acc * x + c) % R
+    return acc
+
+
+@pytest.mark.parametrize("rows,cols,block", [(1, 1, 4), (2, 3, 4), (4, 2, 4), (5, 1, 4), (17, 3, 4),
+                                             (64, 2, 8), (1000, 3, 16), (4099, 1, 64)])
+def test_synthetic_division_matches_horner(rows, cols, block):
+    rnd = random.Random(rows * 31 + cols)
+    a = [[rnd.randrange(R) for _ in range(cols)] for _ in range(rows)]
+    c = rnd.randrange(R)
+    arr = BE.fr.from_ints([x for row in a for x in row]).reshape(rows, cols, 4)
+    q, rem = synthetic_division(BE, arr, c, block)
+    assert q.shape == (rows - 1, cols, 4)
+    q_ints = BE.fr.to_ints(q.reshape(-1, 4)) if rows > 1 else []
+    for col in range(cols):
+        p = [a[j][col] for j in range(rows)]
+        quotient = [q_ints[i * cols + col] for i in range(rows - 1)]
+        assert BE.fr.to_ints(rem)[col] == horner(p, c)
+        # P(X) = (X − c)·quotient(X) + P(c), coefficient by coefficient.
+        back = [0] * rows
+        for i, w in enumerate(quotient):
+            back[i + 1] = (back[i + 1] + w) % R
+            back[i] = (back[i] - c * w) % R
+        back[0] = (back[0] + horner(p, c)) % R
+        assert back == p
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 20])
+def test_packed_polynomial_mod_x_k_minus_c_is_the_columns_values(k):
+    rnd = random.Random(k)
+    length = 37
+    cols = [[rnd.randrange(R) for _ in range(rnd.randrange(1, length + 1))] for _ in range(k)]
+    packed = pack(BE, [BE.fr.from_ints(c) for c in cols], length)
+    p = BE.fr.to_ints(packed)
+    assert len(p) == k * length
+    for i, c in enumerate(cols):
+        assert p[i::k][:len(c)] == c and not any(p[i::k][len(c):])
+    c = rnd.randrange(R)
+    quotient, values = divide_by_power(BE, packed, k, c)
+    assert values == [horner(col, c) for col in cols]
+    # P = (X^k − c)·quotient + Σ_i f_i(c)·X^i.
+    q = BE.fr.to_ints(quotient)
+    back = [0] * (k * length)
+    for j, w in enumerate(q):
+        back[j + k] = (back[j + k] + w) % R
+        back[j] = (back[j] - c * w) % R
+    for i, v in enumerate(values):
+        back[i] = (back[i] + v) % R
+    assert back == p
+
+
+def test_batch_inverse():
+    rnd = random.Random(5)
+    values = [rnd.randrange(1, R) for _ in range(9)]
+    assert batch_inverse(values) == [pow(v, -1, R) for v in values]
