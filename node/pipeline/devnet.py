@@ -175,6 +175,7 @@ class Devnet:
         except ImportError:
             return EventLog(self.run_dir / "events.jsonl")
         self.metrics = Metrics(record=self.run_dir / "metrics.jsonl")
+        self._stop.append(self.metrics.close)  # the run file's last second reaches the disk
         return EventLog(forward=[self._to_metrics])
 
     def _to_metrics(self, ev: dict) -> None:

@@ -203,7 +203,7 @@ function renderWorkers(s) {
       <div><span class="name">${esc(w.worker)}</span> <span class="pill ${w.state}">${w.state}</span></div>
       <div class="what">${w.state === "busy" && w.batch != null ? `proving batch <b>#${w.batch}</b>` : w.state === "dead" ? "gone" : "waiting for a job"}</div>
       <div class="bar"><span style="width:${Math.round((w.utilization || 0) * 100)}%"></span></div>
-      <div class="meta"><span>${esc(w.node)}${w.device ? " · " + esc(w.device) : ""}</span>
+      <div class="meta"><span title="${esc(w.node)}">${esc(w.node)}${w.device ? " · " + esc(w.device) : ""}</span>
         <span>${num(`workers.${esc(w.worker)}.busy_s`, w.busy_s, fmt.duration(w.busy_s))} busy (${w.utilization == null ? "–" : Math.round(w.utilization * 100) + "%"})</span></div>
       ${w.gpu_memory_bytes != null ? `<div class="meta"><span>GPU memory</span><span>${fmt.bytes(w.gpu_memory_bytes)}</span></div>` : ""}
     </div>`).join("") : `<div class="muted">no prover workers reported yet</div>`;
