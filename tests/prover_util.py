@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import random
 
 from kernels import get_backend
+from kernels.params import R_MODULUS
 from prover.air import compile_air
 from prover.keys import setup
 from prover.srs import dev_setup
@@ -57,3 +59,13 @@ def example(name: str, log2_n: int, seed: int = 0):
 
 
 EXAMPLES = ("fibonacci", "range_check", "multiset")
+
+
+def with_one_cell_changed(air, trace, rnd: random.Random, rows: int) -> dict:
+    """A copy of `trace` with one random witness cell (among the first `rows` rows) moved by a
+    nonzero amount."""
+    col = rnd.choice(air.witness_columns)
+    row = rnd.randrange(rows)
+    bad = {c: list(v) for c, v in trace.items()}
+    bad[col][row] = (bad[col][row] + rnd.randrange(1, R_MODULUS)) % R_MODULUS
+    return bad

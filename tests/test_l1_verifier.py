@@ -15,7 +15,7 @@ from prover.prove import prove, public_input_values
 from prover.verify import verify
 
 from .l1_util import BE
-from .prover_util import EXAMPLES, example, keys_for
+from .prover_util import EXAMPLES, example, keys_for, with_one_cell_changed
 
 pytest.importorskip("pyrevm")
 
@@ -63,18 +63,20 @@ def assert_agree(air, vk, pub, data, expect=None):
 GAS_BUDGET = 200_000  # execution gas of one verification on the L1
 
 
-def state_transition(log2_n: int = 3, seed: int = 0):
-    """The ledger-shaped example: three public groups, blinded limbs, a lookup, a multiset sum."""
-    import random
-    from circuits.examples import StateTransition
-    air = StateTransition(3)
-    n = 1 << log2_n
+def ledger_batch(log2_rows: int = 6, seed: int = 0):
+    """The rollup's ledger circuit on a small batch: three public groups, blinded limbs, a
+    lookup, a multiset sum, one new account claiming a slot."""
+    from circuits.ledger import Ledger, LedgerJob, build_trace
     rnd = random.Random(seed)
-    addrs = [rnd.randrange(1, 1 << 160) for _ in range(n - 2)]
-    balances = [rnd.randrange(100, 1000) for _ in range(n - 2)]
-    transfers = [(rnd.randrange(n - 2), rnd.randrange(n - 1), rnd.randrange(1, 50)) for _ in range(n // 2)]
-    trace, pub = air.trace(addrs, balances, transfers, n, claims={n - 2: 7})
-    return air, trace, pub
+    held = 6
+    job = LedgerJob(batch_index=1, log2_rows=log2_rows,
+                    old_addresses=[rnd.randrange(1, 1 << 160) for _ in range(held)],
+                    old_balances=[rnd.randrange(100, 1000) for _ in range(held)],
+                    transfers=[(rnd.randrange(held), rnd.randrange(held), rnd.randrange(1, 50)) for _ in range(8)]
+                    + [(0, held, 7)],
+                    claims=[(held, rnd.randrange(1, 1 << 160))])
+    trace, pub = build_trace(job)
+    return Ledger(log2_rows), trace, pub
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -96,18 +98,18 @@ def ecmul_calls(air, vk) -> int:
     return (src.count("staticcall(6000, 0x07") - 1) + (src.count("mul_acc(") - 1)
 
 
-def test_ledger_shaped_circuit_within_budget_and_rejected_when_cheating():
-    air, trace, pub = state_transition()
-    pk, vk = keys_for(air, 3)
+def test_ledger_within_budget_and_rejected_when_cheating():
+    air, trace, pub = ledger_batch()
+    pk, vk = keys_for(air, air.log2_rows)
     data = prove(air, pk, trace, pub, BE).to_bytes()
     assert_agree(air, vk, pub, data, expect=True)
-    receipt = solidity_verifier(air, vk).verify(data, [])
+    receipt = solidity_verifier(air, vk).verify(data, pub_words(air, pub))
     assert receipt.status and receipt.exec_gas < GAS_BUDGET
     # 7 commitments (fixed, 3 public groups, witness, interaction, quotient) → 9 ecMuls.
     assert ecmul_calls(air, vk) == len(vk.groups) + 2 == 9
-    bad = {c: list(v) for c, v in trace.items()}
+    bad = {c: [int(x) for x in v] for c, v in trace.items()}
     bad["bal_new"][0] = (bad["bal_new"][0] + 1) % R_MODULUS   # value from nowhere
-    bad["bal_limb0"][0] = (bad["bal_limb0"][0] + 1) % R_MODULUS
+    bad[air.limbs.limb_columns("bal_new")[0]][0] = (bad[air.limbs.limb_columns("bal_new")[0]][0] + 1) % R_MODULUS
     assert_agree(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes(), expect=False)
 
 
@@ -138,10 +140,7 @@ def test_cheating_prover_rejected_by_both(name):
     pk, vk = keys_for(air, 3)
     rnd = random.Random(name)
     for _ in range(8):
-        col = rnd.choice(air.witness_columns)
-        row = rnd.randrange(8)
-        bad = {c: list(v) for c, v in trace.items()}
-        bad[col][row] = (bad[col][row] + rnd.randrange(1, R_MODULUS)) % R_MODULUS
+        bad = with_one_cell_changed(air, trace, rnd, 8)
         try:
             data = prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes()
         except InvalidTrace:

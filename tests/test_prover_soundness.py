@@ -14,7 +14,7 @@ from prover.proof import Proof
 from prover.prove import prove
 from prover.verify import verify
 
-from .prover_util import EXAMPLES, example, keys_for
+from .prover_util import EXAMPLES, example, keys_for, with_one_cell_changed
 
 BE = get_backend("cpu")
 
@@ -38,10 +38,7 @@ def test_any_changed_cell_is_rejected(name):
     pk, vk = keys_for(air, 3)
     rnd = random.Random(name)
     for _ in range(16):
-        col = rnd.choice(air.witness_columns)
-        row = rnd.randrange(8)
-        bad = {c: list(v) for c, v in trace.items()}
-        bad[col][row] = (bad[col][row] + rnd.randrange(1, R_MODULUS)) % R_MODULUS
+        bad = with_one_cell_changed(air, trace, rnd, 8)
         # The honest prover refuses ...
         with pytest.raises(InvalidTrace):
             prove(air, pk, bad, pub, BE)
