@@ -65,6 +65,11 @@ def test_dashboard_follows_a_real_devnet(tmp_path):
             # Compare the settled figures: wait for the devnet to drain (every batch on the L1).
             run.join(timeout=60)
             assert not run.is_alive() and run.error is None, run.error
+            # The last batches' L1 events reach the metrics a moment after the drain returns:
+            # let the page catch up before its figures are compared.
+            page.wait_for_function(
+                "[...document.querySelectorAll(\"#batches tbody td[data-col='status']\")]"
+                ".every((td) => td.dataset.value === 'l1_verified')", timeout=20_000)
 
         shot = tmp_path / "devnet-dashboard.png"
         pg = check_dashboard(url, screenshot=shot, timeout=20, min_batches=1, during=while_running)
@@ -92,7 +97,7 @@ def test_dashboard_follows_a_real_devnet(tmp_path):
     assert k["gas.count"] == batches and k["gas.mean"] > 0
     rows = pg["rows"]
     assert [r["batch"] for r in rows] == list(range(batches, max(0, batches - 25), -1))
-    assert all(r["status"] == "l1_verified" and r["proof"] > 0 and r["gas"] > 0 for r in rows)
+    assert all(r["status"] == "l1_verified" and r["proof"] > 0 and r["gas"] > 0 for r in rows), rows
     if batches <= 25:  # the table's first page holds the whole run
         assert sum(r["transfers"] for r in rows) == load.accepted
     assert pg["charts"]["tx_latency"]["series"]["p99"]["drawn"] >= 2
