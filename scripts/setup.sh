@@ -21,7 +21,7 @@ fi
 
 # npm packages, each into the folder that uses it (only when node and npm exist).
 if command -v npm >/dev/null 2>&1; then
-    for dir in bench/peers contracts; do
+    for dir in bench/peers contracts tests/clients; do
         [ -f "$dir/package.json" ] || continue
         lock="$dir/node_modules/.zkpipe-installed"
         want=$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)
