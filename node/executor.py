@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Optional, Union
 
 from .errors import InvalidInput, WALCorrupt
 from .genesis import Genesis
-from .sequencer import MiniBatch, Seal
+from .blocks import MiniBatch, Seal
 from .state import LedgerState
 from .transactions import Transfer
 

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import struct
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
-from eth_hash.auto import keccak
-
+from .blocks import GENESIS_HASH, MiniBatch, Seal, block_hash, decode_record, encode_record
 from .errors import InvalidInput, InvalidTransaction, NodeError, NodeFailed, WALCorrupt
 from .genesis import Genesis
 from .state import LedgerState
@@ -45,86 +42,9 @@ __all__ = ["Sequencer", "MiniBatch", "Seal", "encode_record", "decode_record", "
 
 log = logging.getLogger(__name__)
 
-GENESIS_HASH = bytes(32)  # the parent of mini-batch 1
-
 Result = Union[Transfer, InvalidTransaction]
 
 _ADMIT_CHUNK = 256
-
-
-# ---------------------------------------------------------------------------------------------
-# What the log holds
-
-
-@dataclass(frozen=True)
-class MiniBatch:
-    """A cut: transfers with their place in the order. `number` is the block number clients see
-    (mini-batch 1 follows genesis, block 0)."""
-
-    number: int
-    parent_hash: bytes
-    hash: bytes
-    cut_time: float  # unix seconds
-    transfers: list[Transfer]
-
-
-@dataclass(frozen=True)
-class Seal:
-    """Proof batch `batch_index` closed after mini-batch `last_block`: logged so that a restart
-    groups the same mini-batches into the same proof batches."""
-
-    batch_index: int
-    last_block: int
-
-
-def block_hash(parent_hash: bytes, number: int, transfers: Sequence[Transfer]) -> bytes:
-    """The mini-batch hash: the chain of parents, the number and the transaction hashes."""
-    return keccak(parent_hash + number.to_bytes(8, "big") + b"".join(t.hash for t in transfers))
-
-
-_MINI_BATCH, _SEAL = 1, 2
-_MB_HEAD = struct.Struct("<BQdI")        # kind, number, cut_time, count
-_TX = struct.Struct("<20s20sQQ32sH")     # sender, to, value, nonce, hash, raw length
-_SEAL_REC = struct.Struct("<BQQ")        # kind, batch_index, last_block
-
-
-def encode_record(entry: Union[MiniBatch, Seal]) -> bytes:
-    """The log record of a mini-batch or a seal. A transfer is logged with its recovered sender
-    and hash, so that replay does not repeat signature recovery."""
-    if isinstance(entry, Seal):
-        return _SEAL_REC.pack(_SEAL, entry.batch_index, entry.last_block)
-    parts = [_MB_HEAD.pack(_MINI_BATCH, entry.number, entry.cut_time, len(entry.transfers))]
-    pack = _TX.pack
-    for sender, to, value, nonce, h, raw in entry.transfers:
-        parts.append(pack(sender, to, value, nonce, h, len(raw)))
-        parts.append(raw)
-    return b"".join(parts)
-
-
-def decode_record(payload: bytes, parent_hash: bytes) -> Union[MiniBatch, Seal]:
-    """Inverse of encode_record; a mini-batch's hash is recomputed from `parent_hash`."""
-    kind = payload[0]
-    if kind == _SEAL and len(payload) == _SEAL_REC.size:
-        _, index, last = _SEAL_REC.unpack(payload)
-        return Seal(index, last)
-    if kind != _MINI_BATCH or len(payload) < _MB_HEAD.size:
-        raise WALCorrupt(f"unknown log record (kind {kind}, {len(payload)} bytes)")
-    _, number, cut_time, count = _MB_HEAD.unpack_from(payload)
-    offset = _MB_HEAD.size
-    transfers = []
-    unpack = _TX.unpack_from
-    try:
-        for _ in range(count):
-            sender, to, value, nonce, h, n = unpack(payload, offset)
-            offset += _TX.size
-            transfers.append(Transfer(sender, to, value, nonce, h, payload[offset:offset + n]))
-            offset += n
-    except struct.error:
-        raise WALCorrupt(f"mini-batch {number} record is cut short") from None
-    if offset != len(payload):
-        raise WALCorrupt(f"mini-batch {number} record has {len(payload) - offset} stray bytes")
-    return MiniBatch(number, parent_hash, block_hash(parent_hash, number, transfers), cut_time,
-                     transfers)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from node.errors import InvalidInput, InvalidTransaction, WALCorrupt
 from node.executor import EXECUTED, PROVEN, VERIFIED, Executor, ledger_job
 from node.genesis import parse_genesis
-from node.sequencer import GENESIS_HASH, MiniBatch, Seal, block_hash
+from node.blocks import GENESIS_HASH, MiniBatch, Seal, block_hash
 from node.transactions import Transfer
 
 
