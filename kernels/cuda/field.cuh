@@ -174,14 +174,177 @@ ZK_HD Fp<P> operator-(const Fp<P>& a) { return Fp<P>::zero() - a; }
 template <class P>
 ZK_HD Fp<P> dbl(const Fp<P>& a) { return a + a; }
 
-// Montgomery product a·b·2^−256 mod M, coarsely integrated operand scanning (CIOS): each row
-// adds a·b_i and then cancels the lowest limb with a multiple of M, shifting one limb down.
-template <class P>
-ZK_HD Fp<P> operator*(const Fp<P>& a, const Fp<P>& b) {
-    u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-#ifdef __CUDA_ARCH__
-#pragma unroll
+// Montgomery product a·b·2^−256 mod M.
+//
+// Device builds (ZK_CARRY_CHAIN) run the 32-bit-limb product below, whose carries ride the
+// hardware carry flag; host builds run the portable 64-bit CIOS loop. Both compute the same value.
+#if defined(__CUDA_ARCH__) || defined(ZK_EMULATE_CARRY)
+#define ZK_CARRY_CHAIN 1
 #endif
+
+#if defined(ZK_CARRY_CHAIN)
+
+// Carry-chain primitives, one PTX instruction each (the names are the PTX mnemonics). On the
+// device the carry flag lives in the hardware and `cf` is never read: the chains below are written
+// so that nothing but these primitives runs between the first `.cc` and the last consumer of the
+// flag. The emulated build (ZK_EMULATE_CARRY, host C++) keeps the flag in `cf`, so the very same
+// chain sequence runs, and is tested, on the CPU.
+struct CarryFlag {
+#ifdef ZK_EMULATE_CARRY
+    u32 cf = 0;
+#endif
+};
+
+#ifdef ZK_EMULATE_CARRY
+#define ZK_CC_OP(name, expr, sets)                                                               \
+    ZK_HD u32 name(u32 a, u32 b, u32 c, CarryFlag& f) {                                         \
+        u64 full = (expr);                                                                       \
+        if (sets) f.cf = (u32)(full >> 32);                                                      \
+        return (u32)full;                                                                        \
+    }
+#define ZK_CF f.cf
+#else
+#define ZK_CC_OP(name, expr, sets)                                                               \
+    ZK_HD u32 name(u32 a, u32 b, u32 c, CarryFlag&) {                                           \
+        u32 d;                                                                                   \
+        asm volatile(ZK_PTX_##name " %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));       \
+        return d;                                                                                \
+    }
+#define ZK_CF 0
+#define ZK_PTX_mad_lo_cc "mad.lo.cc.u32"
+#define ZK_PTX_madc_lo_cc "madc.lo.cc.u32"
+#define ZK_PTX_madc_hi_cc "madc.hi.cc.u32"
+#define ZK_PTX_madc_hi "madc.hi.u32"
+#define ZK_PTX_addc_cc3 "addc.cc.u32"
+#endif
+
+// d = lo(a·b) + c, and the variants with carry in (madc) and/or carry out (.cc). The host
+// expressions are the PTX definitions: the carry out is bit 32 of the exact 33-bit sum.
+ZK_CC_OP(mad_lo_cc, (u64)(u32)((u64)a * b) + c, true)
+ZK_CC_OP(madc_lo_cc, (u64)(u32)((u64)a * b) + c + ZK_CF, true)
+ZK_CC_OP(madc_hi_cc, (((u64)a * b) >> 32) + c + ZK_CF, true)
+ZK_CC_OP(madc_hi, (((u64)a * b) >> 32) + c + ZK_CF, false)
+#undef ZK_CC_OP
+#undef ZK_CF
+
+// Two-operand additions on the flag: add.cc, addc.cc, addc.
+ZK_HD u32 add_cc(u32 a, u32 b, CarryFlag& f) {
+#ifdef ZK_EMULATE_CARRY
+    u64 s = (u64)a + b; f.cf = (u32)(s >> 32); return (u32)s;
+#else
+    u32 d; asm volatile("add.cc.u32 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b)); return d;
+#endif
+}
+ZK_HD u32 addc_cc(u32 a, u32 b, CarryFlag& f) {
+#ifdef ZK_EMULATE_CARRY
+    u64 s = (u64)a + b + f.cf; f.cf = (u32)(s >> 32); return (u32)s;
+#else
+    u32 d; asm volatile("addc.cc.u32 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b)); return d;
+#endif
+}
+ZK_HD u32 addc(u32 a, u32 b, CarryFlag& f) {
+#ifdef ZK_EMULATE_CARRY
+    return (u32)((u64)a + b + f.cf);
+#else
+    u32 d; asm volatile("addc.u32 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b)); return d;
+#endif
+}
+
+ZK_HD u32 mul_hi32(u32 a, u32 b) {
+#if defined(__CUDA_ARCH__) && !defined(ZK_EMULATE_CARRY)
+    return __umulhi(a, b);
+#else
+    return (u32)(((u64)a * b) >> 32);
+#endif
+}
+
+// 32-bit limbs of a 64-bit limb array.
+ZK_HD void split_limbs(const u64* x, u32* w) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) { w[2 * i] = (u32)x[i]; w[2 * i + 1] = (u32)(x[i] >> 32); }
+}
+
+// The product with 8 limbs of 32 bits, interleaving multiplication and reduction (CIOS), with the
+// accumulator kept as two halves so that every chain adds whole 64-bit products at once: `ev`
+// holds the products of the even limbs a_0, a_2, … (lo at limb 2k, hi at 2k + 1: one unbroken
+// chain) and `od` those of the odd limbs, one limb up. Value of the state: ev + od·2^32.
+//
+// Row i: ev += a_even·b_i (its carry into `top`), od = a_odd·b_i; q = ev_0·(−M^−1); ev += q·M_even,
+// od += q·M_odd; then the whole value is divisible by 2^32 and is shifted down while the halves
+// merge: ev_j ← od_j + ev_(j+1). Bounds (M < 2^254, inputs < M): the state stays below 2M < 2^255
+// after every row, so od·2^32 ≤ 2M + 2^33·M < 2^288 never carries out of its 8 limbs and the
+// merge never carries out either; only ev, which can reach 2^288, needs the extra `top` limb.
+template <class P>
+ZK_HD Fp<P> mont_mul_chain(const Fp<P>& x, const Fp<P>& y) {
+    constexpr u64 M64[4] = {P::M0, P::M1, P::M2, P::M3};
+    constexpr u32 INV = (u32)P::INV;  // −M^−1 mod 2^32 is the low half of −M^−1 mod 2^64
+    u32 a[8], b[8], ev[8], od[8], top = 0;
+    split_limbs(x.l, a);
+    split_limbs(y.l, b);
+    CarryFlag f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        const u32 bi = b[i];
+        if (i == 0) {
+            // First row: plain products (lo and hi land in different limbs: nothing to add).
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                ev[2 * k] = a[2 * k] * bi;
+                ev[2 * k + 1] = mul_hi32(a[2 * k], bi);
+            }
+            top = 0;
+        } else {
+            ev[0] = mad_lo_cc(a[0], bi, ev[0], f);
+            ev[1] = madc_hi_cc(a[0], bi, ev[1], f);
+#pragma unroll
+            for (int k = 1; k < 4; ++k) {
+                ev[2 * k] = madc_lo_cc(a[2 * k], bi, ev[2 * k], f);
+                ev[2 * k + 1] = madc_hi_cc(a[2 * k], bi, ev[2 * k + 1], f);
+            }
+            top = addc(0, 0, f);
+        }
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            od[2 * k] = a[2 * k + 1] * bi;
+            od[2 * k + 1] = mul_hi32(a[2 * k + 1], bi);
+        }
+        const u32 q = ev[0] * INV;
+        ev[0] = mad_lo_cc(q, (u32)M64[0], ev[0], f);  // ≡ 0: only its carry matters
+        ev[1] = madc_hi_cc(q, (u32)M64[0], ev[1], f);
+#pragma unroll
+        for (int k = 1; k < 4; ++k) {
+            ev[2 * k] = madc_lo_cc(q, (u32)M64[k], ev[2 * k], f);
+            ev[2 * k + 1] = madc_hi_cc(q, (u32)M64[k], ev[2 * k + 1], f);
+        }
+        top = addc(top, 0, f);
+        od[0] = mad_lo_cc(q, (u32)(M64[0] >> 32), od[0], f);
+        od[1] = madc_hi_cc(q, (u32)(M64[0] >> 32), od[1], f);
+#pragma unroll
+        for (int k = 1; k < 3; ++k) {
+            od[2 * k] = madc_lo_cc(q, (u32)(M64[k] >> 32), od[2 * k], f);
+            od[2 * k + 1] = madc_hi_cc(q, (u32)(M64[k] >> 32), od[2 * k + 1], f);
+        }
+        od[6] = madc_lo_cc(q, (u32)(M64[3] >> 32), od[6], f);
+        od[7] = madc_hi(q, (u32)(M64[3] >> 32), od[7], f);
+        // Shift down one limb while merging the halves.
+        ev[0] = add_cc(od[0], ev[1], f);
+#pragma unroll
+        for (int j = 1; j < 7; ++j) ev[j] = addc_cc(od[j], ev[j + 1], f);
+        ev[7] = addc(od[7], top, f);
+    }
+    Fp<P> r;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) r.l[i] = (u64)ev[2 * i] | ((u64)ev[2 * i + 1] << 32);
+    return reduce_once(r);
+}
+
+#endif  // ZK_CARRY_CHAIN
+
+// Montgomery product, portable form: coarsely integrated operand scanning (CIOS) on 64-bit limbs;
+// each row adds a·b_i and then cancels the lowest limb with a multiple of M, shifting one limb down.
+template <class P>
+ZK_HD Fp<P> mont_mul_portable(const Fp<P>& a, const Fp<P>& b) {
+    u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
     for (int i = 0; i < 4; ++i) {
         u64 bi = b.l[i];
         u64 c = 0;
@@ -199,6 +362,15 @@ ZK_HD Fp<P> operator*(const Fp<P>& a, const Fp<P>& b) {
         t3 = t4 + c;
     }
     return reduce_once(Fp<P>::raw(t0, t1, t2, t3));
+}
+
+template <class P>
+ZK_HD Fp<P> operator*(const Fp<P>& a, const Fp<P>& b) {
+#if defined(ZK_CARRY_CHAIN)
+    return mont_mul_chain(a, b);
+#else
+    return mont_mul_portable(a, b);
+#endif
 }
 
 template <class P>
