@@ -130,6 +130,11 @@ class L1Client(ABC):
         """Execute a read-only call with gas limit `gas` against the latest state; return its
         output. Raises TransactionReverted if it reverts."""
 
+    @abstractmethod
+    def code_at(self, address: str) -> bytes:
+        """The code deployed at `address` (empty where there is none, e.g. on a chain that was
+        reset since the contract was deployed)."""
+
     def close(self) -> None:
         """Release what the client holds (a connection)."""
 

@@ -10,15 +10,25 @@ warm, and a slot's "original value" (EIP-2200) stays what it was before the cont
 wrote it: rewriting a slot costs 100 gas instead of 2100 + 2900, and refunds differ. Nor does it
 apply the calldata floor of EIP-7623. Take gas figures of transactions that write storage from
 a node (anvil); verdicts, state and events are the same on both.
+
+With `journal` (a file), the chain survives its process: every transaction is appended to the
+file (one JSON line, fsynced) before its receipt is returned, and a new EmbeddedL1 on the same
+file re-executes them in order with their original block numbers and times. A transaction
+whose line was torn by a crash was never answered, so its sender does not count on it; the torn
+line is cut off. The file is locked while open: one chain, one process.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
 import time
+from pathlib import Path
 
 from .client import HARDFORK, L1Client, Log, Receipt, intrinsic_gas, reverted
-from .errors import L1Unavailable, TransactionRefused
+from .errors import L1Error, L1Unavailable, TransactionRefused
 
 # Dev accounts: fixed addresses, funded at start; pyrevm needs no keys to send from them.
 DEV_ACCOUNTS = [f"0x{0x5eed0000 + i:040x}" for i in range(1, 11)]
@@ -35,7 +45,7 @@ class EmbeddedL1(L1Client):
 
     name = "embedded"
 
-    def __init__(self, *, hardfork: str = HARDFORK, chain_id: int = 31337):
+    def __init__(self, *, hardfork: str = HARDFORK, chain_id: int = 31337, journal: str | Path | None = None):
         try:
             import pyrevm
         except ImportError as e:  # pragma: no cover - pyrevm is a project dependency
@@ -45,9 +55,74 @@ class EmbeddedL1(L1Client):
         self._timestamp = int(time.time())
         self.evm = pyrevm.EVM(env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=chain_id), block=self._block_env()),
                               spec_id=hardfork.upper())
+        self.chain_id = chain_id
         self.known_abi = []
         for a in DEV_ACCOUNTS:
             self.evm.set_balance(a, DEV_BALANCE)
+        self.replayed: list[tuple[str, bytes, Receipt]] = []   # (to, data, receipt) from the journal
+        self._journal = None
+        if journal is not None:
+            self._open_journal(Path(journal))
+
+    # -- the journal --------------------------------------------------------------------------
+    def _open_journal(self, path: Path) -> None:
+        f = open(path, "a+b")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise L1Unavailable(f"the embedded L1's chain file {path} is held by another process") from None
+        try:
+            f.seek(0)
+            good = 0
+            lines = f.read().split(b"\n")
+            for i, line in enumerate(lines):
+                if not line:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    if i == len(lines) - 1:    # the last line, unanswered: a torn tail
+                        break
+                    raise L1Error(f"the embedded L1's chain file {path} is damaged at line {i + 1}") from None
+                self._replay(rec)
+                good += len(line) + 1
+            f.truncate(good)
+        except BaseException:
+            f.close()
+            raise
+        self._journal = f
+
+    def _replay(self, rec: dict) -> None:
+        self._block, self._timestamp = rec["block"], rec["timestamp"]
+        self.evm.set_block_env(self._block_env())
+        data = bytes.fromhex(rec["data"])
+        if rec["op"] == "deploy":
+            try:
+                self.deploy(data, gas=rec["gas"], sender=rec["sender"])
+            except L1Error:
+                pass                         # it failed the first time too
+        else:
+            try:
+                receipt = self.transact(rec["to"], data, gas=rec["gas"], sender=rec["sender"], value=rec["value"])
+            except L1Error:
+                return                       # refused the first time too
+            self.replayed.append((rec["to"], data, receipt))
+
+    def _journal_append(self, op: str, to: str | None, data: bytes, gas: int, sender: str | None, value: int,
+             block: int, timestamp: int) -> None:
+        if self._journal is None:     # no journal, or replaying it
+            return
+        rec = {"op": op, "to": to, "data": data.hex(), "gas": gas, "sender": sender or DEV_ACCOUNTS[0],
+               "value": value, "block": block, "timestamp": timestamp}
+        self._journal.write(json.dumps(rec).encode() + b"\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def _block_env(self):
         return self._pyrevm.BlockEnv(number=self._block, timestamp=self._timestamp, gas_limit=BLOCK_GAS_LIMIT)
@@ -75,12 +150,14 @@ class EmbeddedL1(L1Client):
     def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None) -> str:
         self._check_gas(gas)
         code = bytes(bytecode) + bytes(args)
+        block, timestamp = self._block, self._timestamp
         try:
             address = self.evm.deploy(sender or DEV_ACCOUNTS[0], code, gas=gas)
         except RuntimeError as e:
             data, _, why = _failure(str(e))
             raise reverted(self, f"deployment failed ({why})", data) from None
         finally:
+            self._journal_append("deploy", None, code, gas, sender, 0, block, timestamp)
             self._next_block()
         return address
 
@@ -88,7 +165,7 @@ class EmbeddedL1(L1Client):
         self._check_gas(gas)
         data = bytes(data)
         base = intrinsic_gas(data)
-        number = self._block
+        number, timestamp = self._block, self._timestamp
         try:
             self.evm.message_call(sender or DEV_ACCOUNTS[0], to, data, value=value or None, gas=gas)
         except RuntimeError as e:
@@ -98,6 +175,7 @@ class EmbeddedL1(L1Client):
             return Receipt(status=False, tx_gas=used, exec_gas=used - base, revert_data=out,
                            revert_reason=self.decode_revert(out) or (None if out else why), block_number=number)
         finally:
+            self._journal_append("transact", to, data, gas, sender, value, number, timestamp)
             self._next_block()
         result = self.evm.result
         return Receipt(status=True, tx_gas=result.gas_used, exec_gas=result.gas_used - base,
@@ -112,6 +190,10 @@ class EmbeddedL1(L1Client):
             if used is None:
                 raise TransactionRefused(f"the embedded EVM refused the call: {e}") from None
             raise reverted(self, f"call reverted ({why})", out) from None
+
+    def code_at(self, address: str) -> bytes:
+        # revm keeps code analysed: it may end in padding zeros, never empty where code is.
+        return bytes(self.evm.get_code(address) or b"")
 
     def call_gas(self, to: str, data: bytes, *, gas: int, sender: str | None = None) -> tuple[bytes, int]:
         """A read-only call and the execution gas it used (gas used less intrinsic gas)."""

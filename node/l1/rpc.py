@@ -127,6 +127,10 @@ class RpcL1(L1Client):
                 raise reverted(self, "call reverted", data) from None
             raise
 
+    def code_at(self, address: str) -> bytes:
+        from web3 import Web3
+        return bytes(self._ask(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
+
     def close(self) -> None:
         provider = self.w3.provider
         if hasattr(provider, "disconnect"):

@@ -19,9 +19,12 @@ class EmbeddedL1Host:
     keeps what its chain did: every transaction's target, selector and status, and every
     event emitted (`transactions`, `logs`: the answers of eth_getBlock and eth_getLogs)."""
 
-    def __init__(self, chain_id: int = 31337):
-        self.l1 = EmbeddedL1(chain_id=chain_id)
+    def __init__(self, chain_id: int = 31337, journal: str | None = None):
+        self.l1 = EmbeddedL1(chain_id=chain_id, journal=journal)
         self.history: list[dict] = []
+        for to, data, receipt in self.l1.replayed:     # a chain continued from its file
+            self._remember(to, data, receipt)
+        self.l1.replayed = []
 
     def accounts(self) -> list[str]:
         return self.l1.accounts
@@ -37,9 +40,18 @@ class EmbeddedL1Host:
 
     def transact(self, to: str, data: bytes, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
         receipt = self.l1.transact(to, data, gas=gas, sender=sender, value=value)
+        self._remember(to, data, receipt)
+        return receipt
+
+    def _remember(self, to: str, data: bytes, receipt: Receipt) -> None:
         self.history.append({"to": to.lower(), "selector": bytes(data[:4]), "status": receipt.status,
                              "block": receipt.block_number, "logs": receipt.logs})
-        return receipt
+
+    def code_at(self, address: str) -> bytes:
+        return self.l1.code_at(address)
+
+    def chain_id(self) -> int:
+        return self.l1.chain_id
 
     def transactions(self, to: str) -> list[dict]:
         """The transactions sent to `to`, oldest first (logs left out)."""
@@ -93,3 +105,10 @@ class HostedL1(L1Client):
 
     def call(self, to: str, data: bytes, *, gas: int = 30_000_000, sender: str | None = None) -> bytes:
         return _unwrap(self.host.call.remote(to, data, gas, sender), self.timeout)
+
+    def code_at(self, address: str) -> bytes:
+        return _unwrap(self.host.code_at.remote(address), self.timeout)
+
+    @property
+    def chain_id(self) -> int:
+        return _unwrap(self.host.chain_id.remote(), self.timeout)
