@@ -8,7 +8,7 @@ them ("nonce too low", "insufficient funds for gas * price + value", ...).
 from kernels.errors import InvalidInput, ZkpipeError
 
 __all__ = ["NodeError", "InvalidTransaction", "InvalidGenesis", "StateFull", "WALCorrupt",
-           "WALInUse", "NodeFailed", "InvalidInput", "ZkpipeError"]
+           "WALInUse", "NodeFailed", "HistoryUnavailable", "InvalidInput", "ZkpipeError"]
 
 
 class NodeError(ZkpipeError):
@@ -41,3 +41,7 @@ class WALInUse(NodeError, RuntimeError):
 
 class NodeFailed(NodeError, RuntimeError):
     """The node hit an unrecoverable error (a failed write to its log) and accepts nothing more."""
+
+
+class HistoryUnavailable(NodeError, LookupError):
+    """A state query names a block older than the window of recent blocks the node keeps."""

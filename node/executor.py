@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Callable, Iterable, Optional, Union
 
-from .errors import InvalidInput, WALCorrupt
+from .errors import HistoryUnavailable, InvalidInput, WALCorrupt
 from .genesis import Genesis
-from .blocks import MiniBatch, Seal
+from .blocks import GENESIS_HASH, MiniBatch, Seal
 from .state import LedgerState
 from .transactions import Transfer
 
@@ -267,3 +267,96 @@ class Executor:
 
     def nonce(self, address: bytes) -> int:
         return self.state.nonce(address)
+
+    # -- queries for JSON-RPC: blocks, transactions, finality heights, recent history ----------
+    # Read from other threads while `apply` runs: each reads the block list before the state,
+    # and a block is complete once it is in the list.
+
+    HISTORY_BLOCKS = 4096        # state queries reach this many blocks back ...
+    HISTORY_TRANSFERS = 1 << 16  # ... and at most this many transfers back
+
+    def block(self, number: int) -> Optional[ExecutedBlock]:
+        """Executed block `number` (0 is genesis, with no transfers), None if not yet executed."""
+        if number == 0:
+            return ExecutedBlock(0, GENESIS_HASH, 0.0, 0.0, 0, [])
+        if not 0 < number < len(self.blocks):
+            return None
+        return self.blocks[number]
+
+    def block_by_hash(self, block_hash: bytes) -> Optional[ExecutedBlock]:
+        if block_hash == GENESIS_HASH:
+            return self.block(0)
+        numbers = self.__dict__.setdefault("_block_numbers", {})
+        # Indexed on demand: the hot path of `apply` stays as it is.
+        for n in range(len(numbers) + 1, len(self.blocks)):
+            numbers[self.blocks[n].hash] = n
+        number = numbers.get(block_hash)
+        return None if number is None else self.blocks[number]
+
+    def transaction(self, tx_hash: bytes) -> Optional[Receipt]:
+        """Where an executed transfer is (its block and position) and how final it is."""
+        return self.receipt(tx_hash)
+
+    def block_receipts(self, number: int) -> Optional[list[Receipt]]:
+        block = self.block(number)
+        if block is None:
+            return None
+        status = self.batch_status(block.batch_index) if number else VERIFIED
+        return [Receipt(t, number, block.hash, i, block.batch_index, status)
+                for i, t in enumerate(block.transfers)]
+
+    @property
+    def safe_height(self) -> int:
+        """The last block of the proof batches proven (or verified) without a gap from genesis."""
+        batch = self._verified_upto
+        while batch + 1 in self._proven:
+            batch += 1
+        return self._batch_last_block[batch] if batch >= 0 else 0
+
+    @property
+    def finalized_height(self) -> int:
+        """The last block of the proof batches the L1 has verified."""
+        batch = self._verified_upto
+        return self._batch_last_block[batch] if batch >= 0 else 0
+
+    def history_start(self) -> int:
+        """The oldest block whose state `balance_at` and `nonce_at` can still answer."""
+        height = self.height
+        oldest = max(0, height - self.HISTORY_BLOCKS)
+        transfers = 0
+        for n in range(height, oldest, -1):
+            transfers += len(self.blocks[n].transfers)
+            if transfers > self.HISTORY_TRANSFERS:
+                return n
+        return oldest
+
+    def balance_at(self, address: bytes, number: int) -> int:
+        """The balance after block `number`: today's, less what the later blocks moved."""
+        height, balance = self._consistent(self.state.balance, address)
+        for t in self._since(number, height):
+            if t.sender == address:
+                balance += t.value
+            if t.to == address:
+                balance -= t.value
+        return balance
+
+    def nonce_at(self, address: bytes, number: int) -> int:
+        height, nonce = self._consistent(self.state.nonce, address)
+        return nonce - sum(1 for t in self._since(number, height) if t.sender == address)
+
+    def _consistent(self, read, address: bytes) -> tuple[int, int]:
+        while True:
+            height = self.height
+            value = read(address)
+            if self.height == height:
+                return height, value
+
+    def _since(self, number: int, height: int):
+        if number > height:
+            raise HistoryUnavailable(f"block {number} is not executed yet (latest is {height})")
+        start = self.history_start()
+        if number < start:
+            raise HistoryUnavailable(f"historical state is not available for block {number}: "
+                                     f"the node keeps blocks {start}..{height}")
+        for n in range(number + 1, height + 1):
+            yield from self.blocks[n].transfers

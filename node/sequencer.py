@@ -17,9 +17,8 @@ A restarted sequencer replays its log: the pending state is rebuilt from genesis
 mini-batches (never re-admitted: a logged transfer was checked once), and `take_replayed()` gives
 the mini-batches and proof-batch seals to the executor, which re-applies them in order.
 
-    python -m node.sequencer --genesis genesis.json --wal node.wal --port 8545
-
-runs a sequencer, an executor and the JSON-RPC server in one process (see docs/node.md).
+`python -m node.local_node` runs a sequencer, an executor and the JSON-RPC server in one process
+(see docs/node.md).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from .errors import InvalidInput, InvalidTransaction, NodeError, NodeFailed, WAL
 from .genesis import Genesis
 from .state import LedgerState
 from .transactions import Transfer, decode_transfer, decode_transfers
+from .txpool import NonceQueue
 from .wal import WriteAheadLog
 
 __all__ = ["Sequencer", "MiniBatch", "Seal", "encode_record", "decode_record", "GENESIS_HASH"]
@@ -93,6 +93,7 @@ class Sequencer:
         self._cond = threading.Condition(self._lock)
         self._cut_lock = threading.RLock()   # one log writer at a time: cuts and seals
         self._open: list[Transfer] = []
+        self.queue = NonceQueue()          # transfers ahead of their sender's nonce
         # Transfers ever admitted (replayed ones included), and of those how many are logged,
         # handed on and acknowledged: a ticket is a value of the first, waited for in the second.
         self._admitted = self._durable = sum(len(e.transfers) for e in self._replayed
@@ -142,32 +143,94 @@ class Sequencer:
     def admit(self, candidates: Sequence[Result]) -> tuple[list[Result], int]:
         """Step two: check recovered transfers against the pending state, in order, and queue
         the accepted ones for the next cut. Returns each one's outcome and the ticket to pass to
-        `wait_durable` (acknowledge nothing before it returns)."""
-        results: list[Result] = []
-        # The lock is taken per chunk so that a large bulk submission does not hold off a cut.
-        for start in range(0, len(candidates), _ADMIT_CHUNK):
-            self._admit_chunk(candidates[start:start + _ADMIT_CHUNK], results)
+        `wait_durable` (acknowledge nothing before it returns).
+
+        A transfer ahead of its sender's next nonce is held (node/txpool.py) until the ones
+        before it are admitted, by this call or another, and admitted then; this call returns
+        once every transfer it holds is admitted or refused."""
+        return self._admit_parts([candidates])
+
+    def _admit_parts(self, parts) -> tuple[list[Result], int]:
+        results: list[Optional[Result]] = []
+        held: list[tuple[int, Transfer]] = []
+        for part in parts:
+            # The lock is taken per chunk so that a large bulk submission does not hold off a cut.
+            for start in range(0, len(part), _ADMIT_CHUNK):
+                self._admit_chunk(part[start:start + _ADMIT_CHUNK], results, held)
+        if held:
+            self._admit_held(held, results)
         return results, self._admitted
 
-    def _admit_chunk(self, candidates: Sequence[Result], results: list[Result]) -> None:
+    def _admit_chunk(self, candidates: Sequence[Result], results: list, held: list) -> None:
         with self._cond:
             for t in candidates:
-                if isinstance(t, InvalidTransaction):
-                    results.append(t)
-                    self.rejected += 1
-                    continue
-                try:
-                    self._wait_for_room()
-                    self.state.admit(t)
-                except InvalidTransaction as e:
-                    results.append(e)
-                    self.rejected += 1
-                    continue
-                self._open.append(t)
-                self._admitted += 1
-                results.append(t)
+                if isinstance(t, Transfer) and t.nonce > self.state.nonce(t.sender):
+                    try:
+                        self._hold(t)
+                    except InvalidTransaction as e:
+                        t = e
+                    else:
+                        held.append((len(results), t))
+                        results.append(None)
+                        continue
+                results.append(self._admit_one(t))
             if self._open:
                 self._cond.notify_all()
+
+    def _admit_one(self, t: Result) -> Result:
+        """Check one transfer against the pending state and open it for the next cut (the lock
+        held). Returns it, or the error that refused it."""
+        if isinstance(t, InvalidTransaction):
+            self.rejected += 1
+            return t
+        try:
+            self._wait_for_room()
+            self.state.admit(t)
+        except InvalidTransaction as e:
+            self.rejected += 1
+            return e
+        self._open.append(t)
+        self._admitted += 1
+        return t
+
+    def _hold(self, t: Transfer) -> None:
+        """Queue `t`, whose nonce is ahead (the lock held). Funds are checked first, as geth's
+        pool does, so that a tampered signature (which recovers some unfunded address) is
+        refused at once rather than held."""
+        balance = self.state.balance(t.sender)
+        if balance < t.value:
+            raise InvalidTransaction(f"insufficient funds for gas * price + value: address "
+                                     f"0x{t.sender.hex()} have {balance} want {t.value}")
+        self.queue.hold(t, self.state.nonce(t.sender))
+
+    def _admit_held(self, held: list[tuple[int, Transfer]], results: list) -> None:
+        """Admit each held transfer as soon as its sender's nonce reaches it; refuse those
+        still ahead after `queue.wait_s` (or when the sequencer stops or fails)."""
+        deadline = time.monotonic() + self.queue.wait_s
+        with self._cond:
+            try:
+                while held:
+                    ready = [h for h in held if h[1].nonce <= self.state.nonce(h[1].sender)]
+                    if ready:
+                        for i, t in sorted(ready, key=lambda h: h[1].nonce):
+                            held.remove((i, t))
+                            self.queue.release(t)
+                            results[i] = self._admit_one(t)
+                        self._cond.notify_all()   # what these admitted may unblock others
+                        continue
+                    now = time.monotonic()
+                    if now >= deadline or self._stopping or self._failed is not None:
+                        break
+                    self._cond.wait(deadline - now)
+            finally:
+                why = ("the sequencer is stopping" if self._stopping or self._failed is not None
+                       else f"the transactions before it did not arrive within {self.queue.wait_s:g} s")
+                for i, t in held:
+                    self.queue.release(t)
+                    self.rejected += 1
+                    results[i] = InvalidTransaction(f"nonce too high: next nonce "
+                                                    f"{self.state.nonce(t.sender)}, tx nonce "
+                                                    f"{t.nonce}; {why}")
 
     def _wait_for_room(self) -> None:
         """Wait (the lock released) while the backlog is at max_pending, up to admit_timeout.
@@ -210,12 +273,8 @@ class Sequencer:
     def submit_many(self, raws: Sequence[bytes], timeout: Optional[float] = 60.0) -> list[Result]:
         """The bulk path: admit many raw transactions, return once all accepted ones are durable.
         Each outcome is the Transfer or the InvalidTransaction that refused it."""
-        results: list[Result] = []
-        ticket = 0
         # Admit each chunk as the pool hands it back, while the pool recovers the next ones.
-        for part in self._recovered_chunks(raws):
-            outcome, ticket = self.admit(part)
-            results += outcome
+        results, ticket = self._admit_parts(self._recovered_chunks(raws))
         self.wait_durable(ticket, timeout)
         return results
 
@@ -349,13 +408,3 @@ def decode_transfer_or_error(raw: bytes, chain_id: int) -> Result:
         return decode_transfer(raw, chain_id)
     except InvalidTransaction as e:
         return e
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run a sequencer, an executor and the JSON-RPC server until SIGTERM or SIGINT."""
-    from .rpc import node_main  # the process entry point lives with the server it serves
-    return node_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,7 +18,7 @@ the expensive step, can run on any number of processes (`decode_transfers` on a 
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Union
+from typing import Iterable, NamedTuple, Optional, Union
 
 import rlp
 from coincurve import PrivateKey, PublicKey
@@ -27,7 +27,8 @@ from eth_hash.auto import keccak
 from .errors import InvalidTransaction
 
 __all__ = ["Transfer", "decode_transfer", "decode_transfers", "sign_transfer", "address_of",
-           "MAX_TX_SIZE", "MAX_VALUE", "TRANSFER_GAS", "LEGACY", "DYNAMIC_FEE"]
+           "TransactionFields", "transaction_fields", "MAX_TX_SIZE", "MAX_VALUE", "TRANSFER_GAS",
+           "LEGACY", "DYNAMIC_FEE"]
 
 # secp256k1 group order; EIP-2 makes a signature with s above half of it invalid, so that a
 # signature cannot be flipped into a second valid one (a different transaction hash).
@@ -286,3 +287,33 @@ def sign_transfer(private_key: bytes, *, chain_id: int, nonce: int, to: bytes, v
 
 def _be_int(b: bytes) -> int:
     return int.from_bytes(b, "big")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading back (for JSON-RPC transaction objects)
+
+
+class TransactionFields(NamedTuple):
+    """The signed fields of an accepted transfer, as clients read them back."""
+
+    kind: int                        # LEGACY or DYNAMIC_FEE
+    chain_id: int
+    gas: int
+    gas_price: int                   # legacy; for 0x02 the fee cap
+    max_fee_per_gas: Optional[int]   # 0x02 only
+    max_priority_fee_per_gas: Optional[int]
+    v: int                           # legacy v, or yParity for 0x02
+    r: int
+    s: int
+
+
+def transaction_fields(raw: bytes) -> TransactionFields:
+    """The fields of a transaction that `decode_transfer` accepted (no checks repeated)."""
+    if raw[0] == DYNAMIC_FEE:
+        chain_id, _, tip, fee_cap, gas, _, _, _, _, parity, r, s = rlp.decode(raw[1:])
+        return TransactionFields(DYNAMIC_FEE, _be_int(chain_id), _be_int(gas), _be_int(fee_cap),
+                                 _be_int(fee_cap), _be_int(tip), _be_int(parity), _be_int(r), _be_int(s))
+    _, gas_price, gas, _, _, _, v, r, s = rlp.decode(raw)
+    v = _be_int(v)
+    return TransactionFields(LEGACY, (v - 35) // 2, _be_int(gas), _be_int(gas_price), None, None, v,
+                             _be_int(r), _be_int(s))

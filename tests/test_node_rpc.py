@@ -12,7 +12,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from node.genesis import dev_genesis
-from node.rpc import LocalNode
+from node.local_node import LocalNode
 from node.transactions import MAX_TX_SIZE, MAX_VALUE, SECP256K1_N
 
 CHAIN = 23115
@@ -25,6 +25,7 @@ def node(tmp_path):
     genesis = dev_genesis(CHAIN, {bytes.fromhex(a.address[2:]): FUNDS for a in (alice, bob)})
     n = LocalNode(genesis, tmp_path / "wal", log2_rows=6, cut_interval=0.002, batch_deadline=60).start()
     n.alice, n.bob = alice, bob
+    n.sequencer.queue.wait_s = 0.3   # a nonce gap is held this long, then refused
     n.session = requests.Session()
     yield n
     n.session.close()
@@ -104,7 +105,7 @@ def test_bulk_path(node):
     params = ["0x" + r.hex() for r in raws] + ["zz"]
     reply = call(node, "zkpipe_sendRawTransactions", params)["result"]
     assert len(reply) == 52
-    assert reply[10]["error"] == {"code": -32000, "message": "nonce too low: next nonce 10, tx nonce 3"}
+    assert reply[10]["error"] == {"code": -32003, "message": "nonce too low: next nonce 10, tx nonce 3"}
     assert reply[51]["error"]["code"] == -32602
     good = [x["hash"] for x in reply if "hash" in x]
     assert len(good) == 50
@@ -167,7 +168,7 @@ def test_bad_transaction(node, case):
     before = snapshot(node)
     reply = call(node, "eth_sendRawTransaction", "0x" + make(node).hex())
     assert reply["id"] == 7 and "result" not in reply
-    assert reply["error"]["code"] == -32000
+    assert reply["error"]["code"] == -32003
     assert re.search(message, reply["error"]["message"]), reply
     assert snapshot(node) == before
 
@@ -185,10 +186,10 @@ def test_bad_transaction(node, case):
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": []}', -32602, "missing value"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": {"a": 1}}', -32602, "array"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": ["0x12"]}', -32602, "want 40"),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": ["0x' + b"11" * 20 + b'", "safe"]}',
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": ["0x' + b"11" * 20 + b'", "bogus"]}',
      -32602, "unsupported block parameter"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": ["0x' + b"11" * 20 + b'", "0x99"]}',
-     -32000, "historical state"),
+     -32000, "header not found"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["02f8"]}', -32602, "0x prefix"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0xzz"]}', -32602, "hex"),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": ["0x12"]}', -32602, "want 64"),

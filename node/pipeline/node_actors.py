@@ -117,6 +117,36 @@ class ExecutorView:
     def receipt(self, tx_hash: bytes):
         return ray.get(self._actor.receipt.remote(tx_hash))
 
+    # The read-only queries of node/eth_api.py, answered by the executor actor.
+    def _query(self, name: str, *args):
+        return ray.get(self._actor.query.remote(name, *args))
+
+    @property
+    def safe_height(self) -> int:
+        return self._query("safe_height")
+
+    @property
+    def finalized_height(self) -> int:
+        return self._query("finalized_height")
+
+    def block(self, number: int):
+        return self._query("block", number)
+
+    def block_by_hash(self, block_hash: bytes):
+        return self._query("block_by_hash", block_hash)
+
+    def transaction(self, tx_hash: bytes):
+        return self._query("transaction", tx_hash)
+
+    def block_receipts(self, number: int):
+        return self._query("block_receipts", number)
+
+    def balance_at(self, address: bytes, number: int) -> int:
+        return self._query("balance_at", address, number)
+
+    def nonce_at(self, address: bytes, number: int) -> int:
+        return self._query("nonce_at", address, number)
+
 
 class SequencerActor:
     """A Sequencer with its cutting thread, the admission gate, and (with `rpc_port` not None)
@@ -140,7 +170,8 @@ class SequencerActor:
             self._release(ray.get(executor.replay.remote(replayed)), log_seals=False)
         self.server = None
         if rpc_port is not None:
-            from node.rpc import NodeApi, RpcServer
+            from node.eth_api import NodeApi
+            from node.rpc import RpcServer
             self.api = NodeApi(self.front, ExecutorView(executor, genesis))
             self.server = RpcServer(self.api, "127.0.0.1", rpc_port).start()
         self.sequencer.start(on_cut=self._on_cut, on_tick=self._on_tick)
@@ -305,6 +336,16 @@ class ExecutorActor:
 
     def receipt(self, tx_hash: bytes):
         return self.executor.receipt(tx_hash)
+
+    QUERIES = frozenset({"safe_height", "finalized_height", "block", "block_by_hash", "transaction",
+                         "block_receipts", "balance_at", "nonce_at"})
+
+    def query(self, name: str, *args):
+        """One of the executor's read-only queries (for ExecutorView)."""
+        if name not in self.QUERIES:
+            raise AttributeError(f"no executor query {name!r}")
+        value = getattr(self.executor, name)
+        return value(*args) if callable(value) else value
 
     def status(self) -> dict:
         ex = self.executor
