@@ -78,3 +78,36 @@ def test_bad_arrays_are_rejected(cpu):
         cpu.ntt(np.zeros((8,), dtype=np.uint64))
     with pytest.raises(InvalidInput, match="shift"):
         cpu.ntt(cpu.fr.zeros(8), coset=True, shift=R)
+
+
+def _evaluate_at(xs, w, i):
+    """Σ_j xs[j]·w^(ij) with Python ints (one output of the transform, O(n))."""
+    acc, step, x = 0, pow(w, i, R), 1
+    for v in xs:
+        acc = (acc + v * x) % R
+        x = x * step % R
+    return acc
+
+
+@pytest.mark.parametrize("log2_n", [13, 14])
+def test_large_single_column_matches_direct_evaluation_at_sampled_points(cpu, log2_n):
+    # Sizes past the serial cut-off and the L2 block: the two-region parallel path.
+    n = 1 << log2_n
+    xs = [random.randrange(R) for _ in range(n)]
+    w = root_of_unity(log2_n)
+    got = cpu.fr.to_ints(cpu.ntt(cpu.fr.from_ints(xs), coset=True, shift=7))
+    scaled, s = [], 1
+    for x in xs:
+        scaled.append(x * s % R)
+        s = s * 7 % R
+    for i in [0, 1, n // 2 - 1, n // 2, n - 1] + random.sample(range(n), 3):
+        assert got[i] == _evaluate_at(scaled, w, i)
+
+
+def test_many_large_columns_equal_one_by_one(cpu):
+    # Work above the serial cut-off: columns handed out to the threads one at a time.
+    cols = cpu.fr.random(5 * 4096).reshape(5, 4096, 4)
+    batched = cpu.ntt(cols, inverse=True, coset=True)
+    for i in range(5):
+        assert np.array_equal(batched[i], cpu.ntt(cols[i], inverse=True, coset=True))
+    assert np.array_equal(cpu.ntt(batched, coset=True), cols)

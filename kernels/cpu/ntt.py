@@ -1,9 +1,15 @@
 """Radix-2 NTT over Fr on the CPU, batched over columns.
 
-Decimation in time after a bit-reversal permutation. Twiddles for a domain are one table T of
-length n with T[m + j] = ω_{2m}^j (m = 1, 2, 4, …, n/2; j < m), so every stage reads its roots
-contiguously. The first stages (butterfly spans up to BLOCK) run block by block, each block
-through all of them while it sits in the L2 cache; the remaining stages sweep the whole array.
+Decimation in time. Twiddles for a domain are one table T of length n with T[m + j] = ω_{2m}^j
+(m = 1, 2, 4, …, n/2; j < m), so every stage reads its roots contiguously. The input is never
+written: the bit-reversal permutation is a gather into the output, with the coset scaling folded
+in. The first stages (butterfly spans below BLOCK) run block by block, each block through all of
+them while it sits in the L2 cache; the later stages pair indices that agree mod BLOCK, so they
+split into independent strided transforms, taken in runs of LATE_RUN consecutive low indices.
+
+How the work meets the threads (see `threads`): small transforms run on the calling thread
+alone; many columns are handed out a column at a time; one large column takes two parallel
+regions (its blocks, then its runs), not one region per stage.
 """
 
 from __future__ import annotations
@@ -17,9 +23,14 @@ from ..convert import check_limb_array
 from ..errors import InvalidInput
 from ..params import LIMBS, R_MODULUS, R_TWO_ADICITY, root_of_unity
 from . import mont
+from .threads import one_task_at_a_time
 
 FR = mont.modulus_tuple(R_MODULUS)
 LOG2_BLOCK = 12  # 2^12 elements × 32 bytes = 128 KiB, within L2
+LATE_RUN = 256   # low indices per late-stage task: runs of 8 KiB, 2^18 / 2^12 of them in L2
+# Work (columns × n) up to which the transform runs on the calling thread alone: below it,
+# waking the pool costs more than it saves (measured, see docs/kernels.md).
+SERIAL_MAX = 1 << 13
 
 
 @njit(cache=True)
@@ -72,78 +83,86 @@ def _butterflies(col, tw, m, lo, hi):
 
 
 @njit(inline="always")
-def _permute(col, rev):
-    for i in range(col.shape[0]):
-        r = rev[i]
-        if i < r:
-            for li in range(4):
-                t = col[i, li]
-                col[i, li] = col[r, li]
-                col[r, li] = t
+def _load_block(src, dst, rev, pre, lo, hi):
+    """dst[p] = src[rev[p]] (· pre[rev[p]]) for p in [lo, hi): the bit-reversal permutation as a
+    gather from the untouched input, with the coset pre-scaling folded in."""
+    scale = pre.shape[0] == src.shape[0]
+    for p in range(lo, hi):
+        r = rev[p]
+        x = mont.load(src, r)
+        if scale:
+            x = mont.mul(x, mont.load(pre, r), FR)
+        mont.store(dst, p, x)
 
 
 @njit(inline="always")
-def _scale(col, factors):
-    for i in range(col.shape[0]):
-        mont.store(col, i, mont.mul(mont.load(col, i), mont.load(factors, i), FR))
+def _early_stages(src, dst, tw, rev, pre, lo, hi):
+    """Gather dst[lo:hi] and run every stage whose butterflies stay inside it."""
+    _load_block(src, dst, rev, pre, lo, hi)
+    m = 1
+    while m < hi - lo:
+        _butterflies(dst, tw, m, lo, hi)
+        m *= 2
+
+
+@njit(inline="always")
+def _late_stages(col, tw, post, block, r0, r1):
+    """Stages of span block .. n/2 for the elements whose index mod block lies in [r0, r1).
+
+    A butterfly of span m ≥ block pairs indices that agree mod block, so these elements form
+    independent strided transforms; taking a contiguous run of low indices keeps each pass
+    through memory in runs of (r1 − r0) elements."""
+    n = col.shape[0]
+    m = block
+    while m < n:
+        for k in range(0, n, 2 * m):
+            for jh in range(0, m, block):
+                for r in range(r0, r1):
+                    j = jh + r
+                    w = mont.load(tw, m + j)
+                    u = mont.load(col, k + j)
+                    v = mont.mul(mont.load(col, k + j + m), w, FR)
+                    mont.store(col, k + j, mont.add(u, v, FR))
+                    mont.store(col, k + j + m, mont.sub(u, v, FR))
+        m *= 2
+    if post.shape[0] == n:
+        for hb in range(0, n, block):
+            for r in range(r0, r1):
+                mont.store(col, hb + r, mont.mul(mont.load(col, hb + r), mont.load(post, hb + r), FR))
+
+
+@njit(inline="always")
+def _transform(src, dst, tw, rev, pre, post, block):
+    """One column, one thread: dst = NTT(src) with the optional scalings."""
+    n = src.shape[0]
+    for b in range(0, n, block):
+        _early_stages(src, dst, tw, rev, pre, b, b + block)
+    _late_stages(dst, tw, post, block, 0, block)
+
+
+@njit(parallel=True, cache=True)
+def _ntt_many(src, dst, tw, rev, pre, post, block):
+    """Each column whole on one thread (columns handed out one at a time, see `one_task_at_a_time`)."""
+    for c in prange(src.shape[0]):
+        _transform(src[c], dst[c], tw, rev, pre, post, block)
 
 
 @njit(cache=True)
-def _ntt_column(col, tw, rev, pre, post, block):
-    """One column, one thread: optional pre-scaling, transform, optional post-scaling."""
-    n = col.shape[0]
-    if pre.shape[0] == n:
-        _scale(col, pre)
-    _permute(col, rev)
-    for b in range(n // block):
-        m = 1
-        while m < block:
-            _butterflies(col, tw, m, b * block, (b + 1) * block)
-            m *= 2
-    m = block
-    while m < n:
-        _butterflies(col, tw, m, 0, n)
-        m *= 2
-    if post.shape[0] == n:
-        _scale(col, post)
+def _ntt_serial(src, dst, tw, rev, pre, post, block):
+    """The same on the calling thread alone: no parallel region at all."""
+    for c in range(src.shape[0]):
+        _transform(src[c], dst[c], tw, rev, pre, post, block)
 
 
 @njit(parallel=True, cache=True)
-def _ntt_many(data, tw, rev, pre, post, block):
-    for c in prange(data.shape[0]):
-        _ntt_column(data[c], tw, rev, pre, post, block)
-
-
-@njit(parallel=True, cache=True)
-def _ntt_wide(col, tw, rev, pre, post, block):
-    """One large column, all threads: blocked early stages, then whole-array stages."""
+def _ntt_wide(src, col, tw, rev, pre, post, block, run):
+    """One large column on all threads in two parallel regions: the blocks (gather and early
+    stages), then runs of `run` low indices through the late stages."""
     n = col.shape[0]
-    if pre.shape[0] == n:
-        for i in prange(n):
-            mont.store(col, i, mont.mul(mont.load(col, i), mont.load(pre, i), FR))
-    _permute(col, rev)
-    nblocks = n // block
-    for b in prange(nblocks):
-        m = 1
-        while m < block:
-            _butterflies(col, tw, m, b * block, (b + 1) * block)
-            m *= 2
-    m = block
-    half = n // 2
-    while m < n:
-        # butterfly t of this stage: group t // m, offset t % m (m a power of two)
-        for t in prange(half):
-            j = t & (m - 1)
-            k = (t - j) * 2 + j
-            w = mont.load(tw, m + j)
-            u = mont.load(col, k)
-            v = mont.mul(mont.load(col, k + m), w, FR)
-            mont.store(col, k, mont.add(u, v, FR))
-            mont.store(col, k + m, mont.sub(u, v, FR))
-        m *= 2
-    if post.shape[0] == n:
-        for i in prange(n):
-            mont.store(col, i, mont.mul(mont.load(col, i), mont.load(post, i), FR))
+    for b in prange(n // block):
+        _early_stages(src, col, tw, rev, pre, b * block, (b + 1) * block)
+    for t in prange(block // run):
+        _late_stages(col, tw, post, block, t * run, (t + 1) * run)
 
 
 class NTTDomains:
@@ -206,9 +225,9 @@ def ntt(domains: NTTDomains, a, inverse: bool = False, coset: bool = False, shif
         raise InvalidInput(f"ntt: length 2^{log2_n} exceeds Fr's two-adicity 2^{R_TWO_ADICITY}")
     if coset and shift % R_MODULUS == 0:
         raise InvalidInput("ntt: the coset shift must be non-zero")
-    data = np.array(a, dtype=np.uint64, order="C").reshape(-1, n, LIMBS)
+    data = np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, n, LIMBS)  # read, never written
     if n == 1:
-        return data.reshape(a.shape)  # the transform of one point is the identity (any coset)
+        return data.copy().reshape(a.shape)  # the transform of one point is the identity (any coset)
     tw = domains.twiddles(log2_n, inverse)
     rev = domains.bit_reverse(log2_n)
     pre = post = _EMPTY
@@ -218,8 +237,13 @@ def ntt(domains: NTTDomains, a, inverse: bool = False, coset: bool = False, shif
         n_inv = pow(n, -1, R_MODULUS)
         post = domains.powers(pow(shift, -1, R_MODULUS) if coset else 1, n, n_inv)
     block = min(n, 1 << LOG2_BLOCK)
-    if data.shape[0] >= 2:
-        _ntt_many(data, tw, rev, pre, post, block)
+    out = np.empty_like(data)
+    if data.shape[0] * n <= SERIAL_MAX:
+        _ntt_serial(data, out, tw, rev, pre, post, block)
+    elif data.shape[0] == 1:
+        with one_task_at_a_time():
+            _ntt_wide(data[0], out[0], tw, rev, pre, post, block, min(block, LATE_RUN))
     else:
-        _ntt_wide(data[0], tw, rev, pre, post, block)
-    return data.reshape(a.shape)
+        with one_task_at_a_time():
+            _ntt_many(data, out, tw, rev, pre, post, block)
+    return out.reshape(a.shape)
