@@ -10,8 +10,8 @@ What the names mean here (docs/node.md has the table of every method):
   State queries reach a recent window of blocks (`Executor.HISTORY_*`), and a clear error past it;
   for `eth_getBalance` and `eth_getTransactionCount`, `pending` is the admitted state.
 - fees: the ledger charges none. So that every client's fee logic has valid numbers, the node
-  quotes a constant base fee of 0 and a suggested tip of 1 wei (`eth_gasPrice` = 1 wei); they
-  are not charged, and receipts report an `effectiveGasPrice` of 0.
+  quotes a constant base fee of 1 wei and a suggested tip of 1 wei (`eth_gasPrice` = 2 wei); they
+  are neither charged nor enforced, and receipts report the `effectiveGasPrice` paid: 0.
 - there are no contracts: `eth_getCode` is `0x`, `eth_call` to an address returns `0x`, logs and
   log filters are always empty, `eth_estimateGas` is 21000 for a transfer the node would accept
   and the refusal's message otherwise.
@@ -31,8 +31,8 @@ from .transactions import DYNAMIC_FEE, MAX_VALUE, TRANSFER_GAS, transaction_fiel
 
 __all__ = ["NodeApi", "BASE_FEE", "SUGGESTED_TIP", "BLOCK_GAS_LIMIT", "MAX_BULK"]
 
-BASE_FEE = 0
-SUGGESTED_TIP = 1                  # wei; quoted, never charged
+BASE_FEE = 1                        # wei; quoted, never charged (non-zero: ethers reads 0 as "no EIP-1559")
+SUGGESTED_TIP = 1                  # wei; likewise
 BLOCK_GAS_LIMIT = 30_000_000       # reported (at least gasUsed); a mini-batch is bounded by count
 MAX_BULK = 16_000                  # transactions per zkpipe_sendRawTransactions call
 MAX_FEE_HISTORY = 1024             # blocks per eth_feeHistory call
@@ -393,23 +393,29 @@ class NodeApi(JsonRpc):
     def eth_getTransactionByHash(self, params: list) -> Optional[dict]:
         self._arity(params, 1, 1)
         r = self.executor.transaction(_hash(params[0], 0))
-        return None if r is None else self._tx_object(r.transfer, r.block_hash, r.block_number, r.position)
+        if r is None:
+            return None
+        return self._tx_object(r.transfer, self.executor.block(r.block_number), r.position)
 
     def eth_getTransactionReceipt(self, params: list) -> Optional[dict]:
         self._arity(params, 1, 1)
         r = self.executor.receipt(_hash(params[0], 0))
-        return None if r is None else self._receipt_object(r)
+        return None if r is None else self._receipt_object(r, self.executor.block(r.block_number))
 
     def eth_getBlockReceipts(self, params: list) -> Optional[list]:
         self._arity(params, 1, 1)
-        receipts = self.executor.block_receipts(self._number(params[0], 0))
-        return None if receipts is None else [self._receipt_object(r) for r in receipts]
+        number = self._number(params[0], 0)
+        receipts = self.executor.block_receipts(number)
+        if receipts is None:
+            return None
+        block = self.executor.block(number)
+        return [self._receipt_object(r, block) for r in receipts]
 
     def _by_index(self, block, index: Any) -> Optional[dict]:
         i = _uint(index, 1, "index")
         if block is None or i >= len(block.transfers):
             return None
-        return self._tx_object(block.transfers[i], block.hash, block.number, i)
+        return self._tx_object(block.transfers[i], block, i)
 
     def eth_getTransactionByBlockNumberAndIndex(self, params: list) -> Optional[dict]:
         self._arity(params, 2, 2)
@@ -472,7 +478,7 @@ class NodeApi(JsonRpc):
         hashes = b"".join(t.hash for t in block.transfers)
         root = _h(keccak(hashes)) if n else _EMPTY_TRIE
         if full:
-            txs = [self._tx_object(t, block.hash, block.number, i) for i, t in enumerate(block.transfers)]
+            txs = [self._tx_object(t, block, i) for i, t in enumerate(block.transfers)]
         else:
             txs = [_h(t.hash) for t in block.transfers]
         return {
@@ -490,16 +496,18 @@ class NodeApi(JsonRpc):
             "transactions": txs, "uncles": [],
         }
 
-    def _tx_object(self, t, block_hash: bytes, number: int, index: int) -> dict:
+    @staticmethod
+    def _tx_object(t, block, index: int) -> dict:
         f = transaction_fields(t.raw)
         out = {
-            "hash": _h(t.hash), "nonce": _q(t.nonce), "blockHash": _h(block_hash),
-            "blockNumber": _q(number), "transactionIndex": _q(index), "from": _h(t.sender),
+            "hash": _h(t.hash), "nonce": _q(t.nonce), "blockHash": _h(block.hash),
+            "blockNumber": _q(block.number), "blockTimestamp": _q(int(block.cut_time)),
+            "transactionIndex": _q(index), "from": _h(t.sender),
             "to": _h(t.to), "value": _q(t.value), "gas": _q(f.gas), "input": "0x",
             "type": _q(f.kind), "chainId": _q(f.chain_id), "v": _q(f.v), "r": _q(f.r), "s": _q(f.s),
         }
         if f.kind == DYNAMIC_FEE:
-            # What the transaction would pay at a base fee of 0: its tip, within its cap.
+            # What the transaction would pay at the quoted base fee, within its cap.
             out.update(gasPrice=_q(min(f.max_fee_per_gas, BASE_FEE + f.max_priority_fee_per_gas)),
                        maxFeePerGas=_q(f.max_fee_per_gas),
                        maxPriorityFeePerGas=_q(f.max_priority_fee_per_gas), accessList=[],
@@ -509,15 +517,16 @@ class NodeApi(JsonRpc):
         return out
 
     @staticmethod
-    def _receipt_object(r) -> dict:
+    def _receipt_object(r, block) -> dict:
         t = r.transfer
         return {
             "transactionHash": _h(t.hash), "transactionIndex": _q(r.position),
             "blockHash": _h(r.block_hash), "blockNumber": _q(r.block_number),
+            "blockTimestamp": _q(int(block.cut_time)),
             "from": _h(t.sender), "to": _h(t.to),
             # The ledger charges no fees; the gas figures are those of a plain transfer.
             "gasUsed": _q(TRANSFER_GAS), "cumulativeGasUsed": _q(TRANSFER_GAS * (r.position + 1)),
-            "effectiveGasPrice": "0x0", "blobGasUsed": "0x0", "contractAddress": None, "logs": [],
+            "effectiveGasPrice": "0x0", "blobGasPrice": "0x1", "contractAddress": None, "logs": [],
             "logsBloom": _EMPTY_BLOOM, "status": "0x1",
             "type": _q(t.raw[0] if t.raw[0] < 0x80 else 0),
             "batchIndex": _q(r.batch_index), "finality": r.status,

@@ -25,10 +25,10 @@ __all__ = ["NonceQueue"]
 
 
 class NonceQueue:
-    """The held transfers, keyed by (sender, nonce), with geth-like bounds: at most `per_sender`
+    """The held transfers, keyed by (sender, nonce), with bounds like geth's (larger: a wallet may send hundreds at once): at most `per_sender`
     held for one sender (and no nonce further than that ahead), at most `total` in all."""
 
-    def __init__(self, per_sender: int = 64, total: int = 4096, wait_s: float = 10.0):
+    def __init__(self, per_sender: int = 1024, total: int = 16384, wait_s: float = 10.0):
         if per_sender < 1 or total < 1 or wait_s < 0:
             raise InvalidInput("NonceQueue bounds must be positive and wait_s non-negative")
         self.per_sender = per_sender

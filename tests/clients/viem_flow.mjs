@@ -1,0 +1,61 @@
+// viem, used as a new user would: a wallet client over http, nothing filled in by hand.
+// node viem_flow.mjs STEP URL KEY [ARG]  ->  one JSON object on stdout.
+//   send  ARG = "default" | "legacy": send 1 wei, wait for the receipt, read block and transaction
+//   bad   the refused transactions, each as viem reports it
+import { createPublicClient, createWalletClient, defineChain, http, parseSignature, serializeTransaction,
+         keccak256 } from "viem";
+import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
+
+const [step, url, key, arg] = process.argv.slice(2);
+const probe = createPublicClient({ transport: http(url) });
+const chain = defineChain({ id: await probe.getChainId(), name: "zkpipe", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+                            rpcUrls: { default: { http: [url] } } });
+const client = createPublicClient({ chain, transport: http(url) });
+const account = privateKeyToAccount(key);
+const wallet = createWalletClient({ account, chain, transport: http(url) });
+const to = privateKeyToAccount(generatePrivateKey()).address;
+
+function report(e) {
+  let rpc = null;
+  e.walk?.((c) => { if (typeof c?.code === "number" && rpc === null) rpc = c.code; return false; });
+  return { name: e.name, shortMessage: e.shortMessage ?? String(e.message), details: e.details ?? null, code: rpc };
+}
+
+async function send(kind) {
+  const hash = await wallet.sendTransaction(kind === "legacy" ? { to, value: 1n, type: "legacy" } : { to, value: 1n });
+  const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  const block = await client.getBlock({ blockHash: receipt.blockHash });
+  const tx = await client.getTransaction({ hash });
+  const balances = {};
+  for (const blockTag of ["latest", "safe", "finalized"]) balances[blockTag] = await client.getBalance({ address: to, blockTag });
+  return { hash, to, type: tx.type, status: receipt.status, blockNumber: receipt.blockNumber, blockHash: block.hash,
+           blockTxs: block.transactions, txFrom: tx.from, balances };
+}
+
+async function refusal(fn) {
+  try { await fn(); return { accepted: true }; } catch (e) { return report(e); }
+}
+
+async function bad() {
+  const nonce = await client.getTransactionCount({ address: account.address, blockTag: "pending" });
+  const fields = { type: "eip1559", nonce, gas: 21000n, maxFeePerGas: 3n, maxPriorityFeePerGas: 1n, to, value: 1n };
+  const signed = await account.signTransaction({ ...fields, chainId: chain.id });
+  const corrupted = signed.slice(0, -4) + (signed.slice(-4, -2) === "00" ? "01" : "00") + signed.slice(-2);
+  return {
+    wrongChainId: await refusal(async () => client.sendRawTransaction({
+      serializedTransaction: await account.signTransaction({ ...fields, chainId: chain.id + 1 }) })),
+    reusedNonce: await refusal(() => wallet.sendTransaction({ to, value: 1n, nonce: 0 })),
+    insufficientFunds: await refusal(async () => wallet.sendTransaction({
+      to, value: (await client.getBalance({ address: account.address })) + 1n })),
+    corruptedSignature: await refusal(() => client.sendRawTransaction({ serializedTransaction: corrupted })),
+    gasTooLow: await refusal(() => wallet.sendTransaction({ to, value: 1n, gas: 20000n })),
+  };
+}
+
+const steps = { send: () => send(arg), bad };
+try {
+  console.log(JSON.stringify(await steps[step](), (k, v) => (typeof v === "bigint" ? v.toString() : v)));
+} catch (e) {
+  console.log(JSON.stringify({ failed: report(e) }));
+  process.exitCode = 1;
+}
