@@ -103,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The standard library's own errors (bad request line, unknown method, oversized
         headers), as JSON-RPC errors rather than HTML pages."""
         self.close_connection = True
+        self.request_version = "HTTP/1.1"   # garbage parses as HTTP/0.9, which has no headers
         try:
             self._reply(code, dump_json(error_object(None, INVALID_REQUEST,
                                                      f"HTTP {code}: {message or 'bad request'}")))
