@@ -1,27 +1,22 @@
 """The CUDA arithmetic, tested without a GPU.
 
 kernels/cuda/host_test.cpp includes the .cuh headers and the __host__ __device__ bodies of
-ntt.cu and msm.cu and runs them on the CPU, driven by the same launch plans as the GPU backend
-(kernels/gpu/plan.py). Its answers are compared with Python ints and py_ecc. A second group
-compiles every .cu for sm_90 with nvcc, so compile errors in device-only code show up here too.
+ntt.cu and msm.cu and runs them on the CPU, one thread, driven by the same launch plans as the GPU
+backend (kernels/gpu/plan.py). Its answers are compared with Python ints and py_ecc. The field
+tests run twice: with the portable arithmetic and with the device's carry-chain product, its
+carry flag emulated. A second group compiles every .cu for sm_90 with nvcc, so compile errors in
+device-only code show up here too. The device code run many threads at a time is in
+tests/test_cuda_threaded.py.
 """
 
 from __future__ import annotations
 
-import ctypes
-import importlib
 import random
 import shutil
 import subprocess
-import sys
-import types
-from pathlib import Path
-
-import numpy as np
 
 import pytest
 
-from kernels.errors import InvalidInput
 from kernels.gpu import loader, plan
 from kernels.params import CURVE_B, G1_GENERATOR, MONTGOMERY_R, P_MODULUS, R_MODULUS, root_of_unity
 
@@ -92,13 +87,13 @@ def _compiler():
     return None
 
 
-@pytest.fixture(scope="session")
-def host(tmp_path_factory):
+def _build_host(tmp_path_factory, defines: tuple[str, ...]):
     cxx = _compiler()
     if cxx is None:
         pytest.skip("no host C++ compiler (g++, clang++ or nvcc) found")
     exe = tmp_path_factory.mktemp("cuda_host") / "host_test"
-    cmd = cxx + ["-std=c++17", "-O2", f"-I{CUDA_DIR}", "-o", str(exe), str(CUDA_DIR / "host_test.cpp")]
+    cmd = cxx + ["-std=c++17", "-O2", f"-I{CUDA_DIR}", *(f"-D{d}" for d in defines), "-o", str(exe),
+                 str(CUDA_DIR / "host_test.cpp")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, f"host build failed:\n{proc.stderr}"
 
@@ -111,6 +106,23 @@ def host(tmp_path_factory):
         return out
 
     return run
+
+
+@pytest.fixture(scope="session")
+def host(tmp_path_factory):
+    """The portable arithmetic (64-bit limbs), as host builds compile it."""
+    return _build_host(tmp_path_factory, ())
+
+
+@pytest.fixture(scope="session")
+def host_chain(tmp_path_factory):
+    """The device arithmetic: 32-bit limbs on carry-flag chains, the flag emulated in C++."""
+    return _build_host(tmp_path_factory, ("ZK_EMULATE_CARRY",))
+
+
+@pytest.fixture(params=["portable", "carry_chain"])
+def arith(request):
+    return request.getfixturevalue("host" if request.param == "portable" else "host_chain")
 
 
 def h(x: int) -> str:
@@ -129,7 +141,8 @@ def parse_point(s: str):
 # Fields ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field,modulus", [("fr", R), ("fq", P)], ids=["fr", "fq"])
-def test_field_ops_match_python_ints(host, field, modulus):
+def test_field_ops_match_python_ints(arith, field, modulus):
+    host = arith
     rng = random.Random()
     edge = [0, 1, 2, modulus - 1, modulus - 2, (modulus - 1) // 2, 2**64 - 1, 2**128, 2**192 + 5]
     values = edge + [rng.randrange(modulus) for _ in range(200)]
@@ -152,7 +165,8 @@ def test_field_ops_match_python_ints(host, field, modulus):
 
 
 @pytest.mark.parametrize("field,modulus", [("fr", R), ("fq", P)], ids=["fr", "fq"])
-def test_montgomery_form_and_range_check(host, field, modulus):
+def test_montgomery_form_and_range_check(arith, field, modulus):
+    host = arith
     rng = random.Random()
     values = [0, 1, modulus - 1] + [rng.randrange(modulus) for _ in range(50)]
     got = host([f"{field} mont {h(v)}" for v in values])
@@ -363,195 +377,3 @@ def test_cuda_sources_compile_with_nvcc(name, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr.lower(), proc.stderr
-
-
-# The GPU backend's Python driver on emulated kernels ------------------------------------------------
-#
-# Each .cu file is compiled for the host with host_emulation.h into a shared library; a stand-in
-# `cupy` module (numpy arrays, kernels called through ctypes thread by thread) is installed while
-# kernels.gpu is imported afresh, so GpuBackend runs unchanged: plans, launches, buffers and all.
-
-def _build_emulation(tmp_dir: Path) -> dict[str, ctypes.CDLL]:
-    cxx = shutil.which("g++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no host C++ compiler for the emulated kernels")
-    libs = {}
-    for name in loader.NAME_EXPRESSIONS:
-        out = tmp_dir / (name + ".so")
-        cmd = [cxx, "-std=c++17", "-O1", "-shared", "-fPIC", f"-I{CUDA_DIR}", f'-DZK_SOURCE="{name}"',
-               "-o", str(out), str(CUDA_DIR / "host_emulation.cpp")]
-        if name == "elementwise.cu":
-            cmd.insert(1, "-DZK_ELEMENTWISE")
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        lib = ctypes.CDLL(str(out))
-        lib.zk_kernel.restype = ctypes.c_void_p
-        lib.zk_kernel.argtypes = [ctypes.c_char_p]
-        libs[name] = lib
-    return libs
-
-
-class _Dim3(ctypes.Structure):
-    _fields_ = [("x", ctypes.c_uint), ("y", ctypes.c_uint), ("z", ctypes.c_uint)]
-
-
-_CTYPE = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32, np.int32: ctypes.c_int32}
-
-
-class _EmulatedKernel:
-    # Kernels whose threads synchronise: run with one thread per block (their loops cover the rest).
-    BLOCK_SYNCHRONOUS = {"ntt_dif_pass"}
-
-    def __init__(self, lib, name):
-        self.lib, self.name = lib, name
-        self.addr = lib.zk_kernel(name.encode()) or ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-        assert self.addr, name
-        self.dims = {k: _Dim3.in_dll(lib, k) for k in ("threadIdx", "blockIdx", "blockDim", "gridDim")}
-
-    def __call__(self, grid, block, args):
-        types, values = [], []
-        for a in args:
-            if isinstance(a, np.ndarray):
-                assert a.flags.c_contiguous
-                types.append(ctypes.c_void_p)
-                values.append(a.ctypes.data)
-            else:
-                types.append(_CTYPE[type(a)])
-                values.append(int(a))
-        fn = ctypes.CFUNCTYPE(None, *types)(self.addr)
-        gx, gy = (tuple(grid) + (1, 1))[:2]
-        bx = 1 if self.name in self.BLOCK_SYNCHRONOUS else block[0]
-        d = self.dims
-        d["blockDim"].x, d["blockDim"].y, d["gridDim"].x, d["gridDim"].y = bx, 1, gx, gy
-        for y in range(gy):
-            for x in range(gx):
-                d["blockIdx"].x, d["blockIdx"].y = x, y
-                for t in range(bx):
-                    d["threadIdx"].x = t
-                    fn(*values)
-
-
-def _host_cupy(libs):
-    host = types.ModuleType("cupy")
-    for attr in ("zeros", "empty", "empty_like", "tile", "broadcast_to", "ascontiguousarray", "all",
-                 "flatnonzero", "count_nonzero", "argsort", "ndarray", "uint64"):
-        setattr(host, attr, getattr(np, attr))
-    host.asarray = lambda a, dtype=None: np.array(a, dtype=dtype, copy=True)
-    host.asnumpy = lambda a: np.array(a, copy=True)
-
-    class RawModule:
-        def __init__(self, code, options=(), name_expressions=()):
-            (self.source,) = [n for n in libs if loader.source(n) == code]
-            assert tuple(options) == loader.compile_options()
-
-        def get_function(self, name):
-            return _EmulatedKernel(libs[self.source], name)
-
-    host.RawModule = RawModule
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
-                                    getDeviceProperties=lambda i: {"name": b"host emulation"})
-    host.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
-    return host
-
-
-@pytest.fixture(scope="module")
-def emulated(tmp_path_factory):
-    libs = _build_emulation(tmp_path_factory.mktemp("cuda_emulation"))
-    saved = {k: v for k, v in sys.modules.items() if k == "cupy" or k.startswith("kernels.gpu")}
-    for k in saved:
-        del sys.modules[k]
-    sys.modules["cupy"] = _host_cupy(libs)
-    try:
-        backend = importlib.import_module("kernels.gpu.backend").GpuBackend()
-        yield backend
-    finally:
-        for k in [k for k in sys.modules if k == "cupy" or k.startswith("kernels.gpu")]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-
-
-def test_emulated_fields(emulated):
-    rng = random.Random()
-    for f, m in ((emulated.fr, R), (emulated.fq, P)):
-        a = [0, 1, m - 1] + [rng.randrange(m) for _ in range(300)]
-        b = [m - 1, 0, 1] + [rng.randrange(1, m) for _ in range(300)]
-        da, db = f.from_ints(a), f.from_ints(b)
-        assert f.to_ints(f.add(da, db)) == [(x + y) % m for x, y in zip(a, b)]
-        assert f.to_ints(f.sub(da, db)) == [(x - y) % m for x, y in zip(a, b)]
-        assert f.to_ints(f.mul(da, db)) == [x * y % m for x, y in zip(a, b)]
-        assert f.to_ints(f.neg(da)) == [-x % m for x in a]
-        assert f.to_ints(f.square(da)) == [x * x % m for x in a]
-        assert f.to_ints(f.pow(da, 2**70 + 3)) == [pow(x, 2**70 + 3, m) for x in a]
-        nz = f.from_ints(b[3:])
-        want = [pow(x, -1, m) for x in b[3:]]
-        assert f.to_ints(f.inv(nz)) == want
-        assert f.to_ints(f.batch_inv(nz)) == want
-        with pytest.raises(InvalidInput):
-            f.inv(da)
-        with pytest.raises(InvalidInput):
-            f.from_ints([m])
-        with pytest.raises(InvalidInput):
-            f.validate(np.full((2, 4), 2**64 - 1, dtype=np.uint64))
-        assert all(0 <= v < m for v in f.to_ints(f.random(500)))
-        assert f.to_ints(f.ones(2)) == [1, 1] and f.to_ints(f.zeros(2)) == [0, 0]
-
-
-def test_emulated_g1(emulated):
-    rng = random.Random()
-    g1 = emulated.g1
-    pts = [(0, 0), G1_GENERATOR] + [random_point(rng) for _ in range(20)]
-    other = [G1_GENERATOR, G1_GENERATOR, ec_neg(pts[2])] + pts[3:]
-    a, b = g1.from_ints(pts), g1.from_ints(other)
-    assert g1.to_ints(g1.add(a, b)) == [ec_add(p, q) for p, q in zip(pts, other)]
-    assert g1.to_ints(g1.double(a)) == [ec_add(p, p) for p in pts]
-    assert g1.to_ints(g1.neg(a)) == [ec_neg(p) for p in pts]
-    ks = [0, 1, R - 1] + [rng.randrange(R) for _ in pts[3:]]
-    assert g1.to_ints(g1.scalar_mul(a, emulated.fr.from_ints(ks))) == [ec_mul(p, k) for p, k in zip(pts, ks)]
-    with pytest.raises(InvalidInput):
-        g1.from_ints([(1, 3)])
-    assert g1.is_on_curve(a).all()
-    assert all((y * y - x ** 3 - 3) % P == 0 for x, y in g1.to_ints(g1.random(3)))
-
-
-@pytest.mark.parametrize("log_n", [0, 1, 4, 9, 11])
-def test_emulated_ntt(emulated, log_n):
-    rng = random.Random()
-    n = 1 << log_n
-    cols = [[rng.randrange(R) for _ in range(n)] for _ in range(2)]
-    a = emulated.fr.from_ints([v for c in cols for v in c]).reshape(2, n, 4)
-    omega = root_of_unity(log_n)
-    f = emulated.ntt(a)
-    assert emulated.fr.to_ints(f) == [v for c in cols for v in ntt_reference(c, omega)]
-    cs = emulated.ntt(a, coset=True, shift=7)
-    want = [v for c in cols for v in ntt_reference([x * pow(7, j, R) % R for j, x in enumerate(c)], omega)]
-    assert emulated.fr.to_ints(cs) == want
-    assert np.array_equal(emulated.ntt(f, inverse=True), a)
-    assert np.array_equal(emulated.ntt(cs, inverse=True, coset=True, shift=7), a)
-    with pytest.raises(InvalidInput):
-        emulated.ntt(emulated.fr.zeros(3))
-
-
-def test_emulated_msm(emulated):
-    from kernels.backend import MSMConfig
-
-    rng = random.Random()
-    n = 150
-    base = [random_point(rng) for _ in range(30)]
-    pts = [rng.choice(base) for _ in range(n - 1)] + [(0, 0)]
-    dp = emulated.g1.from_ints(pts)
-    for ks in ([rng.randrange(R) for _ in range(n)], [1] * n, [0] * n, [rng.randrange(1 << 16) for _ in range(n)]):
-        want = _msm_reference(pts, ks)
-        got = emulated.g1.to_ints(emulated.msm(dp, emulated.fr.from_ints(ks))[None])[0]
-        assert got == want
-    ks = [rng.randrange(1 << 20) for _ in range(n)]
-    want = _msm_reference(pts, ks)
-    for cfg in (MSMConfig(window_bits=3), MSMConfig(scalar_bits=20), MSMConfig(window_bits=11, scalar_bits=40)):
-        assert emulated.g1.to_ints(emulated.msm(dp, emulated.fr.from_ints(ks), cfg)[None])[0] == want
-    canonical = np.array([[k, 0, 0, 0] for k in ks], dtype=np.uint64)
-    got = emulated.msm(dp, canonical, MSMConfig(scalars_montgomery=False))
-    assert emulated.g1.to_ints(got[None])[0] == want
-    with pytest.raises(InvalidInput):
-        emulated.msm(dp, emulated.fr.from_ints(ks), MSMConfig(scalar_bits=8))
-    with pytest.raises(InvalidInput):
-        emulated.msm(dp, emulated.fr.from_ints(ks[:5]))
-    assert emulated.g1.to_ints(emulated.msm(dp[:0], emulated.fr.zeros(0))[None]) == [(0, 0)]

@@ -172,10 +172,12 @@ ZK_HD_CALL G1Xyzz scalar_mul(const G1Affine& p, const u64* k, int nlimbs) {
     return acc;
 }
 
-// k·P for a small non-negative integer k, double-and-add on an XYZZ point.
+// k·P for a small non-negative integer k, double-and-add on an XYZZ point from k's top bit.
 ZK_HD_CALL G1Xyzz scalar_mul_small(const G1Xyzz& p, u32 k) {
     G1Xyzz acc = G1Xyzz::infinity();
-    for (int bit = 31; bit >= 0; --bit) {
+    int top = 31;
+    while (top >= 0 && !((k >> top) & 1)) --top;
+    for (int bit = top; bit >= 0; --bit) {
         acc = dbl(acc);
         if ((k >> bit) & 1) acc = add(acc, p);
     }

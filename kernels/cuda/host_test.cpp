@@ -145,21 +145,19 @@ static std::string ntt_command(std::istream& in) {
         for (u64 i = 0; i < cols * n; ++i)
             (Fr::load(&a[4 * i]) * Fr::load(&table[4 * (i & (n - 1))])).store(&a[4 * i]);
     }
+    std::vector<u64> scale_table;
+    if (!post_c.is_zero()) scale_table = powers(post_base, post_c, n);
     tmp = a;
     std::vector<u64> sh(4u << ZK_NTT_MAX_LOG_BLOCK);
     for (int p = 0; p < npasses; ++p) {
+        const bool last = p == npasses - 1;
         u64 blocks = n >> (t[p] + g[p]);
         for (u64 c = 0; c < cols; ++c)
             for (u64 b = 0; b < blocks; ++b)
-                ntt_pass_block(b, 0, 1, &tmp[4 * c * n], &tmp[4 * c * n], sh.data(), tw.data(), log_n,
-                               lo[p], t[p], g[p]);
+                ntt_pass_block(b, 0, 1, &tmp[4 * c * n], last ? &out[4 * c * n] : &tmp[4 * c * n], sh.data(),
+                               tw.data(), log_n, lo[p], t[p], g[p], last,
+                               last && !scale_table.empty() ? scale_table.data() : nullptr, nullptr);
     }
-    std::vector<u64> scale_table;
-    if (!post_c.is_zero()) scale_table = powers(post_base, post_c, n);
-    for (u64 c = 0; c < cols; ++c)
-        for (u64 i = 0; i < n; ++i)
-            ntt_bitrev_element(i, &tmp[4 * c * n], &out[4 * c * n], log_n,
-                               scale_table.empty() ? nullptr : scale_table.data(), nullptr);
     std::string r;
     for (u64 i = 0; i < cols * n; ++i) r += (i ? " " : "") + out_elem(Fr::load(&out[4 * i]));
     return r;
@@ -188,9 +186,9 @@ static std::string msm_command(std::istream& in) {
     std::vector<u32> keys(pairs);
     std::vector<i32> digits(pairs);
     for (u64 i = 0; i < n; ++i) msm_digits_scalar(i, canonical.data(), n, c, windows, keys.data(), digits.data());
-    std::vector<i64> perm(pairs);
-    for (u64 i = 0; i < pairs; ++i) perm[i] = (i64)i;
-    std::stable_sort(perm.begin(), perm.end(), [&](i64 x, i64 y) { return keys[x] < keys[y]; });
+    std::vector<u32> perm(pairs);
+    for (u64 i = 0; i < pairs; ++i) perm[i] = (u32)i;
+    std::stable_sort(perm.begin(), perm.end(), [&](u32 x, u32 y) { return keys[x] < keys[y]; });
     std::vector<u32> sorted(pairs);
     u64 m = 0;
     for (u64 i = 0; i < pairs; ++i) {
@@ -222,16 +220,15 @@ static std::string msm_command(std::istream& in) {
     const u64 segs = B / seg_len;
     std::vector<u64> seg(16 * windows * segs);
     for (u64 t = 0; t < windows * segs; ++t) msm_bucket_segment(t, buckets.data(), B, seg_len, seg.data());
-    u64 width = segs;
-    while (width > 1) {
-        u64 w_out = (width + 1) / 2;
-        std::vector<u64> next(16 * windows * w_out);
-        for (u64 t = 0; t < windows * w_out; ++t) xyzz_sum_pair(t, seg.data(), next.data(), width);
-        seg.swap(next);
-        width = w_out;
+    // The device sums the segments with a block tree and the host combines the windows; here
+    // both run sequentially on the same point formulas.
+    G1Xyzz acc = G1Xyzz::infinity();
+    for (int w = (int)windows - 1; w >= 0; --w) {
+        for (u32 b = 0; b < c; ++b) acc = dbl(acc);
+        for (u64 s = 0; s < segs; ++s) acc = add(acc, G1Xyzz::load(&seg[16 * (w * segs + s)]));
     }
     std::vector<u64> out(8);
-    msm_combine_windows(seg.data(), windows, c, out.data());
+    to_affine(acc).store(out.data());
     u32 max_bits = 0;
     for (u64 i = 0; i < n; ++i) max_bits = std::max(max_bits, bits[i]);
     return out_point(G1Affine::load(out.data())) + " " + std::to_string(max_bits) + " " + std::to_string(levels);

@@ -14,14 +14,23 @@
 //                in key order, are reduced by the same kernel again until none are left.
 //   5. reduce    per window Σ_b (b+1)·S_b: each thread takes L consecutive buckets, forms the
 //                running sums over them, and adds (its first digit − 1)·(its total) by a short
-//                double-and-add; the segment results are summed pairwise.
-//   6. combine   Σ_w 2^(c·w)·R_w by Horner's rule, then to affine.
+//                double-and-add; the segment results are summed by a tree inside each thread
+//                block (log2 of the block's width in dependent steps, one launch per 256-fold
+//                reduction), so a window of 2048 segments takes two launches.
+//   6. combine   Σ_w 2^(c·w)·R_w: on the host, from the W window sums that are the one copy
+//                back to the host (kernels/gpu/msm.py).
 //
 // As in ntt.cu, the bodies are `__host__ __device__` so that the host test runs this same code.
 
 #include "curve.cuh"
 
 namespace zk {
+
+#ifdef __CUDA_ARCH__
+#define ZK_MSM_SYNC() __syncthreads()
+#else
+#define ZK_MSM_SYNC() ((void)0)
+#endif
 
 #define ZK_MSM_EMPTY 0xffffffffu
 
@@ -40,11 +49,16 @@ ZK_HD u32 bit_length(const Fr& k) {
     return 0;
 }
 
+// Canonical limbs and bit length of scalar i; a scalar not below the modulus gets the bit length
+// ZK_MSM_INVALID (the host rejects the whole MSM) and is zeroed so the pipeline stays in range.
+#define ZK_MSM_INVALID 0xffffffffu
 ZK_HD void msm_prepare_scalar(u64 i, const u64* scalars, int montgomery, u64* canonical, u32* bits) {
     Fr k = Fr::load(scalars + 4 * i);
+    const bool valid = k.is_reduced();
+    if (!valid) k = Fr::zero();
     if (montgomery) k = from_montgomery(k);
     k.store(canonical + 4 * i);
-    bits[i] = bit_length(k);
+    bits[i] = valid ? bit_length(k) : ZK_MSM_INVALID;
 }
 
 // Bits [offset, offset + c) of a canonical scalar (c ≤ 32), zero beyond bit 255.
@@ -82,7 +96,7 @@ ZK_HD void msm_digits_scalar(u64 i, const u64* canonical, u64 n, u32 c, u32 wind
 // other slot (with the zero point) so that all pieces of one bucket stay adjacent for the next
 // level, or EMPTY when the chunk has no cut run at all (then no bucket crosses its borders).
 template <bool AFFINE>
-ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys, const i64* perm,
+ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys, const u32* perm,
                                 const i32* digits, const u64* points, u64 n, const u64* values,
                                 u64* buckets, u32* out_keys, u64* out_values) {
     const u64 begin = chunk_id * chunk;
@@ -100,8 +114,8 @@ ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys,
         for (; r < end && keys[r] == key; ++r) {
             if (key == ZK_MSM_EMPTY) continue;
             if (AFFINE) {
-                const i64 pair = perm[r];
-                G1Affine p = G1Affine::load(points + 8 * ((u64)pair % n));
+                const u32 pair = perm[r];
+                G1Affine p = G1Affine::load(points + 8 * (pair % n));
                 acc = add_mixed(acc, digits[pair] < 0 ? p.neg() : p);
             } else {
                 acc = add(acc, G1Xyzz::load(values + 16 * r));
@@ -144,27 +158,29 @@ ZK_HD void msm_bucket_segment(u64 tid, const u64* buckets, u32 buckets_per_windo
         run = add(run, G1Xyzz::load(base + 16 * (u64)j));
         acc = add(acc, run);
     }
-    acc = add(acc, scalar_mul_small(run, s * seg_len));
+    acc = add(acc, scalar_mul_small(run, s * seg_len));  // only the offset's significant bits
     acc.store(out + 16 * tid);
 }
 
-// Row r of a (rows, m) XYZZ array summed pairwise into (rows, ceil(m/2)).
-ZK_HD void xyzz_sum_pair(u64 tid, const u64* in, u64* out, u64 m) {
-    const u64 m_out = (m + 1) / 2;
-    const u64 r = tid / m_out, i = tid % m_out;
-    G1Xyzz a = G1Xyzz::load(in + 16 * (r * m + 2 * i));
-    if (2 * i + 1 < m) a = add(a, G1Xyzz::load(in + 16 * (r * m + 2 * i + 1)));
-    a.store(out + 16 * tid);
-}
+// Threads per block of the tree sum; each loads two points, so a block sums 2·ZK_SUM_THREADS.
+#define ZK_SUM_THREADS 128
 
-// Σ_w 2^(c·w)·R_w as an affine point (Horner's rule from the top window).
-ZK_HD void msm_combine_windows(const u64* windows, u32 count, u32 c, u64* out) {
-    G1Xyzz acc = G1Xyzz::infinity();
-    for (int w = (int)count - 1; w >= 0; --w) {
-        for (u32 b = 0; b < c; ++b) acc = dbl(acc);
-        acc = add(acc, G1Xyzz::load(windows + 16 * (u64)w));
+// One block's share of row blockIdx.y of a (rows, m) XYZZ array: the sum of its columns
+// [2T·blockIdx.x, 2T·(blockIdx.x + 1)) into out[row, blockIdx.x], by a tree in shared memory
+// (`sh`: 16·T limbs). Every thread reaches every barrier: the bounds only decide what it loads.
+ZK_HD void xyzz_block_sum(u32 tid, u32 nthreads, u64 block, u64 row, const u64* in, u64* out, u64 m,
+                          u64 m_out, u64* sh) {
+    const u64 i = 2 * (block * nthreads + tid);
+    const u64* base = in + 16 * row * m;
+    G1Xyzz a = i < m ? G1Xyzz::load(base + 16 * i) : G1Xyzz::infinity();
+    if (i + 1 < m) a = add(a, G1Xyzz::load(base + 16 * (i + 1)));
+    a.store(sh + 16 * tid);
+    ZK_MSM_SYNC();
+    for (u32 half = nthreads / 2; half > 0; half /= 2) {
+        if (tid < half) add(G1Xyzz::load(sh + 16 * tid), G1Xyzz::load(sh + 16 * (tid + half))).store(sh + 16 * tid);
+        ZK_MSM_SYNC();
     }
-    to_affine(acc).store(out);
+    if (tid == 0) G1Xyzz::load(sh).store(out + 16 * (row * m_out + block));
 }
 
 }  // namespace zk
@@ -174,45 +190,45 @@ ZK_HD void msm_combine_windows(const u64* windows, u32 count, u32 c, u64* out) {
 using namespace zk;
 
 #define ZK_TID() ((u64)blockIdx.x * blockDim.x + threadIdx.x)
+// Threads per block of the one-thread-per-item MSM kernels (THREADS in kernels/gpu/launch.py).
+#define ZK_MSM_THREADS 256
 
-extern "C" __global__ void msm_prepare_scalars(const u64* scalars, u64 n, int montgomery,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_prepare_scalars(const u64* scalars, u64 n, int montgomery,
                                                u64* canonical, u32* bits) {
     u64 i = ZK_TID();
     if (i < n) msm_prepare_scalar(i, scalars, montgomery, canonical, bits);
 }
 
-extern "C" __global__ void msm_digits(const u64* canonical, u64 n, u32 c, u32 windows, u32* keys,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_digits(const u64* canonical, u64 n, u32 c, u32 windows, u32* keys,
                                       i32* digits) {
     u64 i = ZK_TID();
     if (i < n) msm_digits_scalar(i, canonical, n, c, windows, keys, digits);
 }
 
-extern "C" __global__ void msm_accumulate_affine(u32 chunk, u64 m, const u32* keys, const i64* perm,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_accumulate_affine(u32 chunk, u64 m, const u32* keys, const u32* perm,
                                                  const i32* digits, const u64* points, u64 n,
                                                  u64* buckets, u32* out_keys, u64* out_values) {
     msm_accumulate_chunk<true>(ZK_TID(), chunk, m, keys, perm, digits, points, n, nullptr, buckets,
                                out_keys, out_values);
 }
 
-extern "C" __global__ void msm_accumulate_xyzz(u32 chunk, u64 m, const u32* keys, const u64* values,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_accumulate_xyzz(u32 chunk, u64 m, const u32* keys, const u64* values,
                                                u64* buckets, u32* out_keys, u64* out_values) {
     msm_accumulate_chunk<false>(ZK_TID(), chunk, m, keys, nullptr, nullptr, nullptr, 1, values,
                                 buckets, out_keys, out_values);
 }
 
-extern "C" __global__ void msm_bucket_segments(const u64* buckets, u32 buckets_per_window,
-                                               u32 seg_len, u64 total, u64* out) {
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_bucket_segments(
+    const u64* buckets, u32 buckets_per_window, u32 seg_len, u64 total, u64* out) {
     u64 tid = ZK_TID();
     if (tid < total) msm_bucket_segment(tid, buckets, buckets_per_window, seg_len, out);
 }
 
-extern "C" __global__ void xyzz_sum_pairs(const u64* in, u64* out, u64 m, u64 total) {
-    u64 tid = ZK_TID();
-    if (tid < total) xyzz_sum_pair(tid, in, out, m);
-}
-
-extern "C" __global__ void msm_combine(const u64* windows, u32 count, u32 c, u64* out) {
-    if (ZK_TID() == 0) msm_combine_windows(windows, count, c, out);
+// grid: (ceil(m / 2T), rows); block: T = ZK_SUM_THREADS (a power of two).
+extern "C" __global__ void __launch_bounds__(ZK_SUM_THREADS) xyzz_tree_sum(const u64* in, u64* out,
+                                                                          u64 m, u64 m_out) {
+    __shared__ u64 sh[16 * ZK_SUM_THREADS];
+    xyzz_block_sum(threadIdx.x, blockDim.x, blockIdx.x, blockIdx.y, in, out, m, m_out, sh);
 }
 
 #endif  // __CUDACC__

@@ -7,20 +7,28 @@
 // there and writes back: a pass over global memory per t stages instead of per stage. With t ≤ 8
 // and 2^(t+g) ≤ 1024 elements per block, 2^20 takes 3 passes and 2^24 takes 3 passes.
 //
-// DIF leaves the output in bit-reversed order; a final gather pass restores natural order and
-// applies any per-element scale (1/n for the inverse, shift^−i·1/n for the inverse coset). The
-// forward coset transform first multiplies a[j] by shift^j. The inverse transform is the same
-// DIF with ω^−1 twiddles.
+// DIF leaves the output in bit-reversed order; the last pass stores every element at its
+// bit-reversed index and applies any per-element scale there (1/n for the inverse, shift^−i·1/n
+// for the inverse coset), so no separate reordering pass is needed. The forward coset transform
+// first multiplies a[j] by shift^j. The inverse transform is the same DIF with ω^−1 twiddles.
 //
 // The per-block and per-element bodies are `__host__ __device__` functions so that the host test
-// can run the very same code with one emulated thread; the kernels below are thin wrappers.
+// can run the very same code; the kernels below are thin wrappers.
 
 #include "field.cuh"
 
 namespace zk {
 
-// Largest block of elements a pass holds in shared memory (32 bytes each: 32 KiB).
+// Largest block of elements a pass holds in shared memory (32 bytes each: 32 KiB), and the
+// most threads a pass block runs (four elements each when stages go in pairs).
 #define ZK_NTT_MAX_LOG_BLOCK 10
+#define ZK_NTT_THREADS 256
+
+#ifdef ZK_HOST_THREADS
+#define ZK_DYNAMIC_SHARED(type, name) type* name = (type*)zk_dynamic_shared()
+#else
+#define ZK_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
 
 #ifdef __CUDA_ARCH__
 #define ZK_SYNC() __syncthreads()
@@ -49,11 +57,27 @@ ZK_HD u64 ntt_global_index(u64 block, u32 e, u32 lo, u32 t, u32 g) {
     return (outer << (lo + t)) | ((u64)(e >> g) << lo) | (mid << g) | (u64)(e & ((1u << g) - 1));
 }
 
-// One block of one pass: t DIF stages on 2^(t+g) elements of one column.
-// tw[j] = ω^j for j < n/2 (ω a primitive n-th root, or its inverse for the inverse transform).
-// `sh` holds 4·2^(t+g) limbs; tid/nthreads split the work among the block's threads.
+// The radix-2 DIF butterfly: (u, v) → (u + v, (u − v)·ω^tw_index).
+ZK_HD void ntt_butterfly(Fr& u, Fr& v, const u64* tw, u64 tw_index) {
+    Fr d = u - v;
+    u = u + v;
+    v = d * Fr::load(tw + 4 * tw_index);
+}
+
+// Twiddle index of the butterfly whose upper element has global index gi, at global bit `bit`.
+ZK_HD u64 ntt_twiddle_index(u64 gi, u32 bit, u32 log_n) {
+    return (gi & ((1ull << bit) - 1)) << (log_n - 1 - bit);
+}
+
+// One block of one pass: t DIF stages on 2^(t+g) elements of one column, held in `sh`
+// (4·2^(t+g) limbs of shared memory). tw[j] = ω^j for j < n/2 (ω a primitive n-th root, or its
+// inverse for the inverse transform). Stages go two at a time: each thread keeps four elements in
+// registers through both stages (one barrier per two stages), a last odd stage one butterfly pair.
+// The last pass (lo = 0, `last`) stores element i at bitrev(i) with the post-scale applied, so
+// the output is in natural order without a separate pass; it must not run in place.
 ZK_HD void ntt_pass_block(u64 block, u32 tid, u32 nthreads, const u64* src, u64* dst, u64* sh,
-                          const u64* tw, u32 log_n, u32 lo, u32 t, u32 g) {
+                          const u64* tw, u32 log_n, u32 lo, u32 t, u32 g, int last,
+                          const u64* scale_table, const u64* scale) {
     const u32 log_e = t + g;
     const u32 elems = 1u << log_e;
     // Load limb by limb: consecutive threads read consecutive 64-bit words.
@@ -62,36 +86,51 @@ ZK_HD void ntt_pass_block(u64 block, u32 tid, u32 nthreads, const u64* src, u64*
         sh[w] = src[ntt_global_index(block, e, lo, t, g) * 4 + (w & 3)];
     }
     ZK_SYNC();
-    for (int j = (int)t - 1; j >= 0; --j) {
-        const u32 local_bit = (u32)j + g;   // the butterfly distance inside the block
-        const u32 global_bit = lo + (u32)j; // the same distance in the whole transform
-        const u64 low_mask = (1ull << global_bit) - 1;
-        for (u32 q = tid; q < elems / 2; q += nthreads) {
-            // Insert a zero at local_bit: q enumerates the butterflies' upper-half partners.
-            u32 i0 = ((q >> local_bit) << (local_bit + 1)) | (q & ((1u << local_bit) - 1));
-            u32 i1 = i0 | (1u << local_bit);
-            u64 gi0 = ntt_global_index(block, i0, lo, t, g);
-            u64 tw_index = (gi0 & low_mask) << (log_n - 1 - global_bit);
-            Fr u = Fr::load(sh + 4 * i0);
-            Fr v = Fr::load(sh + 4 * i1);
-            (u + v).store(sh + 4 * i0);
-            ((u - v) * Fr::load(tw + 4 * tw_index)).store(sh + 4 * i1);
+    int j = (int)t - 1;
+    for (; j >= 1; j -= 2) {
+        const u32 hi_bit = (u32)j + g, lo_bit = hi_bit - 1;  // local distances 2d and d
+        for (u32 q = tid; q < elems / 4; q += nthreads) {
+            // Insert zeros at lo_bit and hi_bit: q enumerates the quads' first elements.
+            const u32 i0 = (q & ((1u << lo_bit) - 1)) | ((q >> lo_bit) << (hi_bit + 1));
+            const u32 i1 = i0 | (1u << lo_bit), i2 = i0 | (1u << hi_bit), i3 = i2 | (1u << lo_bit);
+            Fr x0 = Fr::load(sh + 4 * i0), x1 = Fr::load(sh + 4 * i1);
+            Fr x2 = Fr::load(sh + 4 * i2), x3 = Fr::load(sh + 4 * i3);
+            const u64 g0 = ntt_global_index(block, i0, lo, t, g), g1 = ntt_global_index(block, i1, lo, t, g);
+            const u32 bit_hi = lo + (u32)j, bit_lo = bit_hi - 1;
+            ntt_butterfly(x0, x2, tw, ntt_twiddle_index(g0, bit_hi, log_n));
+            ntt_butterfly(x1, x3, tw, ntt_twiddle_index(g1, bit_hi, log_n));
+            ntt_butterfly(x0, x1, tw, ntt_twiddle_index(g0, bit_lo, log_n));
+            ntt_butterfly(x2, x3, tw, ntt_twiddle_index(g0, bit_lo, log_n));
+            x0.store(sh + 4 * i0); x1.store(sh + 4 * i1); x2.store(sh + 4 * i2); x3.store(sh + 4 * i3);
         }
         ZK_SYNC();
     }
-    for (u32 w = tid; w < 4 * elems; w += nthreads) {
-        u32 e = w >> 2;
-        dst[ntt_global_index(block, e, lo, t, g) * 4 + (w & 3)] = sh[w];
+    if (j == 0) {
+        const u32 local_bit = g;
+        for (u32 q = tid; q < elems / 2; q += nthreads) {
+            const u32 i0 = ((q >> local_bit) << (local_bit + 1)) | (q & ((1u << local_bit) - 1));
+            const u32 i1 = i0 | (1u << local_bit);
+            Fr u = Fr::load(sh + 4 * i0), v = Fr::load(sh + 4 * i1);
+            ntt_butterfly(u, v, tw, ntt_twiddle_index(ntt_global_index(block, i0, lo, t, g), lo, log_n));
+            u.store(sh + 4 * i0);
+            v.store(sh + 4 * i1);
+        }
+        ZK_SYNC();
     }
-}
-
-// dst[i] = src[bitrev(i)]·s_i with s_i = scale_table[i] if given, else scale (if given), else 1.
-ZK_HD void ntt_bitrev_element(u64 i, const u64* src, u64* dst, u32 log_n, const u64* scale_table,
-                              const u64* scale) {
-    Fr x = Fr::load(src + 4 * (u64)bit_reverse((u32)i, log_n));
-    if (scale_table) x = x * Fr::load(scale_table + 4 * i);
-    else if (scale) x = x * Fr::load(scale);
-    x.store(dst + 4 * i);
+    if (!last) {
+        for (u32 w = tid; w < 4 * elems; w += nthreads) {
+            u32 e = w >> 2;
+            dst[ntt_global_index(block, e, lo, t, g) * 4 + (w & 3)] = sh[w];
+        }
+        return;
+    }
+    for (u32 e = tid; e < elems; e += nthreads) {
+        const u64 i = bit_reverse((u32)ntt_global_index(block, e, lo, t, g), log_n);
+        Fr x = Fr::load(sh + 4 * e);
+        if (scale_table) x = x * Fr::load(scale_table + 4 * i);
+        else if (scale) x = x * Fr::load(scale);
+        x.store(dst + 4 * i);
+    }
 }
 
 // out[i] = c·base^i from table[j] = base^(2^j) (Montgomery): a product over the set bits of i,
@@ -110,29 +149,20 @@ ZK_HD void powers_element(u64 i, const u64* pow2_table, const u64* c, u64* out) 
 
 using namespace zk;
 
-// grid: (blocks per column, columns); block: min(512, 2^(t+g−1)) threads.
-extern "C" __global__ void ntt_dif_pass(const u64* src, u64* dst, const u64* tw, u32 log_n,
-                                        u32 lo, u32 t, u32 g) {
-    __shared__ u64 sh[4 << ZK_NTT_MAX_LOG_BLOCK];
+// grid: (blocks per column, columns); block: ZK_NTT_THREADS or fewer; dynamic shared memory:
+// 32 bytes per element of the pass block (at most 32 KiB).
+extern "C" __global__ void __launch_bounds__(ZK_NTT_THREADS) ntt_dif_pass(
+    const u64* src, u64* dst, const u64* tw, u32 log_n, u32 lo, u32 t, u32 g, int last,
+    const u64* scale_table, const u64* scale) {
+    ZK_DYNAMIC_SHARED(u64, sh);
     const u64 n = 1ull << log_n;
     const u64 col = blockIdx.y;
     ntt_pass_block(blockIdx.x, threadIdx.x, blockDim.x, src + col * n * 4, dst + col * n * 4, sh,
-                   tw, log_n, lo, t, g);
-}
-
-// One thread per element of every column; total = columns·n.
-extern "C" __global__ void ntt_bitrev(const u64* src, u64* dst, u32 log_n, u64 total,
-                                      const u64* scale_table, const u64* scale) {
-    u64 idx = (u64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const u64 n = 1ull << log_n;
-    const u64 col = idx >> log_n;
-    const u64 i = idx & (n - 1);
-    ntt_bitrev_element(i, src + col * n * 4, dst + col * n * 4, log_n, scale_table, scale);
+                   tw, log_n, lo, t, g, last, scale_table, scale);
 }
 
 // dst[c, j] = src[c, j]·table[j] for every column (the forward coset pre-scale).
-extern "C" __global__ void ntt_scale_columns(const u64* src, u64* dst, const u64* table, u32 log_n,
+extern "C" __global__ void __launch_bounds__(256) ntt_scale_columns(const u64* src, u64* dst, const u64* table, u32 log_n,
                                              u64 total) {
     u64 idx = (u64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
@@ -140,7 +170,7 @@ extern "C" __global__ void ntt_scale_columns(const u64* src, u64* dst, const u64
     (Fr::load(src + 4 * idx) * Fr::load(table + 4 * j)).store(dst + 4 * idx);
 }
 
-extern "C" __global__ void fr_powers(const u64* pow2_table, const u64* c, u64* out, u64 count) {
+extern "C" __global__ void __launch_bounds__(256) fr_powers(const u64* pow2_table, const u64* c, u64* out, u64 count) {
     u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < count) powers_element(i, pow2_table, c, out);
 }

@@ -12,7 +12,7 @@ from ..errors import InvalidInput
 from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
 from .curve import GpuG1
 from .field import GpuField
-from .msm import GpuMsm
+from .msm import GpuMsm, ResidentBases
 from .ntt import GpuNtt
 
 
@@ -21,6 +21,7 @@ class GpuBackend(Backend):
     cached on disk by CuPy); NTT tables and MSM bases stay resident on the device."""
 
     name = "gpu"
+    xp = cupy
 
     def __init__(self):
         self.fr = GpuField(R_MODULUS, "Fr", "zk::Fr")
@@ -39,7 +40,12 @@ class GpuBackend(Backend):
         return self._ntt(a, inverse=inverse, coset=coset, shift=shift)
 
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
+        """Σ k_i·P_i; `points` an array of G1 points or a ResidentBases from `msm_bases`."""
         return self._msm(points, scalars, config)
+
+    def msm_bases(self, points) -> ResidentBases:
+        """MSM bases copied to the device and checked once, for repeated MSMs over them."""
+        return self._msm.resident(points)
 
     def asarray(self, host_array):
         if isinstance(host_array, cupy.ndarray):

@@ -7,6 +7,8 @@ the source list and the options) needs nothing but the standard library.
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 from pathlib import Path
 
 CUDA_DIR = Path(__file__).resolve().parent.parent / "cuda"
@@ -28,8 +30,34 @@ def compile_options() -> tuple[str, ...]:
     return ("-std=c++17", f"-I{CUDA_DIR}")
 
 
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
+
+
 def source(name: str) -> str:
     return (CUDA_DIR / name).read_text()
+
+
+def included_files(name: str) -> list[str]:
+    """`name` and every file it includes from kernels/cuda, transitively, each once."""
+    seen: list[str] = []
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        stack.extend(m for m in _INCLUDE.findall(source(current)) if (CUDA_DIR / m).is_file())
+    return seen
+
+
+def module_code(name: str) -> str:
+    """The source handed to NVRTC: the file itself, headed by a digest of every file it includes.
+    CuPy's compile cache keys on the code string and options only, so without the digest an
+    edited header would silently reuse kernels compiled from the old one."""
+    digest = hashlib.sha256()
+    for part in sorted(included_files(name)):
+        digest.update(part.encode() + b"\0" + source(part).encode() + b"\0")
+    return f"// zkpipe sources {digest.hexdigest()}\n" + source(name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,7 +67,7 @@ def module(name: str):
 
     names = NAME_EXPRESSIONS[name]
     kwargs = {"name_expressions": list(names)} if names else {}
-    return cupy.RawModule(code=source(name), options=compile_options(), **kwargs)
+    return cupy.RawModule(code=module_code(name), options=compile_options(), **kwargs)
 
 
 def kernel(source_name: str, function: str):

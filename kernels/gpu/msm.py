@@ -1,56 +1,120 @@
 """Multi-scalar multiplication on the GPU (kernels/cuda/msm.cu): Pippenger with signed digits,
-bucket grouping by a device radix sort, chunked accumulation, parallel bucket reduction."""
+bucket grouping by a device radix sort, chunked accumulation, a block-tree bucket reduction, and
+the windows combined on the host."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Optional
 
 import cupy
 import numpy as np
 
+from .. import convert
 from ..backend import MSMConfig
 from ..errors import InvalidInput
-from ..params import LIMBS
+from ..params import LIMBS, P_MODULUS
 from . import loader, plan
 from .curve import POINT, GpuG1
 from .field import GpuField
 from .launch import device_array, first_false, launch, u32, u64
 
 EMPTY_KEY = 0xFFFFFFFF
-BASE_CACHE_SIZE = 4
+INVALID_BITS = 0xFFFFFFFF  # msm_prepare_scalars' bit length of a scalar not below the modulus
+SUM_THREADS = 128  # ZK_SUM_THREADS in msm.cu
 
 
 def _kernel(name: str):
     return loader.kernel("msm.cu", name)
 
 
+class ResidentBases:
+    """MSM base points copied to the device and validated once, owned by this object (as sppark's
+    `msm_t` owns its points): pass it to `msm` instead of an array to skip the copy and the
+    on-curve check on every call. `points[:k]` of it is the first k bases, still resident."""
+
+    def __init__(self, g1: GpuG1, points, _validated: Optional[cupy.ndarray] = None):
+        self.points = _validated if _validated is not None else g1.validate(points, "points").reshape(-1, *POINT)
+        self._g1 = g1
+
+    def __len__(self) -> int:
+        return self.points.shape[0]
+
+    def __getitem__(self, index: slice) -> "ResidentBases":
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise InvalidInput("ResidentBases: only contiguous slices [a:b] are supported")
+        return ResidentBases(self._g1, None, self.points[index])
+
+
+def combine_windows(window_sums: np.ndarray, c: int) -> tuple[int, int]:
+    """Σ_w 2^(c·w)·R_w on the host from the (W, 16) XYZZ window sums, as affine ints: Horner's
+    rule in Jacobian coordinates over Python ints (a few hundred doublings, no device thread
+    waiting on them), one inversion at the end."""
+    acc = None  # Jacobian (X, Y, Z), None = infinity
+    coords = convert.from_montgomery(window_sums.reshape(-1, LIMBS), P_MODULUS)
+    for w in range(window_sums.shape[0] - 1, -1, -1):
+        for _ in range(c):
+            acc = _jacobian_double(acc)
+        X, Y, ZZ, ZZZ = coords[16 // LIMBS * w: 16 // LIMBS * (w + 1)]
+        if ZZ:
+            # XYZZ means x = X/ZZ, y = Y/ZZZ; with Z = ZZZ/ZZ, Z^2 = ZZ and Z^3 = ZZZ (as
+            # ZZ^3 = ZZZ^2), so (X, Y, ZZZ/ZZ) is the same point in Jacobian coordinates.
+            acc = _jacobian_add(acc, (X, Y, ZZZ * pow(ZZ, -1, P_MODULUS) % P_MODULUS))
+    if acc is None or acc[2] == 0:
+        return (0, 0)
+    zi = pow(acc[2], -1, P_MODULUS)
+    return (acc[0] * zi * zi % P_MODULUS, acc[1] * zi * zi * zi % P_MODULUS)
+
+
+def _jacobian_double(p):
+    if p is None:
+        return None
+    X, Y, Z = p
+    if Y == 0:
+        return None
+    A, B = X * X % P_MODULUS, Y * Y % P_MODULUS
+    C = B * B % P_MODULUS
+    D = 2 * ((X + B) ** 2 - A - C) % P_MODULUS
+    E = 3 * A
+    X3 = (E * E - 2 * D) % P_MODULUS
+    return (X3, (E * (D - X3) - 8 * C) % P_MODULUS, 2 * Y * Z % P_MODULUS)
+
+
+def _jacobian_add(p, q):
+    if p is None:
+        return q
+    X1, Y1, Z1 = p
+    X2, Y2, Z2 = q
+    Z1Z1, Z2Z2 = Z1 * Z1 % P_MODULUS, Z2 * Z2 % P_MODULUS
+    U1, U2 = X1 * Z2Z2 % P_MODULUS, X2 * Z1Z1 % P_MODULUS
+    S1, S2 = Y1 * Z2 * Z2Z2 % P_MODULUS, Y2 * Z1 * Z1Z1 % P_MODULUS
+    if U1 == U2:
+        return _jacobian_double(p) if S1 == S2 else None
+    H, R = (U2 - U1) % P_MODULUS, (S2 - S1) % P_MODULUS
+    HH = H * H % P_MODULUS
+    HHH = H * HH % P_MODULUS
+    V = U1 * HH % P_MODULUS
+    X3 = (R * R - HHH - 2 * V) % P_MODULUS
+    return (X3, (R * (V - X3) - S1 * HHH) % P_MODULUS, Z1 * Z2 * H % P_MODULUS)
+
+
 class GpuMsm:
-    """Σ k_i·P_i. Host (numpy) base arrays are copied to the device and validated once, then kept
-    resident, keyed by the array object: an SRS passed again costs no transfer. Callers treat
-    such arrays as immutable."""
+    """Σ k_i·P_i. Bases come as a ResidentBases (no copy, no check) or as an array (copied and
+    validated on every call). Host synchronizations per call: the scalars' validity and widest
+    bit length (only when `scalar_bits` is not given; with it, none) and the W window sums."""
 
     def __init__(self, fr: GpuField, g1: GpuG1):
         self._fr = fr
         self._g1 = g1
-        self._bases: OrderedDict[int, tuple[np.ndarray, cupy.ndarray]] = OrderedDict()
 
-    def _device_bases(self, points) -> cupy.ndarray:
-        if isinstance(points, np.ndarray):
-            hit = self._bases.get(id(points))
-            if hit is not None and hit[0] is points:
-                self._bases.move_to_end(id(points))
-                return hit[1]
-            dev = self._g1.validate(points, "points")
-            self._bases[id(points)] = (points, dev)  # holding the array keeps its id unique
-            if len(self._bases) > BASE_CACHE_SIZE:
-                self._bases.popitem(last=False)
-            return dev
-        return self._g1.validate(points, "points")
+    def resident(self, points) -> ResidentBases:
+        return ResidentBases(self._g1, points)
 
     def __call__(self, points, scalars, config: Optional[MSMConfig] = None) -> cupy.ndarray:
         config = config or MSMConfig()
-        bases = self._device_bases(points).reshape(-1, *POINT)
+        if isinstance(points, ResidentBases):
+            bases = points.points
+        else:
+            bases = self._g1.validate(points, "points").reshape(-1, *POINT)
         scalars = device_array(scalars, "scalars").reshape(-1, LIMBS)
         n = bases.shape[0]
         if scalars.shape[0] != n:
@@ -58,48 +122,44 @@ class GpuMsm:
         infinity = cupy.zeros(POINT, dtype=np.uint64)
         if n == 0:
             return infinity
-        bad = first_false(self._fr.reduced_flags(scalars))
-        if bad >= 0:
-            raise InvalidInput(f"scalars: element {bad} is not below the Fr modulus")
 
         canonical = cupy.empty_like(scalars)
         bits = cupy.empty(n, dtype=np.uint32)
         launch(_kernel("msm_prepare_scalars"), n,
                (scalars, u64(n), np.int32(1 if config.scalars_montgomery else 0), canonical, bits))
-        widest = int(bits.max())
         if config.scalar_bits is not None:
-            if widest > config.scalar_bits:
-                raise InvalidInput(f"msm: a scalar has {widest} bits, above scalar_bits={config.scalar_bits}")
+            if not 1 <= config.scalar_bits <= 254:
+                raise InvalidInput(f"msm: scalar_bits must be in [1, 254], got {config.scalar_bits}")
             scalar_bits = config.scalar_bits
+            check = bits  # checked with the result: invalid or too wide scalars raise then
         else:
-            scalar_bits = widest
-        if scalar_bits == 0:
-            return infinity
+            widest = int(bits.max())
+            if widest == INVALID_BITS:
+                raise InvalidInput(f"scalars: element {first_false(bits != INVALID_BITS)} is not below the Fr modulus")
+            scalar_bits, check = widest, None
+            if scalar_bits == 0:
+                return infinity
 
-        c = config.window_bits or plan.msm_window_bits(n, scalar_bits)
-        if not 2 <= c <= plan.MSM_MAX_WINDOW_BITS:
-            raise InvalidInput(f"msm: window_bits must be in [2, {plan.MSM_MAX_WINDOW_BITS}], got {c}")
+        c = plan.msm_window_bits(n, scalar_bits, config.window_bits)
         windows = plan.msm_windows(scalar_bits, c)
         per_window = 1 << (c - 1)
 
-        # Digits and the sort that groups every bucket's pairs together.
+        # Digits and the sort that groups every bucket's pairs together; zero digits sort last
+        # and the kernels skip them, so the count of nonzero ones is never needed on the host.
         pairs = windows * n
         keys = cupy.empty(pairs, dtype=np.uint32)
         digits = cupy.empty(pairs, dtype=np.int32)
         launch(_kernel("msm_digits"), n, (canonical, u64(n), u32(c), u32(windows), keys, digits))
-        perm = cupy.argsort(keys).astype(np.int64, copy=False)
+        perm = cupy.argsort(keys).astype(np.uint32)
         sorted_keys = keys[perm]
-        m = int(cupy.count_nonzero(sorted_keys != EMPTY_KEY))  # zero digits sort last; drop them
-        if m == 0:
-            return infinity
 
         # Accumulation: finished buckets land in `buckets`; cut runs go round again.
         buckets = cupy.zeros((windows * per_window, 16), dtype=np.uint64)
-        chunks = -(-m // plan.MSM_CHUNK_AFFINE)
+        chunks = -(-pairs // plan.MSM_CHUNK_AFFINE)
         level_keys = cupy.empty(2 * chunks, dtype=np.uint32)
         level_values = cupy.empty((2 * chunks, 16), dtype=np.uint64)
         launch(_kernel("msm_accumulate_affine"), chunks,
-               (u32(plan.MSM_CHUNK_AFFINE), u64(m), sorted_keys, perm, digits, bases, u64(n),
+               (u32(plan.MSM_CHUNK_AFFINE), u64(pairs), sorted_keys, perm, digits, bases, u64(n),
                 buckets, level_keys, level_values))
         while chunks > 1:
             level_m = 2 * chunks
@@ -111,19 +171,26 @@ class GpuMsm:
                     next_keys, next_values))
             level_keys, level_values = next_keys, next_values
 
-        # Bucket reduction per window, then the windows combined.
+        # Bucket reduction: segments, then a block tree per window until one sum is left.
         seg_len = plan.msm_segment_length(per_window)
-        total = windows * (per_window // seg_len)
+        width = per_window // seg_len
+        total = windows * width
         partial = cupy.empty((total, 16), dtype=np.uint64)
         launch(_kernel("msm_bucket_segments"), total,
                (buckets, u32(per_window), u32(seg_len), u64(total), partial))
-        width = per_window // seg_len
         while width > 1:
-            width_out = (width + 1) // 2
-            out_total = windows * width_out
-            nxt = cupy.empty((out_total, 16), dtype=np.uint64)
-            launch(_kernel("xyzz_sum_pairs"), out_total, (partial, nxt, u64(width), u64(out_total)))
+            width_out = -(-width // (2 * SUM_THREADS))
+            nxt = cupy.empty((windows * width_out, 16), dtype=np.uint64)
+            _kernel("xyzz_tree_sum")((width_out, windows), (SUM_THREADS,),
+                                     (partial, nxt, u64(width), u64(width_out)))
             partial, width = nxt, width_out
-        result = cupy.empty(POINT, dtype=np.uint64)
-        _kernel("msm_combine")((1,), (1,), (partial, u32(windows), u32(c), result))
-        return result
+
+        window_sums = cupy.asnumpy(partial)  # the one copy back: W points
+        if check is not None:
+            widest = int(check.max())
+            if widest == INVALID_BITS:
+                raise InvalidInput(f"scalars: element {first_false(check != INVALID_BITS)} is not below the Fr modulus")
+            if widest > scalar_bits:
+                raise InvalidInput(f"msm: a scalar has {widest} bits, above scalar_bits={scalar_bits}")
+        x, y = combine_windows(window_sums, c)
+        return cupy.asarray(convert.to_montgomery([x, y], P_MODULUS).reshape(POINT))

@@ -29,6 +29,12 @@ class GpuNtt:
     def __init__(self):
         self._twiddles: dict[tuple[int, bool], cupy.ndarray] = {}
         self._scales: dict[tuple[int, int, int], cupy.ndarray] = {}
+        self._constants: dict[int, cupy.ndarray] = {}  # 1/n and such: copied to the device once
+
+    def constant(self, value: int) -> cupy.ndarray:
+        if value not in self._constants:
+            self._constants[value] = _constant(value)
+        return self._constants[value]
 
     def _powers(self, base: int, c: int, count: int) -> cupy.ndarray:
         """c·base^i for i < count, each element computed independently on the device."""
@@ -76,7 +82,7 @@ class GpuNtt:
         post_table, post_const = NULL, NULL
         if scales.post_c:
             if scales.post_base == 1:
-                post_const = _constant(scales.post_c)
+                post_const = self.constant(scales.post_c)
             else:
                 post_table = self.scale_table(log_n, scales.post_c, scales.post_base)
 
@@ -94,10 +100,13 @@ class GpuNtt:
         if pre is not None:
             launch(_kernel("ntt_scale_columns"), total, (src, tmp, pre, u32(log_n), u64(total)))
             src = tmp
-        for p in plan.ntt_passes(log_n):
-            blocks = 1 << (log_n - p.log_block)
-            threads = min(512, 1 << (p.log_block - 1))
-            _kernel("ntt_dif_pass")((blocks, cols), (threads,),
-                                    (src, tmp, tw, u32(log_n), u32(p.lo), u32(p.t), u32(p.g)))
-            src = tmp
-        launch(_kernel("ntt_bitrev"), total, (tmp, out, u32(log_n), u64(total), post_table, post_const))
+        passes = plan.ntt_passes(log_n)
+        for k, p in enumerate(passes):
+            last = k == len(passes) - 1
+            dst = out if last else tmp  # the last pass scatters to bit-reversed slots: never in place
+            _kernel("ntt_dif_pass")((1 << (log_n - p.log_block), cols), (plan.ntt_threads(p),),
+                                    (src, dst, tw, u32(log_n), u32(p.lo), u32(p.t), u32(p.g),
+                                     np.int32(last), post_table if last else NULL,
+                                     post_const if last else NULL),
+                                    shared_mem=plan.ntt_shared_bytes(p))
+            src = dst

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InvalidInput
 from ..params import R_MODULUS, root_of_unity
 
 # Largest pass block (log2 elements): 2^10 elements of 32 bytes fill 32 KiB of shared memory.
@@ -44,6 +45,19 @@ def ntt_passes(log_n: int) -> list[NttPass]:
     return passes
 
 
+# Threads per pass block (ZK_NTT_THREADS in ntt.cu): each takes four elements per stage pair.
+NTT_THREADS = 256
+
+
+def ntt_threads(p: NttPass) -> int:
+    return max(1, min(NTT_THREADS, (1 << p.log_block) // 4))
+
+
+def ntt_shared_bytes(p: NttPass) -> int:
+    """Dynamic shared memory of one pass block: 32 bytes per element."""
+    return 32 << p.log_block
+
+
 @dataclass(frozen=True)
 class NttScales:
     """Plain-int parameters of one transform: twiddle root, optional pre-scale base (a[j]·b^j),
@@ -74,6 +88,9 @@ MSM_CHUNK_PARTIAL = 8
 # Bucket-reduction segments per window: enough threads to fill the device.
 MSM_MAX_SEGMENTS = 2048
 MSM_MAX_WINDOW_BITS = 20
+# (point, window) pairs of one MSM: bounds the keys, digits and 32-bit sort indices (12 bytes a
+# pair, 3 GiB at this bound) whatever window size is requested.
+MSM_MAX_PAIRS = 2**28
 
 
 def msm_windows(scalar_bits: int, c: int) -> int:
@@ -82,15 +99,27 @@ def msm_windows(scalar_bits: int, c: int) -> int:
     return max(1, -(-(scalar_bits + 1) // c))
 
 
-def msm_window_bits(n: int, scalar_bits: int) -> int:
-    """The c minimizing W·(n + 3·2^(c−1)): one mixed addition per pair and about three full
-    additions per bucket in the reduction."""
-    best, best_cost = 2, None
-    for c in range(2, MSM_MAX_WINDOW_BITS + 1):
-        cost = msm_windows(scalar_bits, c) * (n + 3 * (1 << (c - 1)))
-        if best_cost is None or cost < best_cost:
-            best, best_cost = c, cost
-    return best
+def msm_window_bits(n: int, scalar_bits: int, requested: int | None = None) -> int:
+    """Window size c: the requested one or the c minimizing W·(n + 3·2^(c−1)) (one mixed
+    addition per pair, about three full additions per bucket in the reduction), in both cases
+    bounded by n (at most 2^(c−1) ≤ 2n buckets per window: more could never all be used), and
+    widened while the pairs W·n exceed MSM_MAX_PAIRS."""
+    if requested is not None and not 2 <= requested <= MSM_MAX_WINDOW_BITS:
+        raise InvalidInput(f"msm: window_bits must be in [2, {MSM_MAX_WINDOW_BITS}], got {requested}")
+    largest = max(2, min(MSM_MAX_WINDOW_BITS, (2 * n).bit_length()))
+    if requested is not None:
+        c = min(requested, largest)
+    else:
+        c, best_cost = 2, None
+        for cand in range(2, largest + 1):
+            cost = msm_windows(scalar_bits, cand) * (n + 3 * (1 << (cand - 1)))
+            if best_cost is None or cost < best_cost:
+                c, best_cost = cand, cost
+    while msm_windows(scalar_bits, c) * n > MSM_MAX_PAIRS and c < MSM_MAX_WINDOW_BITS:
+        c += 1
+    if msm_windows(scalar_bits, c) * n > MSM_MAX_PAIRS:
+        raise InvalidInput(f"msm: {n} points need more than {MSM_MAX_PAIRS} (point, window) pairs")
+    return c
 
 
 def msm_segment_length(buckets_per_window: int) -> int:

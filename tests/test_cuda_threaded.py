@@ -1,0 +1,186 @@
+"""The GPU backend's device code, executed on the CPU with one OS thread per CUDA thread
+(tests/cuda_threads.py), against the CPU backend: fields, G1, NTT to 2^12 and MSM to 2^12 with
+their edge cases. The kernels run at the block sizes the Python driver launches them with, their
+`__syncthreads` are real barriers, and their field products are the device's carry-chain code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernels import InvalidInput, MSMConfig, get_backend
+from kernels.params import R_MODULUS
+
+from .cuda_threads import LaunchError, build, threaded_backend
+
+R = R_MODULUS
+
+
+@pytest.fixture(scope="module")
+def libs(tmp_path_factory):
+    try:
+        return build(tmp_path_factory.mktemp("cuda_threads"))
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def threaded(libs):
+    with threaded_backend(libs) as (backend, log):
+        yield backend, log
+
+
+@pytest.fixture(scope="module")
+def gpu(threaded):
+    return threaded[0]
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    return get_backend("cpu")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng()
+
+
+def launches(threaded, name):
+    return [entry for entry in threaded[1] if entry[0] == name]
+
+
+# Fields and G1 ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["fr", "fq"])
+def test_fields_match_cpu(gpu, cpu, rng, field):
+    g, c = getattr(gpu, field), getattr(cpu, field)
+    n = 600
+    a, b = c.random(n, rng), c.random(n, rng)
+    edge = c.from_ints([0, 1, c.modulus - 1, 2, c.modulus - 2])
+    a[:5], b[:5] = edge, edge[::-1]
+    for op in ("add", "sub", "mul"):
+        np.testing.assert_array_equal(getattr(g, op)(a, b), getattr(c, op)(a, b), err_msg=op)
+    np.testing.assert_array_equal(g.neg(a), c.neg(a))
+    np.testing.assert_array_equal(g.square(a), c.square(a))
+    np.testing.assert_array_equal(g.pow(a, 2**70 + 3), c.pow(a, 2**70 + 3))
+    nz = b[5:]
+    np.testing.assert_array_equal(g.inv(nz), c.inv(nz))
+    np.testing.assert_array_equal(g.batch_inv(nz), c.inv(nz))
+    with pytest.raises(InvalidInput):
+        g.inv(a)
+
+
+def test_g1_matches_cpu(gpu, cpu, rng):
+    p = cpu.g1.random(40, rng)
+    q = p.copy()
+    q[0] = 0            # P + infinity
+    q[1] = p[1]         # P + P
+    q[2] = cpu.g1.neg(p[2:3])[0]  # P + (−P)
+    p[3] = 0            # infinity + Q
+    np.testing.assert_array_equal(gpu.g1.add(p, q), cpu.g1.add(p, q))
+    np.testing.assert_array_equal(gpu.g1.double(p), cpu.g1.double(p))
+    np.testing.assert_array_equal(gpu.g1.neg(p), cpu.g1.neg(p))
+    k = cpu.fr.random(40, rng)
+    k[:3] = cpu.fr.from_ints([0, 1, R - 1])
+    np.testing.assert_array_equal(gpu.g1.scalar_mul(p, k), cpu.g1.scalar_mul(p, k))
+    assert gpu.g1.is_on_curve(p).all()
+
+
+# NTT --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("log_n", [1, 3, 7, 9, 12])
+def test_ntt_matches_cpu(threaded, gpu, cpu, rng, log_n):
+    cols = 2 if log_n < 12 else 1
+    a = cpu.fr.random(cols << log_n, rng).reshape(cols, 1 << log_n, 4)
+    a[-1, : (1 << log_n) // 2] = 0  # a column that is half zeros
+    for kw in ({}, {"inverse": True}, {"coset": True, "shift": 7}, {"inverse": True, "coset": True, "shift": 7}):
+        got = gpu.ntt(a, **kw)
+        np.testing.assert_array_equal(got, cpu.ntt(a, **kw), err_msg=str(kw))
+    np.testing.assert_array_equal(gpu.ntt(gpu.ntt(a), inverse=True), a)
+    passes = launches(threaded, "ntt_dif_pass")
+    assert passes and all(shared > 0 for *_, shared in passes)
+
+
+def test_ntt_runs_many_threads_per_block(threaded, gpu, cpu, rng):
+    """The 2^12 passes run with 64 and 16 threads a block sharing one shared-memory block."""
+    a = cpu.fr.random(1 << 12, rng)
+    threaded[1].clear()
+    np.testing.assert_array_equal(gpu.ntt(a), cpu.ntt(a))
+    shapes = [(grid, block, shared) for _, grid, block, shared in launches(threaded, "ntt_dif_pass")]
+    assert shapes == [((16, 1), 64, 32 * 256), ((64, 1), 16, 32 * 64)]
+
+
+# MSM -------------------------------------------------------------------------------------------------
+
+def _msm(gpu, points, scalars, config=None):
+    return gpu.msm(points, scalars, config)
+
+
+@pytest.mark.parametrize("n", [1, 37, 1000, 4096])
+def test_msm_uniform_matches_cpu(threaded, gpu, cpu, rng, n):
+    points = cpu.g1.random(n, rng)
+    scalars = cpu.fr.random(n, rng)
+    np.testing.assert_array_equal(_msm(gpu, points, scalars), cpu.msm(points, scalars))
+    if n == 4096:
+        sums = launches(threaded, "xyzz_tree_sum")
+        assert sums and all(block == 128 for _, _, block, _ in sums)
+
+
+@pytest.mark.parametrize("case", ["zeros", "equal", "infinity", "opposite", "ones", "small"])
+def test_msm_edge_cases_match_cpu(gpu, cpu, rng, case):
+    n = 512
+    points = cpu.g1.random(n, rng)
+    scalars = cpu.fr.random(n, rng)
+    config = None
+    if case == "zeros":
+        scalars[:] = 0
+        scalars[7] = cpu.fr.from_ints([5])[0]  # one nonzero among zeros
+    elif case == "equal":
+        scalars[:] = scalars[0]
+        points[: n // 2] = points[0]  # equal points with equal scalars: P + P inside a bucket
+    elif case == "infinity":
+        points[::3] = 0
+    elif case == "opposite":  # P and −P with the same scalar cancel
+        points[1::2] = cpu.g1.neg(points[0::2])
+        scalars[1::2] = scalars[0::2]
+    elif case == "ones":  # every point in one bucket of every window
+        scalars = cpu.fr.from_ints([1] * n)
+    else:
+        scalars = cpu.fr.from_ints([int(v) for v in rng.integers(0, 1 << 16, size=n)])
+        config = MSMConfig(scalar_bits=16)
+    np.testing.assert_array_equal(_msm(gpu, points, scalars, config), cpu.msm(points, scalars))
+
+
+def test_msm_configs_and_errors(gpu, cpu, rng):
+    n = 300
+    points = cpu.g1.random(n, rng)
+    ks = [int(v) for v in rng.integers(0, 1 << 20, size=n)]
+    scalars = cpu.fr.from_ints(ks)
+    want = cpu.msm(points, scalars)
+    for cfg in (MSMConfig(window_bits=2), MSMConfig(window_bits=20), MSMConfig(scalar_bits=20),
+                MSMConfig(window_bits=11, scalar_bits=40)):
+        np.testing.assert_array_equal(gpu.msm(points, scalars, cfg), want, err_msg=str(cfg))
+    canonical = np.array([[k, 0, 0, 0] for k in ks], dtype=np.uint64)
+    np.testing.assert_array_equal(gpu.msm(points, canonical, MSMConfig(scalars_montgomery=False)), want)
+    resident = gpu.msm_bases(points)
+    np.testing.assert_array_equal(gpu.msm(resident, scalars), want)
+    np.testing.assert_array_equal(gpu.msm(resident[:10], scalars[:10]), cpu.msm(points[:10], scalars[:10]))
+    with pytest.raises(InvalidInput):
+        gpu.msm(points, scalars, MSMConfig(scalar_bits=8))
+    bad = scalars.copy()
+    bad[5] = np.uint64(2**64 - 1)
+    for cfg in (None, MSMConfig(scalar_bits=254)):
+        with pytest.raises(InvalidInput, match="element 5"):
+            gpu.msm(points, bad, cfg)
+    with pytest.raises(InvalidInput):
+        gpu.msm(points, scalars[:5])
+    with pytest.raises(InvalidInput):
+        gpu.msm(points, scalars, MSMConfig(window_bits=1))
+    assert np.array_equal(gpu.msm(points[:0], scalars[:0]), np.zeros((2, 4), dtype=np.uint64))
+
+
+def test_unknown_kernel_is_an_error(libs):
+    from .cuda_threads import ThreadedKernel
+
+    with pytest.raises(LaunchError, match="unknown kernel"):
+        ThreadedKernel(libs["msm.cu"], "no_such_kernel", [])((1, 1), (1,), ())
