@@ -92,18 +92,16 @@ class Prepared:
 
     def __init__(self, name: str, log2_n: int, be):
         from circuits import load_circuit
-        from node.l1.rollup import state_commitment, state_layout
-        from prover.air import compile_air, public_groups_of
-        from prover.keys import setup
+        from node.l1.rollup import state_commitment
+        from prover.air import public_groups_of
+        from prover.keys import dev_keys
         from prover.prove import prove, public_commitment
-        from prover.srs import dev_setup
 
         self.name, self.log2_n = name, log2_n
         self.air = load_circuit(name, log2_n)
         n = 1 << log2_n
-        srs = dev_setup(compile_air(self.air).srs_size(n), b"zkpipe bench.gas", insecure=True, backend=be)
-        self.pk, self.vk = setup(self.air, log2_n, srs, be)
-        self.layout = state_layout(self.air)
+        self.pk, self.vk = dev_keys(self.air, log2_n, b"zkpipe bench.gas", be)
+        self.layout = self.air.state_layout
         rnd = random.Random(f"{name}/{log2_n}")
         trace, pub = sample(name, self.air, n, rnd)
         self.public_inputs = [int(pub[k]) for k in self.air.public_inputs]

@@ -40,17 +40,15 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> lis
     from circuits.ledger import Ledger, build_trace, trace_commitments
     from circuits.ledger_commitments import pinned
     from prover.air import compile_air
-    from prover.keys import setup
+    from prover.keys import dev_keys
     from prover.prove import prove
-    from prover.srs import dev_setup
     from prover.verify import verify
 
     air = Ledger(log2_rows)
     cs = compile_air(air)
     n = air.n
     t = time.perf_counter()
-    srs = dev_setup(cs.srs_size(n), b"bench.ledger", insecure=True, backend=be)
-    pk, vk = setup(air, log2_rows, srs, be)
+    pk, vk = dev_keys(air, log2_rows, b"bench.ledger", be)
     setup_ms = (time.perf_counter() - t) * 1e3
     job = batch_job(log2_rows)
     rows = []
@@ -64,7 +62,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> lis
         expected = trace_commitments(air, pk.srs_g1, trace, be)
         commitments_ms = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        verify(air, vk, pub, data, public_commitments=pinned(air, expected))
+        verify(air, vk, pub, data, public_commitments=pinned(expected))
         verify_ms = (time.perf_counter() - t) * 1e3
         tm = proof.timings
         row = {"bench": "ledger", "log2_rows": log2_rows, "transfers": len(job.transfers), "backend": be.name,

@@ -95,16 +95,13 @@ def prover_only(args) -> list[dict]:
     from kernels import get_backend
     from node.pipeline.circuit import LedgerCircuit
     from node.pipeline.worker import ProverWorker
-    from prover.air import compile_air
-    from prover.keys import setup
-    from prover.srs import dev_setup
+    from prover.keys import dev_keys
 
     be = get_backend(args.backend)
     circuit = LedgerCircuit(args.log2_rows)
     air = circuit.air()
     t = time.perf_counter()
-    srs = dev_setup(compile_air(air).srs_size(circuit.rows), b"bench pipeline", insecure=True, backend=be)
-    pk, _ = setup(air, args.log2_rows, srs, be)
+    pk, _ = dev_keys(air, args.log2_rows, b"bench pipeline", be)
     setup_s = time.perf_counter() - t
     accounts = min(args.accounts, circuit.rows)
     jobs = bench_jobs(args.log2_rows, args.batches, accounts)

@@ -25,9 +25,8 @@ from kernels import get_backend
 def run(log2_n: int, columns: int, backend: str, circuit: str, repeat: int,
         max_pack_width: int | None = None) -> list[dict]:
     from circuits.examples import Fibonacci, RangeCheck
-    from prover.keys import setup
+    from prover.keys import dev_keys
     from prover.prove import prove
-    from prover.srs import dev_setup
     from prover.verify import verify
 
     be = get_backend(backend)
@@ -38,9 +37,7 @@ def run(log2_n: int, columns: int, backend: str, circuit: str, repeat: int,
         air = RangeCheck(min(16, log2_n))
     air.max_pack_width = max_pack_width
     t = time.perf_counter()
-    from prover.air import compile_air
-    srs = dev_setup(compile_air(air).srs_size(n), b"bench", insecure=True, backend=be)
-    pk, vk = setup(air, log2_n, srs, be)
+    pk, vk = dev_keys(air, log2_n, b"bench", be)
     setup_ms = (time.perf_counter() - t) * 1e3
     t = time.perf_counter()
     if circuit == "fibonacci":

@@ -25,14 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernels.params import R_MODULUS
-from prover.air import Air, AirBuilder, Challenge
+from prover.air import Air, AirBuilder
 from prover.errors import InvalidCircuit
-from prover.solidity import StateLayout
+from prover.keys import MAX_LOG2_N, MIN_LOG2_N
+from prover.state_layout import StateLayout
 
 VALUE_BITS = 64          # balances and amounts lie in [0, 2^64)
 ADDRESS_BITS = 160       # an Ethereum address; 0 marks an empty slot
-MIN_LOG2_ROWS = 3        # the prover's smallest domain
-MAX_LOG2_ROWS = 26       # the largest domain a verification key may describe
+MIN_LOG2_ROWS = MIN_LOG2_N    # the prover's smallest domain
+MAX_LOG2_ROWS = MAX_LOG2_N    # the largest domain a verification key may describe
 
 # The seven public columns: (old state, new state) share one layout, so that one batch's new
 # state commitment is the next batch's old state commitment; the batch data follows.
@@ -126,7 +127,7 @@ class Ledger(Air):
         b.assert_zero(addr_old * (addr_new - addr_old), "claimed_slot_keeps_its_address")
         b.assert_zero(bal_new * (1 - addr_new * c("addr_inv")), "empty_slot_holds_nothing")
 
-        lam = Challenge("lambda")
+        lam = b.logup_lambda()
         terms = [(amount + lam, dst), (lam - amount, src)]
         for value in ("bal_new", "amount"):
             terms += [(lam, limb) for limb in self.looked_up_limbs(b, value)]

@@ -24,11 +24,16 @@ class MSMConfig:
         (a trace column of 16-bit values then costs about a sixteenth of a full-width MSM).
     scalars_montgomery: the scalars are Fr elements in Montgomery form (the backend's own Fr
         arrays, the default); False means they are canonical limbs already.
+    check_points: every point is checked to be on the curve (coordinates below p) first, and
+        InvalidInput names the first one that is not: without it, points off the curve give a
+        meaningless sum. On by default; a caller whose points were validated once (an SRS in a
+        key) turns it off.
     """
 
     window_bits: Optional[int] = None
     scalar_bits: Optional[int] = None
     scalars_montgomery: bool = True
+    check_points: bool = True
 
 
 class Field(ABC):
@@ -128,9 +133,11 @@ class G1(ABC):
 
 
 class Backend(ABC):
-    """The arithmetic engine: fields, G1, NTT and MSM on one kind of device."""
+    """The arithmetic engine: fields, G1, NTT and MSM on one kind of device. `xp` is the array
+    module of its arrays (numpy or cupy), for shape-only operations (stack, concatenate, roll)."""
 
     name: str
+    xp: object
     fr: Field
     fq: Field
     g1: G1
@@ -146,7 +153,8 @@ class Backend(ABC):
 
     @abstractmethod
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
-        """Σ [k_i]P_i as one affine point `(2, 4)`, by Pippenger's bucket method."""
+        """Σ [k_i]P_i as one affine point `(2, 4)`, by Pippenger's bucket method. Points off the
+        curve raise InvalidInput unless `config.check_points` is False."""
 
     @abstractmethod
     def asarray(self, host_array):

@@ -136,14 +136,11 @@ def ledger_keys(air, args, be):
 
 
 def make_dev_keys(air, pk_path: str, vk_path: str, be) -> None:
-    from prover.air import compile_air
-    from prover.keys import setup
-    from prover.srs import dev_setup
+    from prover.keys import dev_keys
 
     print(f"zkpipe: making INSECURE development keys for 2^{air.log2_rows} rows (once; cached in "
           f"{os.path.dirname(pk_path)})", file=sys.stderr, flush=True)
-    srs = dev_setup(compile_air(air).srs_size(air.n), DEV_SEED, insecure=True, backend=be)
-    pk, vk = setup(air, air.log2_rows, srs, be)
+    pk, vk = dev_keys(air, air.log2_rows, DEV_SEED, be)
     os.makedirs(os.path.dirname(pk_path), exist_ok=True)
     tmp = pk_path + f".tmp{os.getpid()}.npz"
     pk.save(tmp)

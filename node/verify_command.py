@@ -50,7 +50,7 @@ def run(args) -> int:
     pk, vk = ledger_keys(air, args, be)
     expected = trace_commitments(air, pk.srs_g1, trace, be)
     t = time.perf_counter()
-    verify(air, vk, pub, data, public_commitments=pinned(air, expected))
+    verify(air, vk, pub, data, public_commitments=pinned(expected))
     ms = (time.perf_counter() - t) * 1e3
     print(json.dumps({"valid": True, "batch_index": job.batch_index, "log2_rows": job.log2_rows,
                       "transfers": len(job.transfers), "verify_ms": round(ms, 3),

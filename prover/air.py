@@ -27,6 +27,8 @@ from kernels.params import R_MODULUS
 
 from .errors import InvalidCircuit
 from .keccak import keccak256
+from .state_layout import StateLayout
+from .types import ChallengeName, ColumnKind, Selector
 
 # ---------------------------------------------------------------------------------------------
 # Expressions
@@ -72,7 +74,7 @@ class Column(Expr):
 
     __slots__ = ("kind", "index", "name", "next")
 
-    def __init__(self, kind: str, index: int, name: str, next: bool = False):
+    def __init__(self, kind: ColumnKind, index: int, name: str, next: bool = False):
         self.kind, self.index, self.name, self.next = kind, index, name, next
 
 
@@ -84,11 +86,11 @@ class PublicInput(Expr):
 
 
 class Challenge(Expr):
-    """A verifier challenge of the interaction round: "beta", "gamma" or "lambda"."""
+    """A verifier challenge of the interaction round: β, γ or λ (types.LOGUP_CHALLENGES)."""
 
     __slots__ = ("name",)
 
-    def __init__(self, name: str):
+    def __init__(self, name: ChallengeName):
         self.name = name
 
 
@@ -168,7 +170,7 @@ def to_text(e: Expr) -> str:
     if isinstance(e, PublicInput):
         return f"pub[{e.index}]"
     if isinstance(e, Challenge):
-        return e.name
+        return str(e.name)
     if isinstance(e, Neg):
         return f"(- {to_text(e.a)})"
     op = {Add: "+", Sub: "-", Mul: "*"}[type(e)]
@@ -176,8 +178,9 @@ def to_text(e: Expr) -> str:
 
 
 def evaluate(e: Expr, algebra, leaf: Callable[[Expr], object], cache: dict | None = None):
-    """Interpret `e` with `algebra` (add, sub, mul, neg, const) and `leaf` for columns, public
-    inputs and challenges. `cache` shares the value of a subtree used in several places."""
+    """Interpret `e` with `algebra` (add, sub, mul, neg, const, and `share`, which sees the
+    value of every inner node) and `leaf` for columns, public inputs and challenges. `cache`
+    shares the value of a subtree used in several places (prover.fold says more)."""
     cache = {} if cache is None else cache
     key = id(e)
     if key in cache:
@@ -196,44 +199,15 @@ def evaluate(e: Expr, algebra, leaf: Callable[[Expr], object], cache: dict | Non
         v = algebra.neg(evaluate(e.a, algebra, leaf, cache))
     else:
         raise InvalidCircuit(f"unknown expression node {type(e).__name__}")
+    if not isinstance(e, (Const, Column, PublicInput, Challenge)):
+        v = algebra.share(e, v)
     # Keep the node alive with its value: ids are only unique among live objects.
     cache[key] = (e, v)
     return v
 
 
-class IntAlgebra:
-    """Arithmetic mod r on Python ints: the verifier's algebra at ζ."""
-
-    @staticmethod
-    def const(v):
-        return v % R_MODULUS
-
-    @staticmethod
-    def add(a, b):
-        return (a + b) % R_MODULUS
-
-    @staticmethod
-    def sub(a, b):
-        return (a - b) % R_MODULUS
-
-    @staticmethod
-    def mul(a, b):
-        return (a * b) % R_MODULUS
-
-    @staticmethod
-    def neg(a):
-        return (-a) % R_MODULUS
-
-
 # ---------------------------------------------------------------------------------------------
 # Circuits and the builder they write constraints against
-
-EVERY_ROW = "every_row"
-TRANSITION = "transition"
-FIRST_ROW = "first_row"
-LAST_ROW = "last_row"
-SELECTORS = (EVERY_ROW, TRANSITION, FIRST_ROW, LAST_ROW)
-
 
 class Air:
     """Base class of a circuit. Subclasses set the column tuples and write `eval`.
@@ -249,6 +223,8 @@ class Air:
         narrower pack shortens the prover's opening polynomials (docs/protocol.md §1).
     fixed_columns: preprocessed columns, committed once (as one pack) in the verification key.
     public_inputs: values the verifier supplies; constraints read them with `b.public(name)`.
+    state_layout: for a rollup's circuit, which public groups are its old state, new state and
+        batch data (prover.state_layout); None for a circuit no L1 contract chains.
     """
 
     name: str = "air"
@@ -258,6 +234,7 @@ class Air:
     max_pack_width: int | None = None
     fixed_columns: tuple[str, ...] = ()
     public_inputs: tuple[str, ...] = ()
+    state_layout: StateLayout | None = None
 
     def fixed_values(self, n: int) -> Mapping[str, Sequence[int]]:
         """The fixed columns' values for a trace of n rows."""
@@ -277,7 +254,7 @@ class Air:
 
 @dataclass
 class Constraint:
-    selector: str
+    selector: Selector
     expr: Expr
     label: str
 
@@ -300,7 +277,7 @@ class LogUpArgument:
 class _Scoped:
     """The builder restricted to one selector (`b.when_transition()` and friends)."""
 
-    def __init__(self, builder: "AirBuilder", selector: str):
+    def __init__(self, builder: "AirBuilder", selector: Selector):
         self.builder, self.selector = builder, selector
 
     def assert_zero(self, e: ExprLike, label: str = "") -> None:
@@ -317,18 +294,18 @@ class AirBuilder:
         self.air = air
         self.constraints: list[Constraint] = []
         self.arguments: list[LogUpArgument] = []
-        self._columns: dict[str, tuple[str, int]] = {}
+        self._columns: dict[str, tuple[ColumnKind, int]] = {}
         for i, name in enumerate(air.witness_columns):
-            self._columns[name] = ("witness", i)
+            self._columns[name] = (ColumnKind.WITNESS, i)
         for i, name in enumerate(air.fixed_columns):
             if name in self._columns:
                 raise InvalidCircuit(f"{air.name}: column name {name!r} used twice")
-            self._columns[name] = ("fixed", i)
+            self._columns[name] = (ColumnKind.FIXED, i)
         if len(self._columns) != len(air.witness_columns) + len(air.fixed_columns):
             raise InvalidCircuit(f"{air.name}: column names must be unique")
         for _, names in public_groups_of(air):
             for name in names:
-                if self._columns.get(name, ("",))[0] != "witness":
+                if self._columns.get(name, ("",))[0] != ColumnKind.WITNESS:
                     raise InvalidCircuit(f"{air.name}: public column {name!r} is not a witness column")
         width = air.max_pack_width
         if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
@@ -355,28 +332,34 @@ class AirBuilder:
             raise InvalidCircuit(f"{self.air.name}: unknown public input {name!r}")
         return PublicInput(self.air.public_inputs.index(name), name)
 
-    def _add(self, selector: str, e: Expr, label: str) -> None:
+    def _add(self, selector: Selector, e: Expr, label: str) -> None:
         for kind, _, nxt in columns_of(e):
-            if nxt and selector != TRANSITION:
+            if nxt and selector != Selector.TRANSITION:
                 raise InvalidCircuit(f"{self.air.name}: next-row values only in transition constraints")
         self.constraints.append(Constraint(selector, e, label or f"c{len(self.constraints)}"))
 
     def assert_zero(self, e: ExprLike, label: str = "") -> None:
         """`e` is zero on every row."""
-        self._add(EVERY_ROW, lift(e), label)
+        self._add(Selector.EVERY_ROW, lift(e), label)
 
     def assert_eq(self, a: ExprLike, b: ExprLike, label: str = "") -> None:
         self.assert_zero(lift(a) - lift(b), label)
 
     def when_first_row(self) -> _Scoped:
-        return _Scoped(self, FIRST_ROW)
+        return _Scoped(self, Selector.FIRST_ROW)
 
     def when_last_row(self) -> _Scoped:
-        return _Scoped(self, LAST_ROW)
+        return _Scoped(self, Selector.LAST_ROW)
 
     def when_transition(self) -> _Scoped:
         """Rows 0 … n−2, each with its successor."""
-        return _Scoped(self, TRANSITION)
+        return _Scoped(self, Selector.TRANSITION)
+
+    def logup_lambda(self) -> Challenge:
+        """λ, the challenge that keeps the logUp arguments apart (argument a is scaled by λ^a).
+        A circuit may use it inside its own terms to keep the parts of one sum apart (the
+        ledger does): any challenge drawn before the interaction columns binds like β."""
+        return Challenge(ChallengeName.LAMBDA)
 
     def lookup(self, values, table, multiplicity: ExprLike, name: str = "") -> None:
         """Every row's `values` (an expression or a tuple of them) occurs among the rows of
@@ -447,7 +430,7 @@ def _as_tuple(values) -> tuple[Expr, ...]:
 
 def fingerprint(values: Sequence[Expr]) -> Expr:
     """values[0] + γ·values[1] + γ²·values[2] + …: one field element per tuple."""
-    gamma = Challenge("gamma")
+    gamma = Challenge(ChallengeName.GAMMA)
     acc = values[-1]
     for v in reversed(values[:-1]):
         acc = v + gamma * acc
@@ -500,24 +483,6 @@ class ConstraintSystem:
     def public_column_indices(self) -> list[int]:
         return [i for _, cols in self.public_groups for i in cols]
 
-    def witness_packs(self) -> list[list[int]]:
-        """The blinded witness columns (every witness column outside the public groups), in
-        declaration order, cut into ⌈count / max_pack_width⌉ packs of near-equal width (the
-        longest pack sets the length of the prover's opening polynomials)."""
-        public = set(self.public_column_indices)
-        cols = [i for i in range(self.num_witness) if i not in public]
-        if not cols:
-            return []
-        width = self.air.max_pack_width or len(cols)
-        count = -(-len(cols) // width)
-        base, extra = divmod(len(cols), count)
-        packs, at = [], 0
-        for p in range(count):
-            size = base + (1 if p < extra else 0)
-            packs.append(cols[at:at + size])
-            at += size
-        return packs
-
     def read_at_next_row(self) -> set[tuple[str, int]]:
         """The (kind, index) of every column some constraint reads at the next row."""
         used = set()
@@ -536,8 +501,8 @@ class ConstraintSystem:
         boundary constraint by (X − ω^i) removes 1; the transition selector adds 1."""
         bound = 0
         for c in self.constraints:
-            num = c.degree * (n + 2) + (1 if c.selector == TRANSITION else 0)
-            den = n if c.selector in (EVERY_ROW, TRANSITION) else 1
+            num = c.degree * (n + 2) + (1 if c.selector == Selector.TRANSITION else 0)
+            den = n if c.selector in (Selector.EVERY_ROW, Selector.TRANSITION) else 1
             bound = max(bound, num - den)
         return bound
 
@@ -555,11 +520,6 @@ class ConstraintSystem:
             e *= 2
         return e
 
-    def srs_size(self, n: int) -> int:
-        """How many powers [τ^i]₁ the circuit needs at n rows (its longest packed commitment)."""
-        from .groups import srs_size
-        return srs_size(self, n)
-
 
 def compile_air(air: Air) -> ConstraintSystem:
     """Run `air.eval` under the recording builder and compile its logUp arguments.
@@ -576,9 +536,9 @@ def compile_air(air: Air) -> ConstraintSystem:
         for i in range(0, len(arg.terms), 2):
             helpers.append(HelperColumn(a, arg.terms[i:i + 2]))
     if helpers:
-        beta, lam = Challenge("beta"), Challenge("lambda")
+        beta, lam = Challenge(ChallengeName.BETA), Challenge(ChallengeName.LAMBDA)
         for j, h in enumerate(helpers):
-            col = Column("interaction", j, f"logup_helper{j}")
+            col = Column(ColumnKind.INTERACTION, j, f"logup_helper{j}")
             scale = Const(1)
             for _ in range(h.argument):
                 scale = scale * lam
@@ -589,15 +549,15 @@ def compile_air(air: Air) -> ConstraintSystem:
             else:
                 (w1, _), (w2, _) = h.terms
                 expr = col * dens[0] * dens[1] - scale * (w1 * dens[1] + w2 * dens[0])
-            constraints.append(Constraint(EVERY_ROW, expr, f"logup_helper{j}"))
-        s = Column("interaction", len(helpers), "logup_sum")
-        s_next = Column("interaction", len(helpers), "logup_sum", next=True)
+            constraints.append(Constraint(Selector.EVERY_ROW, expr, f"logup_helper{j}"))
+        s = Column(ColumnKind.INTERACTION, len(helpers), "logup_sum")
+        s_next = Column(ColumnKind.INTERACTION, len(helpers), "logup_sum", next=True)
         total = Const(0)
         for j in range(len(helpers)):
-            total = total + Column("interaction", j, f"logup_helper{j}")
-        constraints.append(Constraint(FIRST_ROW, s, "logup_sum_starts_at_zero"))
-        constraints.append(Constraint(TRANSITION, s_next - s - total, "logup_sum_accumulates"))
-        constraints.append(Constraint(LAST_ROW, s + total, "logup_sum_ends_at_zero"))
+            total = total + Column(ColumnKind.INTERACTION, j, f"logup_helper{j}")
+        constraints.append(Constraint(Selector.FIRST_ROW, s, "logup_sum_starts_at_zero"))
+        constraints.append(Constraint(Selector.TRANSITION, s_next - s - total, "logup_sum_accumulates"))
+        constraints.append(Constraint(Selector.LAST_ROW, s + total, "logup_sum_ends_at_zero"))
     cs = ConstraintSystem(air, constraints, list(b.arguments), helpers)
     cs.digest = circuit_digest(cs)
     return cs

@@ -4,7 +4,7 @@ catch everything zkpipe raises on purpose with one clause."""
 from kernels.errors import InvalidInput, ZkpipeError
 
 __all__ = ["InvalidProof", "InvalidTrace", "InvalidCircuit", "InsecureSetup", "InvalidSetup",
-           "InvalidInput", "ZkpipeError"]
+           "InternalError", "InvalidInput", "ZkpipeError"]
 
 
 class InvalidProof(ZkpipeError, ValueError):
@@ -26,3 +26,7 @@ class InsecureSetup(ZkpipeError, RuntimeError):
 
 class InvalidSetup(ZkpipeError, ValueError):
     """An SRS file is malformed, too small, or its powers are not consistent."""
+
+
+class InternalError(ZkpipeError, RuntimeError):
+    """An invariant of the prover itself failed: a fault in zkpipe, whatever the input."""

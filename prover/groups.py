@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .air import ConstraintSystem
+from .types import ColumnKind, GroupKind
 
-FIXED, PUBLIC, WITNESS, INTERACTION, QUOTIENT = "fixed", "public", "witness", "interaction", "quotient"
 # The kind of a group as the verification key encodes it.
-KIND_CODES = {FIXED: 1, PUBLIC: 2, WITNESS: 3, INTERACTION: 4, QUOTIENT: 5}
+KIND_CODES = {GroupKind.FIXED: 1, GroupKind.PUBLIC: 2, GroupKind.WITNESS: 3, GroupKind.INTERACTION: 4,
+              GroupKind.QUOTIENT: 5}
 
 # Blinded columns (witness, interaction) carry this many random coefficients times Z_H: each is
 # opened at up to two points, plus the commitment (docs/protocol.md §7).
@@ -32,12 +33,12 @@ BLINDING_COEFFICIENTS = 3
 @dataclass(frozen=True)
 class Group:
     """One packed commitment. `columns` are (kind, index) keys of the constraint system
-    (("quotient", j) for chunk j); `length` bounds every member's coefficient count, so the
+    ((QUOTIENT, j) for chunk j); `length` bounds every member's coefficient count, so the
     packed polynomial has width·length coefficients."""
 
-    kind: str
+    kind: GroupKind
     name: str
-    columns: tuple[tuple[str, int], ...]
+    columns: tuple[tuple[ColumnKind, int], ...]
     next_row: bool
     length: int
 
@@ -59,6 +60,25 @@ def quotient_chunk_length(cs: ConstraintSystem, n: int) -> int:
     return max(last, n + 1 if k > 1 else 1)
 
 
+def witness_packs(cs: ConstraintSystem) -> list[list[int]]:
+    """The blinded witness columns (every witness column outside the public groups), in
+    declaration order, cut into ⌈count / max_pack_width⌉ packs of near-equal width (the
+    longest pack sets the length of the prover's opening polynomials)."""
+    public = set(cs.public_column_indices)
+    cols = [i for i in range(cs.num_witness) if i not in public]
+    if not cols:
+        return []
+    width = cs.air.max_pack_width or len(cols)
+    count = -(-len(cols) // width)
+    base, extra = divmod(len(cols), count)
+    packs, at = [], 0
+    for p in range(count):
+        size = base + (1 if p < extra else 0)
+        packs.append(cols[at:at + size])
+        at += size
+    return packs
+
+
 def commitment_groups(cs: ConstraintSystem, n: int) -> list[Group]:
     """The circuit's groups at n rows, in commitment order."""
     nxt = cs.read_at_next_row()
@@ -70,14 +90,15 @@ def commitment_groups(cs: ConstraintSystem, n: int) -> list[Group]:
         groups.append(Group(kind, name, cols, any(c in nxt for c in cols), length))
 
     if cs.num_fixed:
-        add(FIXED, "fixed", [("fixed", i) for i in range(cs.num_fixed)], n)
+        add(GroupKind.FIXED, "fixed", [(ColumnKind.FIXED, i) for i in range(cs.num_fixed)], n)
     for name, idx in cs.public_groups:
-        add(PUBLIC, name, [("witness", i) for i in idx], n)
-    for p, idx in enumerate(cs.witness_packs()):
-        add(WITNESS, f"witness{p}", [("witness", i) for i in idx], blinded)
+        add(GroupKind.PUBLIC, name, [(ColumnKind.WITNESS, i) for i in idx], n)
+    for p, idx in enumerate(witness_packs(cs)):
+        add(GroupKind.WITNESS, f"witness{p}", [(ColumnKind.WITNESS, i) for i in idx], blinded)
     if cs.has_interaction:
-        add(INTERACTION, "interaction", [("interaction", i) for i in range(cs.num_interaction)], blinded)
-    add(QUOTIENT, "quotient", [("quotient", j) for j in range(cs.quotient_chunks(n))],
+        add(GroupKind.INTERACTION, "interaction",
+            [(ColumnKind.INTERACTION, i) for i in range(cs.num_interaction)], blinded)
+    add(GroupKind.QUOTIENT, "quotient", [(ColumnKind.QUOTIENT, j) for j in range(cs.quotient_chunks(n))],
         quotient_chunk_length(cs, n))
     return groups
 
@@ -110,26 +131,3 @@ def claims(groups: list[Group]) -> list[tuple[int, bool]]:
         if g.next_row:
             out.append((gi, True))
     return out
-
-
-def pack(be, polys, length: int):
-    """P with coefficient j·k + i = coefficient j of polys[i]; each poly `(L_i, 4)` with
-    L_i ≤ length, padded with zeros. Returns `(k·length, 4)`."""
-    from .polynomials import _xp
-    xp = _xp(be)
-    k = len(polys)
-    out = xp.zeros((length, k, 4), dtype=xp.uint64)
-    for i, p in enumerate(polys):
-        out[:p.shape[0], i] = p
-    return out.reshape(length * k, 4)
-
-
-def divide_by_power(be, packed, k: int, c: int):
-    """(P(X) − r(X)) / (X^k − c) and the k values f_i(c) (the coefficients of r), for a packed
-    P of k·length coefficients: residue class i of P's exponents is f_i(Y) at Y = X^k, so this
-    is the division of every f_i by (Y − c) at once."""
-    from .polynomials import synthetic_division
-    length = packed.shape[0] // k
-    q, rem = synthetic_division(be, packed.reshape(length, k, 4), c)
-    return q.reshape((length - 1) * k, 4), be.fr.to_ints(rem)
-

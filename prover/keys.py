@@ -11,16 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels import get_backend
+from kernels.backend import Backend
 from kernels.params import CURVE_B, P_MODULUS, R_MODULUS
 
 from .air import Air, ConstraintSystem, compile_air
-from .errors import InvalidCircuit, InvalidInput
-from .groups import FIXED, INTERACTION, KIND_CODES, PUBLIC, QUOTIENT, WITNESS, commitment_groups, pack
+from .errors import InvalidCircuit, InvalidInput, InvalidSetup
+from .groups import KIND_CODES, commitment_groups, srs_size
 from .keccak import keccak256
-from .srs import SRS, G2Point
+from .polynomials import pack
+from .srs import SRS, dev_setup
 from .transcript import encode_point
+from .types import G1Point, G2Point, GroupKind
 
 VK_VERSION = 2
+# Trace sizes 2^3 … 2^26: the smallest domain the protocol's boundary selectors need, and the
+# largest whose quotient coset still fits Fr's 2^28 roots of unity at every circuit degree here.
+MIN_LOG2_N = 3
 MAX_LOG2_N = 26
 _HEADER = 8 * 32 + 32          # eight words, then the circuit digest
 _GROUP_BYTES = 3 * 32          # kind, width, opened at ζω
@@ -36,7 +43,7 @@ class VerificationKey:
     num_public_inputs: int
     circuit_digest: bytes
     groups: list[tuple[int, int, int]]        # (kind code, width, opened at ζω), commitment order
-    fixed_commitment: tuple[int, int] | None  # the packed fixed columns; None without any
+    fixed_commitment: G1Point | None  # the packed fixed columns; None without any
     g2_tau: G2Point
 
     @property
@@ -71,7 +78,7 @@ class VerificationKey:
         version, log2_n, nw, nf, ni, nc, npub, ng = (word(32 * i) for i in range(8))
         if version != VK_VERSION:
             raise InvalidInput(f"verification key version {version}; expected {VK_VERSION}")
-        if not 3 <= log2_n <= MAX_LOG2_N:
+        if not MIN_LOG2_N <= log2_n <= MAX_LOG2_N:
             raise InvalidInput(f"verification key for 2^{log2_n} rows is out of range")
         if not 1 <= ng <= 1024:
             raise InvalidInput(f"verification key with {ng} commitment groups")
@@ -111,7 +118,7 @@ class VerificationKey:
 
 def _check_group_shape(groups, nw: int, nf: int, ni: int, nc: int) -> None:
     """The groups are in commitment order and account for every column exactly once."""
-    order = [KIND_CODES[k] for k in (FIXED, PUBLIC, WITNESS, INTERACTION, QUOTIENT)]
+    order = [KIND_CODES[k] for k in GroupKind]
     kinds = [g[0] for g in groups]
     if any(k not in order for k in kinds) or kinds != sorted(kinds):
         raise InvalidInput("verification key groups are not in commitment order")
@@ -121,11 +128,11 @@ def _check_group_shape(groups, nw: int, nf: int, ni: int, nc: int) -> None:
             raise InvalidInput("verification key holds an empty group or a bad ζω flag")
         width[kind] += w
     count = {k: kinds.count(k) for k in order}
-    code = KIND_CODES
-    if (count[code[FIXED]] != (1 if nf else 0) or count[code[INTERACTION]] != (1 if ni else 0)
-            or count[code[QUOTIENT]] != 1 or kinds[-1] != code[QUOTIENT] or groups[-1][2]
-            or width[code[FIXED]] != nf or width[code[PUBLIC]] + width[code[WITNESS]] != nw
-            or width[code[INTERACTION]] != ni or width[code[QUOTIENT]] != nc):
+    fixed, public, witness, interaction, quotient = (KIND_CODES[k] for k in GroupKind)
+    if (count[fixed] != (1 if nf else 0) or count[interaction] != (1 if ni else 0)
+            or count[quotient] != 1 or kinds[-1] != quotient or groups[-1][2]
+            or width[fixed] != nf or width[public] + width[witness] != nw
+            or width[interaction] != ni or width[quotient] != nc):
         raise InvalidInput("verification key groups do not match its column counts")
 
 
@@ -140,10 +147,18 @@ class ProvingKey:
                  srs_g1=self.srs_g1, fixed_coeffs=self.fixed_coeffs)
 
     @classmethod
-    def load(cls, path: str) -> "ProvingKey":
+    def load(cls, path: str, be: Backend | None = None) -> "ProvingKey":
+        """The key saved at `path`. Its SRS points are checked once here (InvalidSetup for one
+        off the curve), so that the prover's MSMs need not check them again."""
+        be = be or get_backend("cpu")
         with np.load(path, allow_pickle=False) as z:
             vk = VerificationKey.from_bytes(z["vk"].tobytes())
-            return cls(vk, z["srs_g1"].astype(np.uint64), z["fixed_coeffs"].astype(np.uint64))
+            pk = cls(vk, z["srs_g1"].astype(np.uint64), z["fixed_coeffs"].astype(np.uint64))
+        try:
+            be.g1.validate(be.asarray(pk.srs_g1), f"{path}: SRS")
+        except InvalidInput as e:
+            raise InvalidSetup(str(e)) from None
+        return pk
 
 
 def check_circuit(cs: ConstraintSystem, vk: VerificationKey) -> None:
@@ -154,23 +169,20 @@ def check_circuit(cs: ConstraintSystem, vk: VerificationKey) -> None:
         raise InvalidCircuit(f"circuit {cs.air.name!r} packs its columns unlike the key")
 
 
-def setup(air: Air, log2_n: int, srs: SRS, backend=None) -> tuple[ProvingKey, VerificationKey]:
+def setup(air: Air, log2_n: int, srs: SRS, be: Backend | None = None) -> tuple[ProvingKey, VerificationKey]:
     """Derive the keys of `air` at n = 2^log2_n rows from an SRS: commit the fixed columns as
     one pack (unblinded: they are public) and record the circuit's packing shape."""
-    from kernels import get_backend
-    from .polynomials import Domain
-    be = backend or get_backend("auto")
+    be = be or get_backend("auto")
     cs = compile_air(air)
-    if not 3 <= log2_n <= MAX_LOG2_N:
-        raise InvalidInput(f"log2_n must lie in [3, {MAX_LOG2_N}], got {log2_n}")
+    if not isinstance(log2_n, int) or not MIN_LOG2_N <= log2_n <= MAX_LOG2_N:
+        raise InvalidInput(f"log2_n must lie in [{MIN_LOG2_N}, {MAX_LOG2_N}], got {log2_n}")
     n = 1 << log2_n
     if n < air.min_rows():
         raise InvalidCircuit(f"{air.name} needs at least {air.min_rows()} rows, got {n}")
     if cs.extension(n) * n > 1 << 28:
         raise InvalidCircuit("the quotient's coset exceeds Fr's 2^28 roots of unity")
     groups = commitment_groups(cs, n)
-    srs = srs.truncate(cs.srs_size(n))
-    Domain(log2_n)
+    srs = srs.truncate(srs_size(cs, n))
     values = air.fixed_values(n)
     if set(values) != set(air.fixed_columns):
         raise InvalidCircuit(f"{air.name}.fixed_values must give exactly the fixed columns")
@@ -195,3 +207,13 @@ def setup(air: Air, log2_n: int, srs: SRS, backend=None) -> tuple[ProvingKey, Ve
                          cs.quotient_chunks(n), len(air.public_inputs), cs.digest,
                          [g.shape for g in groups], fixed_commitment, srs.g2_tau)
     return ProvingKey(vk, srs.g1_powers, fixed_coeffs), vk
+
+
+def dev_keys(air: Air, log2_n: int, seed: bytes | str, be: Backend | None = None) -> tuple[ProvingKey, VerificationKey]:
+    """Keys of `air` at 2^log2_n rows over the INSECURE development SRS of `seed` (prover.srs:
+    anyone who knows the seed can forge proofs), sized for the circuit."""
+    be = be or get_backend("auto")
+    if not isinstance(log2_n, int) or not MIN_LOG2_N <= log2_n <= MAX_LOG2_N:
+        raise InvalidInput(f"log2_n must lie in [{MIN_LOG2_N}, {MAX_LOG2_N}], got {log2_n}")
+    srs = dev_setup(srs_size(compile_air(air), 1 << log2_n), seed, insecure=True, be=be)
+    return setup(air, log2_n, srs, be)

@@ -44,24 +44,13 @@ def powers(be, x: int, count: int):
 
 
 def _concat(be, a, b):
-    xp = _xp(be)
-    return xp.concatenate([a, b], axis=0)
-
-
-def _xp(be):
-    """The array module of the backend (numpy or cupy), for shape-only operations."""
-    mod = type(be.fr.zeros(1)).__module__.split(".")[0]
-    if mod == "cupy":
-        import cupy
-        return cupy
-    import numpy
-    return numpy
+    return be.xp.concatenate([a, b], axis=0)
 
 
 def tree_sum(be, a):
     """Σ along axis −2 of `(..., L, 4)`, by halving: log2 L vector additions."""
     fr = be.fr
-    xp = _xp(be)
+    xp = be.xp
     while a.shape[-2] > 1:
         length = a.shape[-2]
         if length % 2:
@@ -75,7 +64,7 @@ def tree_sum(be, a):
 
 def evaluate_many(be, coeffs, x: int) -> list[int]:
     """Each polynomial of `(M, L, 4)` coefficients evaluated at x."""
-    xp = _xp(be)
+    xp = be.xp
     m, length = coeffs.shape[0], coeffs.shape[1]
     pw = powers(be, x, length)
     terms = be.fr.mul(coeffs, xp.ascontiguousarray(xp.broadcast_to(pw, (m, length, 4))))
@@ -106,7 +95,7 @@ def synthetic_division(be, coeffs, c: int, block: int = 64):
     then w_{bS+s} = local_{b,s} + c^{S−1−s}·T_{b+1}. About 4 passes over the data instead of
     the log2(M) of a parallel scan."""
     fr = be.fr
-    xp = _xp(be)
+    xp = be.xp
     m, cols = coeffs.shape[0], coeffs.shape[1]
     cc = const(be, c)
     if m <= block:
@@ -149,3 +138,24 @@ def linear_combination(be, polys, scalars: list[int], length: int):
         term = p if s % R_MODULUS == 1 else fr.mul(p, const(be, s))
         acc[:term.shape[0]] = fr.add(acc[:term.shape[0]], term)
     return acc
+
+
+def pack(be, polys, length: int):
+    """The packed polynomial of a commitment group (prover.groups): coefficient j·k + i is
+    coefficient j of polys[i]; each poly `(L_i, 4)` with L_i ≤ length, padded with zeros.
+    Returns `(k·length, 4)`."""
+    xp = be.xp
+    k = len(polys)
+    out = xp.zeros((length, k, 4), dtype=xp.uint64)
+    for i, p in enumerate(polys):
+        out[:p.shape[0], i] = p
+    return out.reshape(length * k, 4)
+
+
+def divide_by_power(be, packed, k: int, c: int):
+    """(P(X) − r(X)) / (X^k − c) and the k values f_i(c) (the coefficients of r), for a packed
+    P of k·length coefficients: residue class i of P's exponents is f_i(Y) at Y = X^k, so this
+    is the division of every f_i by (Y − c) at once."""
+    length = packed.shape[0] // k
+    q, rem = synthetic_division(be, packed.reshape(length, k, 4), c)
+    return q.reshape((length - 1) * k, 4), be.fr.to_ints(rem)

@@ -20,20 +20,19 @@ from dataclasses import dataclass, field
 from kernels.params import CURVE_B, P_MODULUS, R_MODULUS
 
 from .errors import InvalidProof
-from .groups import KIND_CODES, FIXED
+from .groups import KIND_CODES
 from .keys import VerificationKey
 from .transcript import encode_point, encode_scalar
-
-Point = tuple[int, int]
+from .types import G1Point, GroupKind
 
 
 @dataclass
 class Proof:
-    commitments: list[Point]
+    commitments: list[G1Point]
     evals_zeta: list[int]
     evals_zeta_omega: list[int]
-    opening: Point            # W
-    opening_at_z: Point       # W'
+    opening: G1Point            # W
+    opening_at_z: G1Point       # W'
     timings: dict = field(default_factory=dict, compare=False)
 
     def to_bytes(self) -> bytes:
@@ -76,7 +75,7 @@ class ProofShape:
 
 
 def proof_shape(vk: VerificationKey) -> ProofShape:
-    committed = [g for g in vk.groups if g[0] != KIND_CODES[FIXED]]
+    committed = [g for g in vk.groups if g[0] != KIND_CODES[GroupKind.FIXED]]
     return ProofShape(len(committed), sum(g[1] for g in vk.groups), sum(g[1] for g in vk.groups if g[2]))
 
 
@@ -84,7 +83,7 @@ def proof_length(vk: VerificationKey) -> int:
     return proof_shape(vk).length
 
 
-def _point(data: bytes, off: int, what: str) -> Point:
+def _point(data: bytes, off: int, what: str) -> G1Point:
     x = int.from_bytes(data[off:off + 32], "big")
     y = int.from_bytes(data[off + 32:off + 64], "big")
     if x >= P_MODULUS or y >= P_MODULUS:

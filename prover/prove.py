@@ -1,5 +1,9 @@
 """The prover, round by round as docs/protocol.md §4 describes it.
 
+The order of the rounds is not written here: `prove` walks the one schedule (prover.schedule)
+and computes each message when the schedule asks for it, so that the prover, the Python
+verifier and the Solidity verifier cannot disagree on the transcript.
+
 All heavy work is whole-array operations of the backend (NTT, MSM, element-wise Fr
 arithmetic), so the same code runs on the CPU and the GPU. Each phase is timed; the timings
 travel with the proof (`proof.timings`, milliseconds) for the dashboard and the benchmark.
@@ -13,19 +17,28 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from kernels.params import MONTGOMERY_R, R_MODULUS
+from kernels import get_backend
+from kernels.backend import Backend, MSMConfig
+from kernels.params import MONTGOMERY_R, R_MODULUS, root_of_unity
 
-from .air import (EVERY_ROW, FIRST_ROW, LAST_ROW, TRANSITION, Challenge, Column, PublicInput, Air,
-                  compile_air, evaluate)
-from .errors import InvalidInput, InvalidTrace
-from .groups import (BLINDING_COEFFICIENTS, INTERACTION, PUBLIC, QUOTIENT, WITNESS, claims,
-                     commitment_groups, divide_by_power, pack)
+from . import schedule
+from .air import Air, Column, ConstraintSystem, PublicInput, compile_air, evaluate, fingerprint
+from .errors import InternalError, InvalidInput, InvalidTrace
+from .fold import fold_constraints
+from .groups import BLINDING_COEFFICIENTS, Group, claims, commitment_groups
+from .inputs import public_input_values
 from .keys import ProvingKey, check_circuit
-from .polynomials import (COSET_SHIFT, Domain, const, inclusive_prefix_sum, linear_combination, powers,
-                          synthetic_division, _xp)
+from .opening import nu_powers, opening_scalars
+from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
+                          linear_combination, pack, powers, synthetic_division)
 from .proof import Proof
+from .schedule import Message
 from .transcript import Transcript
+from .types import ChallengeName, ColumnKind, G1Point, GroupKind, Selector
+
 PHASES = ("witness", "ntt", "msm", "quotient", "openings", "other")
+# The SRS in a proving key was checked when the key was made or loaded.
+_SRS_MSM = MSMConfig(check_points=False)
 
 
 class PhaseTimer:
@@ -51,25 +64,6 @@ class PhaseTimer:
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
-
-
-def public_input_values(air: Air, public_inputs) -> list[int]:
-    """Public inputs as a list in declaration order, each checked to lie in [0, r)."""
-    if isinstance(public_inputs, Mapping):
-        if set(public_inputs) != set(air.public_inputs):
-            raise InvalidInput(f"{air.name} takes public inputs {list(air.public_inputs)}, "
-                               f"got {sorted(public_inputs)}")
-        values = [public_inputs[k] for k in air.public_inputs]
-    else:
-        values = list(public_inputs)
-    if len(values) != len(air.public_inputs):
-        raise InvalidInput(f"{air.name} takes {len(air.public_inputs)} public inputs, got {len(values)}")
-    out = []
-    for name, v in zip(air.public_inputs, values):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= int(v) < R_MODULUS:
-            raise InvalidInput(f"public input {name!r} must be an int in [0, r), got {v!r}")
-        out.append(int(v))
-    return out
 
 
 def column_to_field(be, values, n: int, name: str):
@@ -103,10 +97,6 @@ def column_to_field(be, values, n: int, name: str):
     fr.validate(canonical, f"column {name!r}")
     # Multiplying canonical limbs by R² in Montgomery's product gives the Montgomery form.
     return fr.mul(canonical, fr.from_ints([MONTGOMERY_R % R_MODULUS]))
-
-
-# ---------------------------------------------------------------------------------------------
-# Building blocks
 
 
 class CosetAlgebra:
@@ -143,6 +133,12 @@ class CosetAlgebra:
     def neg(self, a):
         return (-a) % R_MODULUS if isinstance(a, int) else self.fr.neg(a)
 
+    def share(self, e, v):
+        return v
+
+    def keep(self, v, name):
+        return v
+
 
 def blind(be, coeffs, rng, count: int = BLINDING_COEFFICIENTS):
     """P(X) + b(X)·Z_H(X) with b of `count` random coefficients: the values on H are unchanged,
@@ -151,36 +147,35 @@ def blind(be, coeffs, rng, count: int = BLINDING_COEFFICIENTS):
     fr = be.fr
     n = coeffs.shape[0]
     b = be.asarray(fr.random(count, rng))
-    xp = _xp(be)
+    xp = be.xp
     out = xp.concatenate([coeffs, fr.zeros(count)], axis=0)
     out[:count] = fr.sub(out[:count], b)          # −b(X)
     out[n:n + count] = b                           # +X^n·b(X)
     return out
 
 
-def commit(be, srs, coeffs):
+def commit(be: Backend, srs, coeffs, config: MSMConfig = _SRS_MSM) -> G1Point:
     """KZG commitment Σ cᵢ·[τ^i]₁ as an affine (x, y) of ints."""
-    return be.g1.to_ints(be.msm(srs[:coeffs.shape[0]], coeffs))[0]
+    return be.g1.to_ints(be.msm(srs[:coeffs.shape[0]], coeffs, config))[0]
 
 
-def public_commitment(srs_g1, columns: Sequence[Sequence[int]], backend=None) -> tuple[int, int]:
+def public_commitment(srs_g1, columns: Sequence[Sequence[int]], be: Backend | None = None) -> G1Point:
     """The commitment of a public group from its columns' values (in the group's order), as
     anyone holding them recomputes it: each column interpolated over H, unblinded, packed
-    (docs/protocol.md §4.1). `srs_g1` is the proving key's `srs_g1`."""
-    from kernels import get_backend
-    be = backend or get_backend("auto")
+    (docs/protocol.md §4.1). `srs_g1` is the proving key's `srs_g1`; its points are checked."""
+    be = be or get_backend("auto")
     n = len(columns[0]) if columns else 0
     if not columns or n < 2 or n & (n - 1) or any(len(c) != n for c in columns):
         raise InvalidInput("a public group is one or more columns of the same power-of-two length")
     values = be.asarray(np.stack([be.to_host(column_to_field(be, list(c), n, f"column {i}"))
                                   for i, c in enumerate(columns)]))
     coeffs = be.ntt(values, inverse=True)
-    return commit(be, be.asarray(srs_g1), pack(be, list(coeffs), n))
+    return commit(be, be.asarray(srs_g1), pack(be, list(coeffs), n), MSMConfig())
 
 
 def pad_rows(be, a, length: int):
     """`(M, L, 4)` → `(M, length, 4)` with zero coefficients appended."""
-    xp = _xp(be)
+    xp = be.xp
     if a.shape[1] == length:
         return a
     pad = xp.zeros((a.shape[0], length - a.shape[1], 4), dtype=a.dtype)
@@ -192,174 +187,188 @@ def pad_rows(be, a, length: int):
 
 
 def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_inputs,
-          backend=None, rng=None, refuse_invalid: bool = True) -> Proof:
+          be: Backend | None = None, rng=None, refuse_invalid: bool = True) -> Proof:
     """A proof that `trace` satisfies `air` with these public inputs. `rng` (a numpy Generator)
     draws the blinding; leave it None in production (fresh OS entropy).
 
     A trace that breaks a constraint is refused (InvalidTrace). `refuse_invalid=False` skips
     that refusal and commits to whatever comes out, as a cheating prover would: the soundness
     tests use it to show that the verifier, not the prover's honesty, rejects such proofs."""
-    from kernels import get_backend
-    be = backend or get_backend("auto")
-    fr = be.fr
-    xp = _xp(be)
-    timer = PhaseTimer()
-    vk = pk.vk
-    cs = compile_air(air)
-    check_circuit(cs, vk)
-    dom = Domain(vk.log2_n)
-    n = dom.n
-    ext = cs.extension(n)
-    groups = commitment_groups(cs, n)
-    pub = public_input_values(air, public_inputs)
-    srs = be.asarray(pk.srs_g1)
-    public_idx = set(cs.public_column_indices)
+    run = ProofInProgress(air, pk, be or get_backend("auto"), rng, refuse_invalid)
+    run.load_trace(trace, public_inputs)
+    challenges = schedule.run(Transcript(pk.vk.digest), run.cs.has_interaction, run.message)
+    return run.finish(challenges[ChallengeName.Z])
 
-    # -- witness: the trace as Fr arrays ------------------------------------------------------
-    with timer.phase("witness"):
-        if set(trace) != set(air.witness_columns):
-            missing = set(air.witness_columns) - set(trace)
-            extra = set(trace) - set(air.witness_columns)
-            raise InvalidInput(f"{air.name} trace: missing columns {sorted(missing)}, unknown {sorted(extra)}")
-        witness = xp.stack([column_to_field(be, trace[c], n, c) for c in air.witness_columns])
 
-    transcript = Transcript(vk.digest)
-    transcript.absorb_scalars(pub)
-    polys: dict = {}     # (kind, index) → coefficients of each committed column
-    packed: dict = {}    # group index → its packed polynomial
-    commitments = []
+class ProofInProgress:
+    """The prover's state between the schedule's steps: every committed column's coefficients
+    by (kind, index), and each group's packed polynomial and commitment. `message` computes
+    whatever the schedule asks for next from the challenges drawn so far."""
 
-    def commit_groups(kinds):
-        for gi, g in enumerate(groups):
-            if g.kind in kinds:
-                with timer.phase("witness"):
-                    packed[gi] = pack(be, [polys[key] for key in g.columns], g.length)
-                with timer.phase("msm"):
-                    commitments.append(commit(be, srs, packed[gi]))
-                transcript.absorb_point(commitments[-1])
+    def __init__(self, air: Air, pk: ProvingKey, be: Backend, rng, refuse_invalid: bool):
+        self.air, self.be, self.rng, self.refuse_invalid = air, be, rng, refuse_invalid
+        self.vk = pk.vk
+        self.cs: ConstraintSystem = compile_air(air)
+        check_circuit(self.cs, self.vk)
+        self.dom = Domain(self.vk.log2_n)
+        self.groups: list[Group] = commitment_groups(self.cs, self.dom.n)
+        self.srs = be.asarray(pk.srs_g1)
+        self.fixed_coeffs = be.asarray(pk.fixed_coeffs)
+        self.timer = PhaseTimer()
+        self.polys: dict = {}         # (ColumnKind, index) → coefficients
+        self.packed: dict = {}        # group index → packed polynomial
+        self.commitments: dict = {}   # group index → its commitment
+        self.opened: list = []        # per claim: (group index, point, quotient by Z_t, evaluations)
+        self.h = None                 # Σ_t ν^t·(P_t − r_t)/Z_t
+        self.w = None
 
-    # -- round 1: the public groups, unblinded, then the blinded witness packs ---------------
-    with timer.phase("ntt"):
-        w_coeffs = be.ntt(witness, inverse=True)
-        fixed_coeffs = be.asarray(pk.fixed_coeffs)
-    with timer.phase("witness"):
-        for i in range(cs.num_witness):
-            # A public column stays unblinded: anyone can recompute its group's commitment.
-            polys[("witness", i)] = w_coeffs[i] if i in public_idx else blind(be, w_coeffs[i], rng)
-        for j in range(cs.num_fixed):
-            polys[("fixed", j)] = fixed_coeffs[j]
-    commit_groups((PUBLIC, WITNESS))
+    # -- round 1: the public groups, unblinded, and the blinded witness packs -----------------
+    def load_trace(self, trace, public_inputs) -> None:
+        be, cs, air, n = self.be, self.cs, self.air, self.dom.n
+        self.pub = public_input_values(air, public_inputs)
+        with self.timer.phase("witness"):
+            if set(trace) != set(air.witness_columns):
+                missing = set(air.witness_columns) - set(trace)
+                extra = set(trace) - set(air.witness_columns)
+                raise InvalidInput(f"{air.name} trace: missing columns {sorted(missing)}, unknown {sorted(extra)}")
+            self.witness = be.xp.stack([column_to_field(be, trace[c], n, c) for c in air.witness_columns])
+        with self.timer.phase("ntt"):
+            w_coeffs = be.ntt(self.witness, inverse=True)
+        public = set(cs.public_column_indices)
+        with self.timer.phase("witness"):
+            for i in range(cs.num_witness):
+                # A public column stays unblinded: anyone can recompute its group's commitment.
+                self.polys[(ColumnKind.WITNESS, i)] = w_coeffs[i] if i in public else blind(be, w_coeffs[i], self.rng)
+            for j in range(cs.num_fixed):
+                self.polys[(ColumnKind.FIXED, j)] = self.fixed_coeffs[j]
 
-    # -- round 2: the logUp interaction columns ----------------------------------------------
-    challenges = {}
-    if cs.has_interaction:
-        challenges["beta"] = transcript.challenge()
-        challenges["gamma"] = transcript.challenge()
-        challenges["lambda"] = transcript.challenge()
-        with timer.phase("ntt"):
-            fixed_values = be.ntt(fixed_coeffs) if cs.num_fixed else None
-        with timer.phase("witness"):
-            interaction = interaction_columns(be, cs, witness, fixed_values, pub, challenges,
-                                              refuse_invalid)
-        with timer.phase("ntt"):
-            i_coeffs = be.ntt(interaction, inverse=True)
-        with timer.phase("witness"):
+    def message(self, step: schedule.Absorb, challenges: dict) -> list:
+        """The values of one absorption of the schedule."""
+        if step.message == Message.PUBLIC_INPUTS:
+            return self.pub
+        if step.message == Message.COMMITMENTS:
+            return [self.commit_group(gi, challenges) for gi, g in enumerate(self.groups) if g.kind in step.kinds]
+        if step.message in (Message.EVALS_ZETA, Message.EVALS_ZETA_OMEGA):
+            self.open_at(challenges[ChallengeName.ZETA])
+            at_next = step.message == Message.EVALS_ZETA_OMEGA
+            return [y for _, point, _, evals in self.opened if (point != self.zeta) == at_next for y in evals]
+        if step.message == Message.OPENING:
+            return [self.combined_quotient(challenges[ChallengeName.NU])]
+        raise InvalidInput(f"the schedule asks for an unknown message {step.message!r}")
+
+    def commit_group(self, gi: int, challenges: dict) -> G1Point:
+        g = self.groups[gi]
+        if g.kind == GroupKind.INTERACTION:
+            self.interaction(challenges)
+        elif g.kind == GroupKind.QUOTIENT:
+            self.quotient(challenges)
+        with self.timer.phase("witness"):
+            self.packed[gi] = pack(self.be, [self.polys[key] for key in g.columns], g.length)
+        with self.timer.phase("msm"):
+            self.commitments[gi] = commit(self.be, self.srs, self.packed[gi])
+        return self.commitments[gi]
+
+    # -- round 2: the logUp interaction columns, after β, γ, λ --------------------------------
+    def interaction(self, challenges: dict) -> None:
+        be, cs = self.be, self.cs
+        if (ColumnKind.INTERACTION, 0) in self.polys:
+            return
+        with self.timer.phase("ntt"):
+            fixed_values = be.ntt(self.fixed_coeffs) if cs.num_fixed else None
+        with self.timer.phase("witness"):
+            columns = interaction_columns(be, cs, self.witness, fixed_values, self.pub, challenges,
+                                          self.refuse_invalid)
+        with self.timer.phase("ntt"):
+            coeffs = be.ntt(columns, inverse=True)
+        with self.timer.phase("witness"):
             for j in range(cs.num_interaction):
-                polys[("interaction", j)] = blind(be, i_coeffs[j], rng)
-        commit_groups((INTERACTION,))
-    alpha = transcript.challenge()
+                self.polys[(ColumnKind.INTERACTION, j)] = blind(be, coeffs[j], self.rng)
 
-    # -- round 3: the quotient on the coset 5·H_E, committed as one pack of chunks -----------
-    order = list(polys)
-    slot = {key: i for i, key in enumerate(order)}
-    all_coeffs = xp.stack([pad_rows(be, polys[key][None], ext * n)[0] for key in order])
-    with timer.phase("ntt"):
-        coset = be.ntt(all_coeffs, coset=True, shift=COSET_SHIFT)
-    with timer.phase("quotient"):
-        q_values = quotient_on_coset(be, cs, dom, ext, coset, slot, pub, challenges, alpha)
-    with timer.phase("ntt"):
-        q_coeffs = be.ntt(q_values, inverse=True, coset=True, shift=COSET_SHIFT)
-    with timer.phase("quotient"):
-        bound = cs.quotient_degree_bound(n)
-        if refuse_invalid and be.to_host(q_coeffs[bound + 1:]).any():
-            raise InvalidTrace(f"the trace does not satisfy the constraints of {air.name} "
-                               "(the quotient is not a polynomial)")
-        for j, chunk in enumerate(split_quotient(be, q_coeffs[:bound + 1], n, vk.num_chunks, rng)):
-            polys[("quotient", j)] = chunk
-    commit_groups((QUOTIENT,))
-    zeta = transcript.challenge()
+    # -- round 3: the quotient on the coset 5·H_E, after α, as chunks of one pack -------------
+    def quotient(self, challenges: dict) -> None:
+        be, cs, dom = self.be, self.cs, self.dom
+        if (ColumnKind.QUOTIENT, 0) in self.polys:
+            return
+        if cs.has_interaction:
+            self.interaction(challenges)
+        n, ext = dom.n, cs.extension(dom.n)
+        order = list(self.polys)
+        slot = {key: i for i, key in enumerate(order)}
+        all_coeffs = be.xp.stack([pad_rows(be, self.polys[key][None], ext * n)[0] for key in order])
+        with self.timer.phase("ntt"):
+            coset = be.ntt(all_coeffs, coset=True, shift=COSET_SHIFT)
+        with self.timer.phase("quotient"):
+            q_values = quotient_on_coset(be, cs, dom, ext, coset, slot, self.pub, challenges,
+                                         challenges[ChallengeName.ALPHA])
+        with self.timer.phase("ntt"):
+            q_coeffs = be.ntt(q_values, inverse=True, coset=True, shift=COSET_SHIFT)
+        with self.timer.phase("quotient"):
+            bound = cs.quotient_degree_bound(n)
+            if self.refuse_invalid and be.to_host(q_coeffs[bound + 1:]).any():
+                raise InvalidTrace(f"the trace does not satisfy the constraints of {self.air.name} "
+                                   "(the quotient is not a polynomial)")
+            for j, chunk in enumerate(split_quotient(be, q_coeffs[:bound + 1], n, self.vk.num_chunks, self.rng)):
+                self.polys[(ColumnKind.QUOTIENT, j)] = chunk
 
     # -- round 4: every group's columns at ζ (and ζω): the remainders of P by X^k − c ---------
-    zeta_omega = zeta * dom.omega % R_MODULUS
-    with timer.phase("openings"):
-        for gi, g in enumerate(groups):
-            if gi not in packed:  # the fixed pack, committed in the key
-                packed[gi] = pack(be, [polys[key] for key in g.columns], g.length)
-        opened = []  # per claim: (group index, point, quotient by Z_t, evaluations)
-        for gi, at_next in claims(groups):
-            point = zeta_omega if at_next else zeta
-            q, evals = divide_by_power(be, packed[gi], groups[gi].width, point)
-            opened.append((gi, point, q, evals))
-    evals_zeta = [e for gi, pt, q, ev in opened if pt == zeta for e in ev]
-    evals_next = [e for gi, pt, q, ev in opened if pt != zeta for e in ev]
-    transcript.absorb_scalars(evals_zeta)
-    transcript.absorb_scalars(evals_next)
-    nu = transcript.challenge()
+    def open_at(self, zeta: int) -> None:
+        if self.opened:
+            return
+        self.zeta = zeta
+        zeta_omega = zeta * self.dom.omega % R_MODULUS
+        with self.timer.phase("openings"):
+            for gi, g in enumerate(self.groups):
+                if gi not in self.packed:  # the fixed pack, committed in the key
+                    self.packed[gi] = pack(self.be, [self.polys[key] for key in g.columns], g.length)
+            for gi, at_next in claims(self.groups):
+                point = zeta_omega if at_next else zeta
+                q, evals = divide_by_power(self.be, self.packed[gi], self.groups[gi].width, point)
+                self.opened.append((gi, point, q, evals))
 
     # -- round 5: W = [h], h = Σ_t ν^t·(P_t − r_t)/Z_t; then W' = [L/(X − z)] ---------------
-    nus = [pow(nu, t, R_MODULUS) for t in range(len(opened))]
-    with timer.phase("openings"):
-        h_len = max(q.shape[0] for _, _, q, _ in opened)
-        h = linear_combination(be, [q for _, _, q, _ in opened], nus, h_len)
-    with timer.phase("msm"):
-        w = commit(be, srs, h)
-    transcript.absorb_point(w)
-    z = transcript.challenge()
-    with timer.phase("openings"):
-        scalars, constant = opening_scalars(groups, opened, nus, z)
-        l_len = max(p.shape[0] for p in packed.values())
-        lpoly = linear_combination(be, [packed[gi] for gi in range(len(groups))], scalars, l_len)
-        lpoly[:h_len] = fr.sub(lpoly[:h_len], h)
-        lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
-        w_z, l_at_z = synthetic_division(be, lpoly[:, None], z)
-        if fr.to_ints(l_at_z)[0] != 0:  # an internal invariant: every division above is exact
-            raise RuntimeError("the opening polynomial L does not vanish at z")
-    with timer.phase("msm"):
-        w_prime = commit(be, srs, w_z[:, 0])
+    def combined_quotient(self, nu: int) -> G1Point:
+        self.nu = nu
+        with self.timer.phase("openings"):
+            h_len = max(q.shape[0] for _, _, q, _ in self.opened)
+            self.h = linear_combination(self.be, [q for _, _, q, _ in self.opened],
+                                        nu_powers(nu, len(self.opened)), h_len)
+        with self.timer.phase("msm"):
+            self.w = commit(self.be, self.srs, self.h)
+        return self.w
 
-    proof = Proof(commitments, evals_zeta, evals_next, w, w_prime)
-    proof.timings = {"log2_n": vk.log2_n, "backend": be.name, **timer.result()}
-    return proof
-
-
-def opening_scalars(groups, opened, nus, z: int) -> tuple[list[int], int]:
-    """The scalar of each group's P in L(X) = Σ_t ν^t/Z_t(z)·(P_t(X) − r_t(z)) − h(X), and the
-    constant Σ_t ν^t·r_t(z)/Z_t(z) (Z_t = X^{k_t} − c_t)."""
-    r = R_MODULUS
-    scalars = [0] * len(groups)
-    constant = 0
-    for (gi, point, _, evals), nu_t in zip(opened, nus):
-        zt_inv = pow((pow(z, groups[gi].width, r) - point) % r, -1, r)
-        weight = nu_t * zt_inv % r
-        scalars[gi] = (scalars[gi] + weight) % r
-        r_at_z = 0
-        for y in reversed(evals):
-            r_at_z = (r_at_z * z + y) % r
-        constant = (constant + weight * r_at_z) % r
-    return scalars, constant
-
-
-def interaction_columns(be, cs, witness, fixed_values, pub, challenges, refuse_invalid=True):
+    def finish(self, z: int) -> Proof:
+        be, fr = self.be, self.be.fr
+        with self.timer.phase("openings"):
+            scalars, constant = opening_scalars(self.groups, [(gi, pt, ev) for gi, pt, _, ev in self.opened],
+                                                self.nu, z)
+            l_len = max(p.shape[0] for p in self.packed.values())
+            lpoly = linear_combination(be, [self.packed[gi] for gi in range(len(self.groups))], scalars, l_len)
+            h_len = self.h.shape[0]
+            lpoly[:h_len] = fr.sub(lpoly[:h_len], self.h)
+            lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
+            w_z, l_at_z = synthetic_division(be, lpoly[:, None], z)
+            if fr.to_ints(l_at_z)[0] != 0:  # every division above is exact: a fault, not bad input
+                raise InternalError("the opening polynomial L does not vanish at z")
+        with self.timer.phase("msm"):
+            w_prime = commit(be, self.srs, w_z[:, 0])
+        commitments = [self.commitments[gi] for gi, g in enumerate(self.groups) if g.kind != GroupKind.FIXED]
+        evals_zeta = [y for _, pt, _, ev in self.opened if pt == self.zeta for y in ev]
+        evals_next = [y for _, pt, _, ev in self.opened if pt != self.zeta for y in ev]
+        proof = Proof(commitments, evals_zeta, evals_next, self.w, w_prime)
+        proof.timings = {"log2_n": self.vk.log2_n, "backend": be.name, **self.timer.result()}
+        return proof
+def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values, pub, challenges,
+                        refuse_invalid: bool = True):
     """The helper columns h_j = λ^a·Σ w_t/(β − fingerprint_t) and the running sum S on H.
     S is exclusive (S₀ = 0); a sum that does not balance is refused here."""
     fr = be.fr
-    xp = _xp(be)
+    xp = be.xp
     alg = CosetAlgebra(be)
     n = witness.shape[1]
 
     def leaf(e):
         if isinstance(e, Column):
-            return witness[e.index] if e.kind == "witness" else fixed_values[e.index]
+            return witness[e.index] if e.kind == ColumnKind.WITNESS else fixed_values[e.index]
         if isinstance(e, PublicInput):
             return pub[e.index]
         return challenges[e.name]
@@ -367,9 +376,8 @@ def interaction_columns(be, cs, witness, fixed_values, pub, challenges, refuse_i
     def full(x):
         return fr.add(fr.zeros(n), const(be, x)) if isinstance(x, int) else x
 
-    from .air import fingerprint
     cache: dict = {}
-    beta = challenges["beta"]
+    beta = challenges[ChallengeName.BETA]
     dens, weights, owners = [], [], []
     for j, h in enumerate(cs.helpers):
         for w, values in h.terms:
@@ -383,7 +391,7 @@ def interaction_columns(be, cs, witness, fixed_values, pub, challenges, refuse_i
     helpers = [fr.zeros(n) for _ in cs.helpers]
     for t, j in enumerate(owners):
         helpers[j] = fr.add(helpers[j], fr.mul(weights[t], inv[t]))
-    lam = challenges["lambda"]
+    lam = challenges[ChallengeName.LAMBDA]
     for j, h in enumerate(cs.helpers):
         if h.argument:
             helpers[j] = fr.mul(helpers[j], const(be, pow(lam, h.argument, R_MODULUS)))
@@ -412,7 +420,6 @@ def coset_points(be, dom: Domain, ext: int):
 
 def _coset_points(be, dom: Domain, ext: int):
     fr = be.fr
-    from kernels.params import root_of_unity
     big = ext * dom.n
     w_big = root_of_unity(dom.log2_n + (ext.bit_length() - 1))
     x = fr.mul(powers(be, w_big, big), const(be, COSET_SHIFT))
@@ -420,17 +427,17 @@ def _coset_points(be, dom: Domain, ext: int):
     w_ext = pow(w_big, dom.n, R_MODULUS)
     s_n = pow(COSET_SHIFT, dom.n, R_MODULUS)
     zh_inv_small = [pow((s_n * pow(w_ext, i, R_MODULUS) - 1) % R_MODULUS, -1, R_MODULUS) for i in range(ext)]
-    zh_inv = _xp(be).tile(fr.from_ints(zh_inv_small), (dom.n, 1))
+    zh_inv = be.xp.tile(fr.from_ints(zh_inv_small), (dom.n, 1))
     return x, zh_inv
 
 
-def quotient_on_coset(be, cs, dom: Domain, ext: int, coset, slot, pub, challenges, alpha):
-    """Q(x) = [Σ_every α^j C_j + (x − ω^{n−1})·Σ_trans α^j C_j] / Z_H(x)
-            + Σ_first α^j C_j / (x − 1) + Σ_last α^j C_j / (x − ω^{n−1})   on 5·H_E.
-    `coset[slot[(kind, index)]]` holds each column's values there."""
+def quotient_on_coset(be: Backend, cs: ConstraintSystem, dom: Domain, ext: int, coset, slot, pub,
+                      challenges, alpha: int):
+    """Q(x) = [A_every + (x − ω^{n−1})·A_trans] / Z_H(x) + A_first / (x − 1) + A_last / (x − ω^{n−1})
+    on 5·H_E, with the selector sums A_s of prover.fold. `coset[slot[(kind, index)]]` holds each
+    column's values there."""
     fr = be.fr
-    xp = _xp(be)
-    alg = CosetAlgebra(be)
+    xp = be.xp
     big = ext * dom.n
     shifted: dict = {}
 
@@ -447,22 +454,20 @@ def quotient_on_coset(be, cs, dom: Domain, ext: int, coset, slot, pub, challenge
             return pub[e.index]
         return challenges[e.name]
 
-    acc = {s: 0 for s in (EVERY_ROW, TRANSITION, FIRST_ROW, LAST_ROW)}
-    cache: dict = {}
-    a_pow = 1
-    for c in cs.constraints:
-        term = alg.mul(evaluate(c.expr, alg, leaf, cache), a_pow)
-        acc[c.selector] = alg.add(acc[c.selector], term)
-        a_pow = a_pow * alpha % R_MODULUS
+    acc = fold_constraints(cs.constraints, CosetAlgebra(be), leaf, alpha)
 
     def full(v):
         return fr.add(fr.zeros(big), const(be, v)) if isinstance(v, int) else v
 
+    def part(s):
+        return full(acc.get(s, 0))
+
     x, zh_inv = coset_points(be, dom, ext)
     x_minus_last = fr.sub(x, const(be, dom.omega_last))
-    q = fr.add(full(acc[EVERY_ROW]), fr.mul(full(acc[TRANSITION]), x_minus_last))
+    q = fr.add(part(Selector.EVERY_ROW), fr.mul(part(Selector.TRANSITION), x_minus_last))
     q = fr.mul(q, zh_inv)
-    boundary = [(s, r) for s, r in ((FIRST_ROW, 1), (LAST_ROW, dom.omega_last)) if not _is_zero(acc[s])]
+    boundary = [(s, r) for s, r in ((Selector.FIRST_ROW, 1), (Selector.LAST_ROW, dom.omega_last))
+                if not _is_zero(acc.get(s, 0))]
     if boundary:
         invs = fr.batch_inv(xp.stack([fr.sub(x, const(be, r)) for _, r in boundary]))
         for (s, _), inv in zip(boundary, invs):
@@ -479,7 +484,7 @@ def split_quotient(be, q_coeffs, n: int, k: int, rng):
     boundary between chunks is blinded by +ρ·X^n in q_i and −ρ in q_{i+1}, which cancels in Q
     but makes every chunk's commitment independent of the trace."""
     fr = be.fr
-    xp = _xp(be)
+    xp = be.xp
     chunks = []
     for i in range(k):
         end = (i + 1) * n if i < k - 1 else q_coeffs.shape[0]

@@ -3,15 +3,15 @@ Solidity source with the key's values written in as constants.
 
 Generated rather than parametrized at deployment because every constant read from code costs
 3 gas where a storage read costs 2100: the fixed pack's commitment, [τ]₂, the domain and the
-digest are all literals. The body is one inline-assembly block that follows prover/verify.py
-step by step (docs/protocol.md §6):
+digest are all literals. The body is one inline-assembly block, written by a short sequence of
+emitters that follow prover/verify.py step by step (docs/protocol.md §6):
 
 1. public inputs and every claimed evaluation below r, W's y below p (W enters negated);
-2. the Keccak transcript over the calldata, challenge by challenge;
-3. the constraints at ζ, written out as addmod/mulmod over the claimed evaluations, checked
-   against the quotient chunks' values cross-multiplied (no inversion); the values Z_t(z) and
-   their one batched inversion (the modexp precompile 0x05). A proof failing any of these
-   reverts here, before the expensive part;
+2. the Keccak transcript over the calldata, along the one schedule (prover.schedule);
+3. the constraints at ζ, folded by prover.fold over Yul expressions (addmod/mulmod over the
+   claimed evaluations), checked against the quotient chunks' values cross-multiplied (no
+   inversion); the values Z_t(z) and their one batched inversion (the modexp precompile 0x05).
+   A proof failing any of these reverts here, before the expensive part;
 4. [L] = Σ_g s_g·[P_g] − e·G1 − W: one ecMul (0x07) and ecAdd (0x06) per commitment group and
    one for G1, whatever the number of columns;
 5. one pairing equation of two pairings (0x08), with one more ecMul for z·W'.
@@ -30,16 +30,20 @@ from dataclasses import dataclass, field
 
 from kernels.params import P_MODULUS, R_MODULUS
 
-from .air import (EVERY_ROW, FIRST_ROW, LAST_ROW, TRANSITION, Add, Air, Challenge, Column, Const, Mul, Neg,
-                  PublicInput, Sub, compile_air)
+from . import schedule
+from .air import Add, Air, Column, Mul, Neg, PublicInput, Sub, compile_air
 from .errors import InvalidCircuit
-from .groups import FIXED, INTERACTION, PUBLIC, QUOTIENT, WITNESS, claims, commitment_groups, evaluation_slots
+from .fold import fold_constraints, horner, quotient_identity
+from .groups import claims, commitment_groups, evaluation_slots
 from .keccak import keccak256
 from .keys import VerificationKey, check_circuit
 from .polynomials import Domain
 from .proof import proof_shape
+from .schedule import Message
 from .srs import G2_GENERATOR
+from .state_layout import StateLayout
 from .transcript import DOMAIN_SEPARATOR
+from .types import ChallengeName, ColumnKind, GroupKind, Selector
 
 SOLIDITY_PRAGMA = "0.8.28"
 # The moduli live in the scratch words at 0x00 and 0x20 and are read with mload: solc's
@@ -47,28 +51,7 @@ SOLIDITY_PRAGMA = "0.8.28"
 # (about 35 gas per use instead of 6).
 _R = "mload(0x00)"
 _P = "mload(0x20)"
-
-
-@dataclass
-class StateLayout:
-    """Which public groups a rollup reads from a proof: the old state (bound to what the L1
-    holds), the new state (what the L1 stores next) and the batch's data. Each is a group name
-    (or a tuple of them); the L1's state commitment is keccak256 of the named groups'
-    commitments, 64 bytes each, in order — for one group, of its single commitment.
-
-    `batch_index` names the public input that carries the batch's number: the rollup then
-    accepts the proof only as that batch, so that a proof can never be replayed as a later
-    batch (one that leaves the state unchanged would otherwise fit again)."""
-
-    old_state: str | tuple[str, ...]
-    new_state: str | tuple[str, ...]
-    data: str | tuple[str, ...] = ()
-    batch_index: str | None = None
-
-    def __post_init__(self):
-        for name in ("old_state", "new_state", "data"):
-            value = getattr(self, name)
-            setattr(self, name, (value,) if isinstance(value, str) else tuple(value))
+_INVALID_PROOF = keccak256(b"InvalidProof()")[:4].hex()
 
 
 @dataclass
@@ -93,60 +76,122 @@ def _h(v: int) -> str:
     return hex(v)
 
 
-class _ExprWriter:
-    """Turns constraint expressions into Yul. A subtree used more than once is computed once
-    into a memory slot; every leaf is an mload from the copied proof or a literal, so no Yul
-    variable is ever referenced inside an expression (no stack-too-deep, whatever the depth)."""
+class _YulAlgebra:
+    """Field arithmetic as Yul expressions, for prover.fold. A subtree used more than once is
+    computed once into a memory slot (`share`), as is every running sum (`keep`); every leaf is
+    an mload from the copied proof or a literal, so no Yul variable is ever referenced inside an
+    expression (no stack-too-deep, whatever the depth)."""
 
-    def __init__(self, mem: _Memory, leaf, lines: list[str]):
-        self.mem, self.leaf, self.lines = mem, leaf, lines
+    def __init__(self, mem: _Memory, lines: list[str], exprs):
+        self.mem, self.lines = mem, lines
         self.uses: dict[int, int] = {}
-        self.done: dict[int, str] = {}
-        self.keep: list = []
+        self.keep_alive: list = []
+        for e in exprs:
+            self._count(e)
 
-    def count(self, e) -> None:
+    def _count(self, e) -> None:
         k = id(e)
         self.uses[k] = self.uses.get(k, 0) + 1
-        self.keep.append(e)
-        if self.uses[k] > 1:
-            return
-        for child in _children(e):
-            self.count(child)
+        self.keep_alive.append(e)
+        if self.uses[k] == 1:
+            for child in ((e.a, e.b) if isinstance(e, (Add, Sub, Mul)) else (e.a,) if isinstance(e, Neg) else ()):
+                self._count(child)
 
-    def code(self, e) -> str:
-        k = id(e)
-        if k in self.done:
-            return self.done[k]
-        if isinstance(e, Const):
-            return _h(e.value)
-        if isinstance(e, (Column, PublicInput, Challenge)):
-            return self.leaf(e)
-        if isinstance(e, Add):
-            s = f"addmod({self.code(e.a)}, {self.code(e.b)}, {_R})"
-        elif isinstance(e, Sub):
-            s = f"addmod({self.code(e.a)}, sub({_R}, {self.code(e.b)}), {_R})"
-        elif isinstance(e, Mul):
-            s = f"mulmod({self.code(e.a)}, {self.code(e.b)}, {_R})"
-        elif isinstance(e, Neg):
-            s = f"sub({_R}, {self.code(e.a)})"
-        else:
-            raise InvalidCircuit(f"unknown expression node {type(e).__name__}")
-        # Neg and Sub of a zero operand would leave r itself; every consumer reduces mod r
-        # (addmod, mulmod), and the accumulators below are reduced, so r acts as 0.
-        if self.uses.get(k, 0) > 1 or len(s) > 2000:
-            addr = self.mem.slot(f"t{k}")
-            self.lines.append(f"mstore({_h(addr)}, {s})")
-            s = f"mload({_h(addr)})"
-        self.done[k] = s
-        return s
+    def const(self, v: int) -> str:
+        return _h(v % R_MODULUS)
+
+    def add(self, a: str, b: str) -> str:
+        return f"addmod({a}, {b}, {_R})"
+
+    def sub(self, a: str, b: str) -> str:
+        return f"addmod({a}, sub({_R}, {b}), {_R})"
+
+    def mul(self, a: str, b: str) -> str:
+        return f"mulmod({a}, {b}, {_R})"
+
+    def neg(self, a: str) -> str:
+        # Neg and Sub of a zero operand leave r itself; every consumer reduces mod r (addmod,
+        # mulmod) and the sums are reduced, so r acts as 0.
+        return f"sub({_R}, {a})"
+
+    def share(self, e, v: str) -> str:
+        if self.uses.get(id(e), 0) > 1 or len(v) > 2000:
+            return self.keep(v, f"t{id(e)}")
+        return v
+
+    def keep(self, v: str, name: str) -> str:
+        addr = _h(self.mem.slot(name))
+        self.lines.append(f"mstore({addr}, {v})")
+        return f"mload({addr})"
 
 
-def _children(e):
-    if isinstance(e, (Add, Sub, Mul)):
-        return (e.a, e.b)
-    if isinstance(e, Neg):
-        return (e.a,)
-    return ()
+@dataclass
+class _Verifier:
+    """What the emitters share: the key's shape, the memory map and the code written so far."""
+
+    air: Air
+    vk: VerificationKey
+    mem: _Memory = field(default_factory=_Memory)
+    body: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.cs = compile_air(self.air)
+        try:
+            check_circuit(self.cs, self.vk)
+        except InvalidCircuit:
+            raise InvalidCircuit(f"the verification key is not for circuit {self.air.name!r}") from None
+        self.dom = Domain(self.vk.log2_n)
+        self.groups = commitment_groups(self.cs, self.dom.n)
+        self.shape = proof_shape(self.vk)
+        self.npub = self.vk.num_public_inputs
+        self.at_zeta, self.at_next = evaluation_slots(self.groups)
+        committed = [gi for gi, g in enumerate(self.groups) if g.kind != GroupKind.FIXED]
+        self.com_off = {gi: 64 * i for i, gi in enumerate(committed)}  # group → its commitment's offset
+        self.off_w = self.shape.off_openings
+        mem = self.mem
+        self.acc = mem.alloc(0x40)          # ACC: the running sum [L]
+        self.mul_in = mem.alloc(0x60)       # ecMul input; its output overwrites the first 64 bytes,
+        # so that ACC ‖ output is the ecAdd input.
+        self.pair_in = mem.alloc(0x180)     # the pairing's input; before it, the modexp's
+        for name in ChallengeName:
+            mem.slot(str(name))
+        for name in ("zeta_omega", "zn", "zh", "dfirst", "dlast", "apow", "e"):
+            mem.slot(name)
+        for sel in Selector:
+            mem.slot(f"acc_{sel}")
+        self.pub_mem = mem.alloc(32 * self.npub)
+        self.proof_mem = mem.alloc(self.shape.length)
+
+    def add(self, line: str) -> None:
+        self.body.append(line)
+
+    def pm(self, off: int) -> str:
+        """A word of the copied proof."""
+        return f"mload({_h(self.proof_mem + off)})"
+
+    def s(self, name) -> str:
+        return _h(self.mem.slot(str(name)))
+
+    def ld(self, name) -> str:
+        return f"mload({self.s(name)})"
+
+    def evaluation(self, key, at_next: bool) -> str:
+        if at_next:
+            return self.pm(self.shape.off_evals_next + 32 * self.at_next[key])
+        return self.pm(self.shape.off_evals + 32 * self.at_zeta[key])
+
+    def leaf(self, e) -> str:
+        if isinstance(e, Column):
+            return self.evaluation((e.kind, e.index), e.next)
+        if isinstance(e, PublicInput):
+            return f"mload({_h(self.pub_mem + 32 * e.index)})"
+        return self.ld(e.name)
+
+
+
+def _revert_unless_ok() -> list[str]:
+    return ["if iszero(ok) {", f"  mstore(0, 0x{_INVALID_PROOF}{'0' * 56})  // InvalidProof()",
+            "  revert(0, 4)", "}"]
 
 
 def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None = None,
@@ -157,180 +202,138 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     (internal; reverts InvalidProof on anything but a valid proof) and, when `layout` is given,
     `_oldStateHash`, `_newStateHash`, `_newStateCommitments` and `_dataCommitment` for the
     rollup; and `contract <contract_name>` with the external `verifyProof`."""
-    cs = compile_air(air)
-    try:
-        check_circuit(cs, vk)
-    except InvalidCircuit:
-        raise InvalidCircuit(f"the verification key is not for circuit {air.name!r}") from None
-    r = R_MODULUS
-    dom = Domain(vk.log2_n)
-    groups = commitment_groups(cs, dom.n)
-    shape = proof_shape(vk)
-    plen = shape.length
-    npub = vk.num_public_inputs
-    at_zeta, at_next = evaluation_slots(groups)
-    committed = [gi for gi, g in enumerate(groups) if g.kind != FIXED]
-    com_off = {gi: 64 * i for i, gi in enumerate(committed)}   # group → offset of its commitment
-    round1 = [gi for gi in committed if groups[gi].kind in (PUBLIC, WITNESS)]
-    inter = [gi for gi in committed if groups[gi].kind == INTERACTION]
-    quot = [gi for gi in committed if groups[gi].kind == QUOTIENT]
-    off_w = shape.off_openings
-    off_wz = off_w + 64
+    v = _Verifier(air, vk)
+    # The constraint code is written first (its temporaries take memory below the transcript
+    # buffer) and placed after the transcript.
+    constraint_code = _constraints_at_zeta(v)
+    opening_code = _opening_scalars(v)
+    transcript = _transcript_plan(v)
+    tbuf = v.mem.alloc(32 + max(sum(length for _, _, length in copies) for _, copies in transcript))
 
-    mem = _Memory()
-    acc = mem.alloc(0x40)             # ACC: the running sum [L]
-    mul_in = mem.alloc(0x60)          # ecMul input; its output overwrites the first 64 bytes,
-    assert mul_in == acc + 0x40       # so that ACC ‖ output is the ecAdd input
-    pair_in = mem.alloc(0x180)        # the pairing's input; before it, the modexp's
-    for name in ("beta", "gamma", "lambda", "alpha", "zeta", "zeta_omega", "nu", "z", "zn", "zh",
-                 "dfirst", "dlast", "apow", "e"):
-        mem.slot(name)
-    accs = {sel: mem.slot("acc_" + sel) for sel in (EVERY_ROW, TRANSITION, FIRST_ROW, LAST_ROW)}
-    pub_mem = mem.alloc(32 * npub)
-    proof_mem = mem.alloc(plen)
-    lines: list[str] = []
+    _load_and_range_check(v)
+    _emit_transcript(v, transcript, tbuf)
+    v.add("// 3. the constraints at ζ against the chunks: Σ_j ζ^(nj)·q_j(ζ) = Q(ζ), cross-multiplied")
+    v.body.extend(constraint_code)
+    v.body.extend(opening_code)
+    _commitment_sum(v)
+    _pairing(v)
+    layout_code = "" if layout is None else _layout_functions(air, v.groups, layout, v.com_off)
+    return _contract(v, layout_code, contract_name)
 
-    def pm(off: int) -> str:  # a word of the copied proof
-        return f"mload({_h(proof_mem + off)})"
 
-    def s(name: str) -> str:
-        return _h(mem.slot(name))
+def _load_and_range_check(v: _Verifier) -> None:
+    """1. The scratch region, the moduli, the inputs copied to memory and range-checked."""
+    add, pm = v.add, v.pm
+    add("if iszero(eq(mload(0x40), 0x80)) { revert(0, 0) }  // scratch below must be unused")
+    add("MEM_END")
+    add(f"mstore(0x00, {hex(R_MODULUS)}) mstore(0x20, {hex(P_MODULUS)})")
+    add("let ok := 1")
+    add(f"calldatacopy({_h(v.pub_mem)}, publicInputs.offset, {_h(32 * v.npub)})" if v.npub else "// no public inputs")
+    add(f"calldatacopy({_h(v.proof_mem)}, proof.offset, {_h(v.shape.length)})")
+    add("// 1. public inputs and claimed evaluations below r; W's y below p (W is negated below)")
+    for i in range(v.npub):
+        add(f"ok := and(ok, lt(mload({_h(v.pub_mem + 32 * i)}), {_R}))")
+    for off in range(v.shape.off_evals, v.off_w, 32):
+        add(f"ok := and(ok, lt({pm(off)}, {_R}))")
+    add(f"ok := and(ok, lt({pm(v.off_w + 32)}, {_P}))")
 
-    def leaf(e) -> str:
-        if isinstance(e, Column):
-            key = (e.kind, e.index)
-            if e.next:
-                return pm(shape.off_evals_next + 32 * at_next[key])
-            return pm(shape.off_evals + 32 * at_zeta[key])
-        if isinstance(e, PublicInput):
-            return f"mload({_h(pub_mem + 32 * e.index)})"
-        return f"mload({s(e.name)})"
 
-    # --- the constraints at ζ (written into `lines` now, placed after the transcript) ---
-    writer = _ExprWriter(mem, leaf, lines)
-    for c in cs.constraints:
-        writer.count(c.expr)
-    used_sel = set()
-    lines.append(f"mstore({s('apow')}, 1)")
-    for sel in accs:
-        lines.append(f"mstore({_h(accs[sel])}, 0)")
-    for i, c in enumerate(cs.constraints):
-        used_sel.add(c.selector)
-        value = writer.code(c.expr)
-        lines.append(f"// {c.selector}: {c.label}")
-        lines.append(f"mstore({_h(accs[c.selector])}, addmod(mload({_h(accs[c.selector])}), "
-                     f"mulmod(mload({s('apow')}), {value}, {_R}), {_R}))")
-        if i + 1 < len(cs.constraints):
-            lines.append(f"mstore({s('apow')}, mulmod(mload({s('apow')}), mload({s('alpha')}), {_R}))")
-    constraint_code = lines
+def _message_sections(v: _Verifier, step: schedule.Absorb) -> list[tuple[str, int, int]]:
+    """Where a message of the schedule lies in the calldata: (area, offset, length)."""
+    shape = v.shape
+    if step.message == Message.PUBLIC_INPUTS:
+        return [("publicInputs", 0, 32 * v.npub)]
+    if step.message == Message.COMMITMENTS:
+        return [("proof", v.com_off[gi], 64) for gi, g in enumerate(v.groups) if g.kind in step.kinds]
+    if step.message == Message.EVALS_ZETA:
+        return [("proof", shape.off_evals, 32 * shape.evals_zeta)]
+    if step.message == Message.EVALS_ZETA_OMEGA:
+        return [("proof", shape.off_evals_next, 32 * shape.evals_zeta_omega)]
+    return [("proof", v.off_w, 64)]
 
-    # --- the opening: distinct Z_t(z) = z^k − c, their prefix products, each group's scalar ---
+
+def _transcript_plan(v: _Verifier) -> list[tuple[ChallengeName, list[tuple[str, int, int]]]]:
+    """Per challenge, the calldata sections absorbed before it, adjacent ones merged."""
+    plan, pending = [], []
+    for step in schedule.steps(v.cs.has_interaction):
+        if isinstance(step, schedule.Draw):
+            plan.append((step.challenge, pending))
+            pending = []
+            continue
+        for area, off, length in _message_sections(v, step):
+            if not length:
+                continue
+            if pending and pending[-1][0] == area and pending[-1][1] + pending[-1][2] == off:
+                pending[-1] = (area, pending[-1][1], pending[-1][2] + length)
+            else:
+                pending.append((area, off, length))
+    return plan
+
+
+def _emit_transcript(v: _Verifier, plan, tbuf: int) -> None:
+    """2. state ← keccak256(state ‖ pending), challenge = state mod r, for each draw."""
+    v.add("// 2. the transcript: state ← keccak256(state ‖ pending), challenge = state mod r")
+    v.add(f"mstore({_h(tbuf)}, 0x{keccak256(DOMAIN_SEPARATOR + v.vk.digest).hex()})")
+    for challenge, copies in plan:
+        pos = tbuf + 32
+        for area, off, length in copies:
+            src = f"add({area}.offset, {_h(off)})" if off else f"{area}.offset"
+            v.add(f"calldatacopy({_h(pos)}, {src}, {_h(length)})")
+            pos += length
+        v.add(f"mstore({_h(tbuf)}, keccak256({_h(tbuf)}, {_h(pos - tbuf)}))")
+        v.add(f"mstore({v.s(challenge)}, mod(mload({_h(tbuf)}), {_R}))")
+
+
+def _constraints_at_zeta(v: _Verifier) -> list[str]:
+    """3. The quotient identity of prover.fold over Yul expressions."""
+    r, lines = R_MODULUS, []
+    alg = _YulAlgebra(v.mem, lines, [c.expr for c in v.cs.constraints])
+    acc = fold_constraints(v.cs.constraints, alg, v.leaf, v.ld(ChallengeName.ALPHA))
+    lines.append(f"{{ let x := {v.ld(ChallengeName.ZETA)}")
+    for _ in range(v.vk.log2_n):
+        lines.append(f"  x := mulmod(x, x, {_R})")
+    lines.append(f"  mstore({v.s('zn')}, x)")
+    lines.append(f"  mstore({v.s('zh')}, addmod(x, {_h(r - 1)}, {_R})) }}")
+    lines.append(f"mstore({v.s('dfirst')}, addmod({v.ld(ChallengeName.ZETA)}, {_h(r - 1)}, {_R}))")
+    lines.append(f"mstore({v.s('dlast')}, addmod({v.ld(ChallengeName.ZETA)}, {_h((r - v.dom.omega_last) % r)}, {_R}))")
+    lines.append("// ζ on the trace domain makes Z_H(ζ) zero (ζ = 1 and ζ = ω^(n−1) included)")
+    lines.append(f"ok := and(ok, iszero(iszero({v.ld('zh')})))")
+    chunks = [v.evaluation((ColumnKind.QUOTIENT, j), False) for j in range(v.vk.num_chunks)]
+    q_zeta = horner(alg, chunks, v.ld("zn"))
+    lhs, rhs = quotient_identity(alg, acc, q_zeta, v.ld("zh"), v.ld("dfirst"), v.ld("dlast"))
+    lines.append(f"ok := and(ok, eq({lhs}, {rhs}))")
+    return lines
+
+
+def _opening_scalars(v: _Verifier) -> list[str]:
+    """3. The opening scalars of prover.opening: the distinct Z_t(z) = z^k − c, one inversion of
+    their product (after the cheap checks' revert), each claim's weight onto its group's scalar
+    and onto e."""
+    mem, groups, lines = v.mem, v.groups, []
+    add, s, r = lines.append, v.s, R_MODULUS
     order = claims(groups)
     distinct: list[tuple[int, bool]] = []
     for gi, nxt in order:
-        key = (groups[gi].width, nxt)
-        if key not in distinct:
-            distinct.append(key)
+        if (groups[gi].width, nxt) not in distinct:
+            distinct.append((groups[gi].width, nxt))
     zk_slot = {k: mem.slot(f"zk{k}") for k in sorted({k for k, _ in distinct})}
     d_slot = [mem.slot(f"d{i}") for i in range(len(distinct))]
     pre_slot = [mem.slot(f"pre{i}") for i in range(len(distinct))]
     inv_slot = [mem.slot(f"inv{i}") for i in range(len(distinct))]
     sc_slot = {gi: mem.slot(f"s{gi}") for gi in range(len(groups))}
-
-    # --- the transcript buffer: state word + the largest pending absorption ---
-    pending_max = max(32 * npub + 64 * len(round1), 64, 32 * (shape.evals_zeta + shape.evals_zeta_omega))
-    tbuf = mem.alloc(32 + pending_max)
-    mem_end = mem.top
-
-    state0 = keccak256(DOMAIN_SEPARATOR + vk.digest)
-    body: list[str] = []
-    add = body.append
-
-    add("if iszero(eq(mload(0x40), 0x80)) { revert(0, 0) }  // scratch below must be unused")
-    add(f"mstore(0x40, {_h(mem_end)})")
-    add(f"mstore(0x00, {hex(R_MODULUS)}) mstore(0x20, {hex(P_MODULUS)})")
-    add("let ok := 1")
-    add(f"calldatacopy({_h(pub_mem)}, publicInputs.offset, {_h(32 * npub)})" if npub else "// no public inputs")
-    add(f"calldatacopy({_h(proof_mem)}, proof.offset, {_h(plen)})")
-    add("// 1. public inputs and claimed evaluations below r; W's y below p (W is negated below)")
-    for i in range(npub):
-        add(f"ok := and(ok, lt(mload({_h(pub_mem + 32 * i)}), {_R}))")
-    for off in range(shape.off_evals, off_w, 32):
-        add(f"ok := and(ok, lt({pm(off)}, {_R}))")
-    add(f"ok := and(ok, lt({pm(off_w + 32)}, {_P}))")
-
-    add("// 2. the transcript: state ← keccak256(state ‖ pending), challenge = state mod r")
-    add(f"mstore({_h(tbuf)}, 0x{state0.hex()})")
-
-    def absorb_and_challenge(name: str, copies: list[tuple[str, int]]):
-        """copies: (Yul source address expression in calldata, length) appended after the state."""
-        pos = tbuf + 32
-        for src, length in copies:
-            if length:
-                add(f"calldatacopy({_h(pos)}, {src}, {_h(length)})")
-                pos += length
-        add(f"mstore({_h(tbuf)}, keccak256({_h(tbuf)}, {_h(pos - tbuf)}))")
-        add(f"mstore({s(name)}, mod(mload({_h(tbuf)}), {_R}))")
-
-    def section(off: int, length: int) -> tuple[str, int]:
-        return (f"add(proof.offset, {_h(off)})" if off else "proof.offset", length)
-
-    first = [("publicInputs.offset", 32 * npub), section(0, 64 * len(round1))]
-    if inter:
-        absorb_and_challenge("beta", first)
-        absorb_and_challenge("gamma", [])
-        absorb_and_challenge("lambda", [])
-        absorb_and_challenge("alpha", [section(com_off[inter[0]], 64)])
-    else:
-        absorb_and_challenge("alpha", first)
-    absorb_and_challenge("zeta", [section(com_off[quot[0]], 64)])
-    absorb_and_challenge("nu", [section(shape.off_evals, off_w - shape.off_evals)])
-    absorb_and_challenge("z", [section(off_w, 64)])
-
-    add("// 3. the constraints at ζ against the chunks: Σ_j ζ^(nj)·q_j(ζ) = Q(ζ), cross-multiplied")
-    body.extend(constraint_code)
-    add(f"{{ let x := mload({s('zeta')})")
-    for _ in range(vk.log2_n):
-        add(f"  x := mulmod(x, x, {_R})")
-    add(f"  mstore({s('zn')}, x)")
-    add(f"  mstore({s('zh')}, addmod(x, {_h(r - 1)}, {_R})) }}")
-    add(f"mstore({s('dfirst')}, addmod(mload({s('zeta')}), {_h(r - 1)}, {_R}))")
-    add(f"mstore({s('dlast')}, addmod(mload({s('zeta')}), {_h((r - dom.omega_last) % r)}, {_R}))")
-    add("// ζ on the trace domain makes Z_H(ζ) zero (ζ = 1 and ζ = ω^(n−1) included)")
-    add(f"ok := and(ok, iszero(iszero(mload({s('zh')}))))")
-    chunks = [pm(shape.off_evals + 32 * at_zeta[("quotient", j)]) for j in range(vk.num_chunks)]
-    qz = chunks[-1]
-    for c in reversed(chunks[:-1]):  # Horner in ζ^n
-        qz = f"addmod(mulmod({qz}, mload({s('zn')}), {_R}), {c}, {_R})"
-    zh, d1, dl = f"mload({s('zh')})", f"mload({s('dfirst')})", f"mload({s('dlast')})"
-    lhs = f"mulmod(mulmod({qz}, {zh}, {_R}), mulmod({d1}, {dl}, {_R}), {_R})"
-    terms = []
-    if EVERY_ROW in used_sel or TRANSITION in used_sel:
-        num = f"mload({_h(accs[EVERY_ROW])})"
-        if TRANSITION in used_sel:
-            num = f"addmod({num}, mulmod(mload({_h(accs[TRANSITION])}), {dl}, {_R}), {_R})"
-        terms.append(f"mulmod({num}, mulmod({d1}, {dl}, {_R}), {_R})")
-    if FIRST_ROW in used_sel:
-        terms.append(f"mulmod(mload({_h(accs[FIRST_ROW])}), mulmod({zh}, {dl}, {_R}), {_R})")
-    if LAST_ROW in used_sel:
-        terms.append(f"mulmod(mload({_h(accs[LAST_ROW])}), mulmod({zh}, {d1}, {_R}), {_R})")
-    rhs = "0"
-    for t in terms:
-        rhs = t if rhs == "0" else f"addmod({rhs}, {t}, {_R})"
-    add(f"ok := and(ok, eq({lhs}, {rhs}))")
+    v.scalar_slot = sc_slot
 
     add("// Z_t(z) = z^k − c for each distinct (k, c), c ∈ {ζ, ζω}; their product must not vanish")
-    add(f"mstore({s('zeta_omega')}, mulmod(mload({s('zeta')}), {_h(dom.omega)}, {_R}))")
-    k_max = max(zk_slot)
-    add(f"{{ let zz := mload({s('z')}) let x := zz")
-    for k in range(1, k_max + 1):
+    add(f"mstore({s('zeta_omega')}, mulmod({v.ld(ChallengeName.ZETA)}, {_h(v.dom.omega)}, {_R}))")
+    add(f"{{ let zz := {v.ld(ChallengeName.Z)} let x := zz")
+    for k in range(1, max(zk_slot) + 1):
         if k > 1:
             add(f"  x := mulmod(x, zz, {_R})")
         if k in zk_slot:
             add(f"  mstore({_h(zk_slot[k])}, x)")
     add("}")
     for i, (k, nxt) in enumerate(distinct):
-        c = s("zeta_omega") if nxt else s("zeta")
+        c = s("zeta_omega") if nxt else s(ChallengeName.ZETA)
         add(f"mstore({_h(d_slot[i])}, addmod(mload({_h(zk_slot[k])}), sub({_R}, mload({c})), {_R}))")
         if i:
             add(f"mstore({_h(pre_slot[i])}, mulmod(mload({_h(pre_slot[i - 1])}), mload({_h(d_slot[i])}), {_R}))")
@@ -339,10 +342,8 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     last_pre = f"mload({_h(pre_slot[-1])})"
     add(f"ok := and(ok, iszero(iszero({last_pre})))")
     add("// cheap checks done: a proof failing any of them stops here, before the precompiles")
-    add("if iszero(ok) {")
-    add("  mstore(0, 0x09bde33900000000000000000000000000000000000000000000000000000000)  // InvalidProof()")
-    add("  revert(0, 4)")
-    add("}")
+    lines.extend(_revert_unless_ok())
+    pair_in = v.pair_in
     add("// one inversion of the product by modexp (0x05) with exponent r−2, then each inverse")
     add(f"mstore({_h(pair_in)}, 0x20) mstore({_h(pair_in + 0x20)}, 0x20) mstore({_h(pair_in + 0x40)}, 0x20)")
     add(f"mstore({_h(pair_in + 0x60)}, {last_pre}) mstore({_h(pair_in + 0x80)}, {_h(r - 2)}) "
@@ -355,13 +356,11 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     add(f"  mstore({_h(inv_slot[0])}, inv) }}")
 
     add("// each claim t: weight ν^t/Z_t(z) onto its group's scalar, and ν^t·r_t(z)/Z_t(z) onto e")
-    add(f"{{ let zz := mload({s('z')}) let nu := mload({s('nu')}) let np := 1 let e := 0 let w := 0 let rz := 0")
+    add(f"{{ let zz := {v.ld(ChallengeName.Z)} let nu := {v.ld(ChallengeName.NU)} let np := 1 let e := 0 let w := 0 let rz := 0")
     seen = set()
     for t, (gi, nxt) in enumerate(order):
         g = groups[gi]
-        base = shape.off_evals_next if nxt else shape.off_evals
-        slots = at_next if nxt else at_zeta
-        ys = [pm(base + 32 * slots[key]) for key in g.columns]
+        ys = [v.evaluation(key, nxt) for key in g.columns]
         add(f"  // claim {t}: group {g.name} at {'ζω' if nxt else 'ζ'}")
         add(f"  rz := {ys[-1]}")
         for y in reversed(ys[:-1]):
@@ -377,42 +376,51 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
         if t + 1 < len(order):
             add(f"  np := {'nu' if t == 0 else f'mulmod(np, nu, {_R})'}")
     add(f"  mstore({s('e')}, e) }}")
+    return lines
 
+
+def _commitment_sum(v: _Verifier) -> None:
+    """4. [L] = Σ_g s_g·[P_g] − e·G1 − W."""
+    add, pm, mul_in, acc = v.add, v.pm, v.mul_in, v.acc
     add("// 4. [L] = Σ_g s_g·[P_g] − e·G1 − W, by ecMul (0x07) and ecAdd (0x06)")
-    for i, gi in enumerate(range(len(groups))):
-        g = groups[gi]
-        if g.kind == FIXED:
-            x, y = (_h(v) for v in vk.fixed_commitment)
+    for gi, g in enumerate(v.groups):
+        if g.kind == GroupKind.FIXED:
+            x, y = (_h(c) for c in v.vk.fixed_commitment)
         else:
-            x, y = pm(com_off[gi]), pm(com_off[gi] + 32)
-        if i == 0:
-            add(f"mstore({_h(mul_in)}, {x}) mstore({_h(mul_in + 0x20)}, {y}) "
-                f"mstore({_h(mul_in + 0x40)}, mload({_h(sc_slot[gi])}))")
+            x, y = pm(v.com_off[gi]), pm(v.com_off[gi] + 32)
+        scalar = f"mload({_h(v.scalar_slot[gi])})"
+        if gi == 0:
+            add(f"mstore({_h(mul_in)}, {x}) mstore({_h(mul_in + 0x20)}, {y}) mstore({_h(mul_in + 0x40)}, {scalar})")
             add(f"ok := and(ok, staticcall(6000, 0x07, {_h(mul_in)}, 0x60, {_h(acc)}, 0x40))  // group {g.name}")
         else:
-            add(f"ok := and(ok, mul_acc({x}, {y}, mload({_h(sc_slot[gi])})))  // group {g.name}")
-    add(f"ok := and(ok, mul_acc(1, 2, sub({_R}, mload({s('e')}))))  // −e·G1")
-    add(f"mstore({_h(mul_in)}, {pm(off_w)}) mstore({_h(mul_in + 0x20)}, mod(sub({_P}, {pm(off_w + 32)}), {_P}))")
+            add(f"ok := and(ok, mul_acc({x}, {y}, {scalar}))  // group {g.name}")
+    add(f"ok := and(ok, mul_acc(1, 2, sub({_R}, {v.ld('e')})))  // −e·G1")
+    add(f"mstore({_h(mul_in)}, {pm(v.off_w)}) mstore({_h(mul_in + 0x20)}, mod(sub({_P}, {pm(v.off_w + 32)}), {_P}))")
     add(f"ok := and(ok, staticcall(150, 0x06, {_h(acc)}, 0x80, {_h(acc)}, 0x40))  // −W")
 
+
+def _pairing(v: _Verifier) -> None:
+    """5. e([L] + z·W', [1]₂) · e(−W', [τ]₂) = 1."""
+    add, pm, pair_in, acc, off_wz = v.add, v.pm, v.pair_in, v.acc, v.off_w + 64
     add("// 5. e([L] + z·W', [1]₂) · e(−W', [τ]₂) = 1")
-    add(f"ok := and(ok, mul_acc({pm(off_wz)}, {pm(off_wz + 32)}, mload({s('z')})))")
+    add(f"ok := and(ok, mul_acc({pm(off_wz)}, {pm(off_wz + 32)}, {v.ld(ChallengeName.Z)}))")
     add(f"mstore({_h(pair_in)}, mload({_h(acc)})) mstore({_h(pair_in + 0x20)}, mload({_h(acc + 0x20)}))")
-    (tx0, tx1), (ty0, ty1) = vk.g2_tau
+    (tx0, tx1), (ty0, ty1) = v.vk.g2_tau
     (gx0, gx1), (gy0, gy1) = G2_GENERATOR
-    for k, v in enumerate((gx1, gx0, gy1, gy0)):
-        add(f"mstore({_h(pair_in + 0x40 + 32 * k)}, {_h(v)})")
+    for k, c in enumerate((gx1, gx0, gy1, gy0)):
+        add(f"mstore({_h(pair_in + 0x40 + 32 * k)}, {_h(c)})")
     add(f"mstore({_h(pair_in + 0xc0)}, {pm(off_wz)})")
     add(f"mstore({_h(pair_in + 0xe0)}, mod(sub({_P}, {pm(off_wz + 32)}), {_P}))")
-    for k, v in enumerate((tx1, tx0, ty1, ty0)):
-        add(f"mstore({_h(pair_in + 0x100 + 32 * k)}, {_h(v)})")
+    for k, c in enumerate((tx1, tx0, ty1, ty0)):
+        add(f"mstore({_h(pair_in + 0x100 + 32 * k)}, {_h(c)})")
     add(f"ok := and(ok, staticcall(113000, 0x08, {_h(pair_in)}, 0x180, {_h(pair_in)}, 0x20))")
     add(f"ok := and(ok, mload({_h(pair_in)}))")
-    add("if iszero(ok) {")
-    add("  mstore(0, 0x09bde33900000000000000000000000000000000000000000000000000000000)  // InvalidProof()")
-    add("  revert(0, 4)")
-    add("}")
+    v.body.extend(_revert_unless_ok())
 
+
+def _contract(v: _Verifier, layout_code: str, contract_name: str) -> str:
+    """The Solidity around the assembly: the base contract, its constants, the external call."""
+    mul_in, acc = v.mul_in, v.acc
     helpers = f"""
             // ACC ← ACC + s·(x, y), through ecMul (0x07) and ecAdd (0x06); false if either fails.
             // Each precompile gets exactly its price (EIP-1108): a failing precompile burns all
@@ -424,16 +432,10 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
                 success := staticcall(6000, 0x07, {_h(mul_in)}, 0x60, {_h(mul_in)}, 0x40)
                 success := and(success, staticcall(150, 0x06, {_h(acc)}, 0x80, {_h(acc)}, 0x40))
             }}"""
-
-    selector = keccak256(b"InvalidProof()")[:4].hex()
-    assert selector == "09bde339", selector
     indent = " " * 12
+    body = [f"mstore(0x40, {_h(v.mem.top)})" if line == "MEM_END" else line for line in v.body]
     asm = "\n".join(indent + line for line in body)
-
-    layout_code = ""
-    if layout is not None:
-        layout_code = _layout_functions(air, groups, layout, com_off)
-
+    air, vk = v.air, v.vk
     return f"""// SPDX-License-Identifier: Apache-2.0
 // Generated by zkpipe (prover/solidity.py) for circuit {air.name!r}, n = 2^{vk.log2_n}, protocol v2.
 // Verification key digest 0x{vk.digest.hex()}. Do not edit: regenerate from the key.
@@ -444,8 +446,8 @@ abstract contract {contract_name}Base {{
     error InvalidProof();
 
     bytes32 public constant VERIFICATION_KEY_DIGEST = 0x{vk.digest.hex()};
-    uint256 internal constant PROOF_LENGTH = {plen};
-    uint256 internal constant NUM_PUBLIC_INPUTS = {npub};
+    uint256 internal constant PROOF_LENGTH = {v.shape.length};
+    uint256 internal constant NUM_PUBLIC_INPUTS = {v.npub};
 
     /// Reverts with InvalidProof unless `proof` is valid for `publicInputs`. Uses memory from
     /// 0x80 on as scratch: call it before anything is allocated.
@@ -468,7 +470,7 @@ contract {contract_name} is {contract_name}Base {{
 
 
 def _layout_functions(air: Air, groups, layout: StateLayout, com_off: dict) -> str:
-    public = {g.name: gi for gi, g in enumerate(groups) if g.kind == PUBLIC}
+    public = {g.name: gi for gi, g in enumerate(groups) if g.kind == GroupKind.PUBLIC}
 
     def offsets(names):
         out = []

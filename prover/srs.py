@@ -14,18 +14,21 @@ Montgomery limbs with R = 2^256), so a file's section is read without any conver
 from __future__ import annotations
 
 import struct
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from py_ecc import optimized_bn128 as bn
 
-from kernels.convert import ints_to_limbs, to_montgomery
+from kernels import get_backend
+from kernels.backend import Backend
+from kernels.convert import to_montgomery
+from kernels.errors import InvalidInput
 from kernels.params import G1_GENERATOR, MONTGOMERY_R, P_MODULUS, R_MODULUS
 
 from .errors import InsecureSetup, InvalidSetup
 from .keccak import keccak256
-
-G2Point = tuple[tuple[int, int], tuple[int, int]]  # ((x.c0, x.c1), (y.c0, y.c1))
+from .types import G1Point, G2Point
 
 G2_GENERATOR: G2Point = (
     (int(bn.G2[0].coeffs[0]), int(bn.G2[0].coeffs[1])),
@@ -58,21 +61,21 @@ def g2_to_py_ecc(p: G2Point):
     return (bn.FQ2([x0, x1]), bn.FQ2([y0, y1]), bn.FQ2.one())
 
 
-def g1_to_py_ecc(p: tuple[int, int]):
+def g1_to_py_ecc(p: G1Point):
     x, y = p
     if x == 0 and y == 0:
         return bn.Z1
     return (bn.FQ(x), bn.FQ(y), bn.FQ.one())
 
 
-def g1_from_py_ecc(p) -> tuple[int, int]:
+def g1_from_py_ecc(p) -> G1Point:
     if bn.is_inf(p):
         return (0, 0)
     x, y = bn.normalize(p)
     return (int(x), int(y))
 
 
-def dev_setup(size: int, seed: bytes | str, *, insecure: bool = False, backend=None) -> SRS:
+def dev_setup(size: int, seed: bytes | str, *, insecure: bool = False, be: Backend | None = None) -> SRS:
     """An SRS of `size` G1 powers for development and tests, with τ = keccak(seed) mod r.
 
     The seed *is* the trapdoor: whoever knows it can prove anything. Refused unless
@@ -90,13 +93,11 @@ def dev_setup(size: int, seed: bytes | str, *, insecure: bool = False, backend=N
     powers = [1] * size
     for i in range(1, size):
         powers[i] = powers[i - 1] * tau % R_MODULUS
-    if backend is None:
-        from kernels import get_backend
-        backend = get_backend("cpu")
-    scalars = backend.asarray(to_montgomery(powers, R_MODULUS))
-    points = backend.g1.scalar_mul(backend.g1.generator(size), scalars)
+    be = be or get_backend("cpu")
+    scalars = be.asarray(to_montgomery(powers, R_MODULUS))
+    points = be.g1.scalar_mul(be.g1.generator(size), scalars)
     g2 = bn.multiply(bn.G2, tau)
-    return SRS(backend.to_host(points), _g2_affine(g2), f"dev_setup(insecure, seed={seed!r})")
+    return SRS(be.to_host(points), _g2_affine(g2), f"dev_setup(insecure, seed={seed!r})")
 
 
 def _g2_affine(p) -> G2Point:
@@ -141,11 +142,16 @@ def _fq_from_montgomery_le(raw: bytes) -> int:
     return v * pow(MONTGOMERY_R, -1, P_MODULUS) % P_MODULUS
 
 
-def load_ptau(path: str, size: int | None = None, *, check: bool = True, backend=None) -> SRS:
+def load_ptau(path: str, size: int | None = None, *, check: bool = True, be: Backend | None = None,
+              allow_no_contribution: bool = False) -> SRS:
     """Read [τ^i]₁ (the first `size` of them, all by default) and [τ]₂ from a snarkjs `.ptau`.
 
     With `check`, the powers are verified to be consecutive powers of the τ in [τ]₂:
-    e(Σρ^i[τ^{i+1}]₁, [1]₂) = e(Σρ^i[τ^i]₁, [τ]₂) for a random ρ (two MSMs and two pairings)."""
+    e(Σρ^i[τ^{i+1}]₁, [1]₂) = e(Σρ^i[τ^i]₁, [τ]₂) for a random ρ (two MSMs and two pairings).
+
+    A file nobody contributed to (`snarkjs powersoftau new` alone) has τ = 1: every power is the
+    generator and anyone can forge proofs. It is refused (InvalidSetup) unless
+    `allow_no_contribution=True`, which loads it with a warning, for tests of the import only."""
     with open(path, "rb") as f:
         data = f.read()
     sections = _read_sections(data)
@@ -181,45 +187,37 @@ def load_ptau(path: str, size: int | None = None, *, check: bool = True, backend
     if not bn.is_on_curve(g2_to_py_ecc(g2_tau), bn.b2):
         raise InvalidSetup(".ptau [τ]₂ is not on the curve")
 
-    if backend is None:
-        from kernels import get_backend
-        backend = get_backend("cpu")
-    backend.g1.validate(backend.asarray(g1), "ptau tauG1")
+    be = be or get_backend("cpu")
+    try:
+        be.g1.validate(be.asarray(g1), "ptau tauG1")
+    except InvalidInput as e:  # a corrupted file, not a bad argument
+        raise InvalidSetup(f".ptau {e}") from None
     srs = SRS(g1, g2_tau, f"ptau:{path} (power {power})")
-    if backend.g1.to_ints(backend.asarray(g1[:1]))[0] != G1_GENERATOR:
+    if be.g1.to_ints(be.asarray(g1[:1]))[0] != G1_GENERATOR:
         raise InvalidSetup(".ptau tauG1[0] is not the G1 generator")
+    if g2_tau == G2_GENERATOR:
+        if not allow_no_contribution:
+            raise InvalidSetup(f"{path} has no contribution (τ = 1: [τ]₂ is the generator), so anyone can "
+                               "forge proofs; contribute to it first")
+        warnings.warn(f"{path} has no contribution (τ = 1): proofs under it can be forged", stacklevel=2)
     if check:
-        check_srs(srs, backend)
+        check_srs(srs, be)
     return srs
 
 
-def check_srs(srs: SRS, backend) -> None:
+def check_srs(srs: SRS, be: Backend) -> None:
     """Verify that g1_powers are consecutive powers of the τ in g2_tau (random linear check)."""
-    from kernels.convert import to_montgomery as _tm
     rng = np.random.default_rng()
     d = srs.size
     rho = int.from_bytes(rng.bytes(32), "big") % R_MODULUS
     weights = [1] * (d - 1)
     for i in range(1, d - 1):
         weights[i] = weights[i - 1] * rho % R_MODULUS
-    w = backend.asarray(_tm(weights, R_MODULUS))
-    pts = backend.asarray(srs.g1_powers)
-    lo = backend.g1.to_ints(backend.msm(pts[:-1], w))[0]
-    hi = backend.g1.to_ints(backend.msm(pts[1:], w))[0]
+    w = be.asarray(to_montgomery(weights, R_MODULUS))
+    pts = be.asarray(srs.g1_powers)
+    lo = be.g1.to_ints(be.msm(pts[:-1], w))[0]
+    hi = be.g1.to_ints(be.msm(pts[1:], w))[0]
     lhs = bn.pairing(bn.G2, g1_to_py_ecc(hi))
     rhs = bn.pairing(g2_to_py_ecc(srs.g2_tau), g1_to_py_ecc(lo))
     if lhs != rhs:
         raise InvalidSetup("the SRS powers are not consecutive powers of the τ in [τ]₂")
-
-
-def save_srs(srs: SRS, path: str) -> None:
-    (x0, x1), (y0, y1) = srs.g2_tau
-    np.savez(path, g1_powers=srs.g1_powers,
-             g2_tau=ints_to_limbs([x0, x1, y0, y1], P_MODULUS), source=np.array(srs.source))
-
-
-def load_srs(path: str) -> SRS:
-    from kernels.convert import limbs_to_ints
-    with np.load(path, allow_pickle=False) as z:
-        x0, x1, y0, y1 = limbs_to_ints(z["g2_tau"])
-        return SRS(z["g1_powers"].astype(np.uint64), ((x0, x1), (y0, y1)), str(z["source"]))

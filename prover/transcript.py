@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from kernels.params import R_MODULUS
 
+from .errors import InvalidInput
 from .keccak import keccak256
+from .types import G1Point
 
 DOMAIN_SEPARATOR = b"zkpipe.plonk-air.v2"
 
@@ -21,7 +23,7 @@ def encode_scalar(value: int) -> bytes:
     return int(value).to_bytes(32, "big")
 
 
-def encode_point(point: tuple[int, int]) -> bytes:
+def encode_point(point: G1Point) -> bytes:
     """An affine G1 point (x, y) as 64 bytes, x then y big-endian; (0, 0) is infinity."""
     x, y = point
     return int(x).to_bytes(32, "big") + int(y).to_bytes(32, "big")
@@ -32,7 +34,7 @@ class Transcript:
 
     def __init__(self, vk_digest: bytes):
         if len(vk_digest) != 32:
-            raise ValueError("the verification key digest is 32 bytes")
+            raise InvalidInput("the verification key digest is 32 bytes")
         # Binding the key first means a proof made for one circuit, size or SRS derives
         # unrelated challenges under any other key.
         self.state = keccak256(DOMAIN_SEPARATOR + vk_digest)
@@ -45,7 +47,7 @@ class Transcript:
         for v in values:
             self.absorb_scalar(v)
 
-    def absorb_point(self, point: tuple[int, int]) -> None:
+    def absorb_point(self, point: G1Point) -> None:
         self.pending += encode_point(point)
 
     def absorb_points(self, points) -> None:

@@ -1,7 +1,8 @@
-"""The verifier, step by step as docs/protocol.md §6 describes it: replay the transcript,
-check the constraints at ζ against the quotient chunks' claimed values, and check every claimed
-evaluation with one SHPLONK opening: one pairing equation of two pairings. Python ints and
-py_ecc only, so that it mirrors the Solidity verifier line for line."""
+"""The verifier, step by step as docs/protocol.md §6 describes it: replay the transcript along
+the one schedule (prover.schedule), check the constraints at ζ against the quotient chunks'
+claimed values (prover.fold), and check every claimed evaluation with one SHPLONK opening
+(prover.opening): one pairing equation of two pairings. Python ints and py_ecc only, so that it
+mirrors the Solidity verifier line for line."""
 
 from __future__ import annotations
 
@@ -12,22 +13,24 @@ from py_ecc.optimized_bn128 import optimized_pairing as _pairing
 
 from kernels.params import R_MODULUS
 
-from .air import (EVERY_ROW, FIRST_ROW, LAST_ROW, TRANSITION, Air, Column, IntAlgebra, PublicInput,
-                  compile_air, evaluate)
+from . import schedule
+from .air import Air, Column, ConstraintSystem, PublicInput, compile_air
 from .errors import InvalidCircuit, InvalidInput, InvalidProof
-from .groups import FIXED, INTERACTION, PUBLIC, QUOTIENT, WITNESS, claims, commitment_groups, evaluation_slots
+from .fold import IntAlgebra, fold_constraints, horner, quotient_identity
+from .groups import Group, claims, commitment_groups, evaluation_slots
+from .inputs import public_input_values
 from .keys import VerificationKey, check_circuit
+from .opening import opening_scalars
 from .polynomials import Domain
 from .proof import Proof, decode_proof
-from .prove import public_input_values
+from .schedule import Message
 from .srs import G2_GENERATOR, g1_to_py_ecc, g2_to_py_ecc
 from .transcript import Transcript
-
-Point = tuple[int, int]
+from .types import ChallengeName, ColumnKind, G1Point, GroupKind
 
 
 def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
-           public_commitments: Optional[Mapping[str, Point]] = None) -> bool:
+           public_commitments: Optional[Mapping[str, G1Point]] = None) -> bool:
     """True when `proof` shows a trace satisfying `air` under `vk` with these public inputs;
     raises InvalidProof otherwise (never returns False). `public_commitments` pins the
     commitments of public groups (by group name) to values the caller knows (the L1's state)."""
@@ -47,66 +50,43 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     dom = Domain(vk.log2_n)
     groups = commitment_groups(cs, dom.n)
     committed = iter(p.commitments)
-    points = [vk.fixed_commitment if g.kind == FIXED else next(committed) for g in groups]
+    points = [vk.fixed_commitment if g.kind == GroupKind.FIXED else next(committed) for g in groups]
     if public_commitments:
-        names = {g.name: i for i, g in enumerate(groups) if g.kind == PUBLIC}
+        names = {g.name: i for i, g in enumerate(groups) if g.kind == GroupKind.PUBLIC}
         for name, point in public_commitments.items():
             if name not in names:
                 raise InvalidInput(f"{name!r} is not a public group of {air.name}")
             if points[names[name]] != tuple(point):
                 raise InvalidProof(f"the commitment to public group {name!r} is not the expected one")
 
-    # 1. Replay the transcript.
-    t = Transcript(vk.digest)
-    t.absorb_scalars(pub)
+    # 1. Replay the transcript: every message is read from the proof.
+    def message(step: schedule.Absorb, _challenges) -> list:
+        if step.message == Message.PUBLIC_INPUTS:
+            return pub
+        if step.message == Message.COMMITMENTS:
+            return [pt for g, pt in zip(groups, points) if g.kind in step.kinds]
+        if step.message == Message.EVALS_ZETA:
+            return p.evals_zeta
+        if step.message == Message.EVALS_ZETA_OMEGA:
+            return p.evals_zeta_omega
+        return [p.opening]
 
-    def of_kind(*kinds):
-        return [pt for g, pt in zip(groups, points) if g.kind in kinds]
-
-    t.absorb_points(of_kind(PUBLIC, WITNESS))
-    challenges = {}
-    if cs.has_interaction:
-        challenges["beta"] = t.challenge()
-        challenges["gamma"] = t.challenge()
-        challenges["lambda"] = t.challenge()
-        t.absorb_points(of_kind(INTERACTION))
-    alpha = t.challenge()
-    t.absorb_points(of_kind(QUOTIENT))
-    zeta = t.challenge()
-    t.absorb_scalars(p.evals_zeta)
-    t.absorb_scalars(p.evals_zeta_omega)
-    nu = t.challenge()
-    t.absorb_point(p.opening)
-    z = t.challenge()
+    ch = schedule.run(Transcript(vk.digest), cs.has_interaction, message)
+    zeta, z = ch[ChallengeName.ZETA], ch[ChallengeName.Z]
 
     # 2. The constraints at ζ against the quotient chunks: Σ_j ζ^{nj}·q_j(ζ) = Q(ζ).
-    check_constraints_at_zeta(cs, dom, groups, p, pub, challenges, alpha, zeta)
+    check_constraints_at_zeta(cs, dom, groups, p, pub, ch)
 
     # 3. Every claim t = (P_t, Z_t = X^{k_t} − c_t, r_t) into one polynomial L, opened at z.
     zeta_omega = zeta * dom.omega % r
     evals = {False: iter(p.evals_zeta), True: iter(p.evals_zeta_omega)}
-    per_group = {gi: {} for gi in range(len(groups))}
-    for gi, g in enumerate(groups):
-        per_group[gi][False] = [next(evals[False]) for _ in range(g.width)]
-    for gi, g in enumerate(groups):
-        if g.next_row:
-            per_group[gi][True] = [next(evals[True]) for _ in range(g.width)]
-    order = claims(groups)
-    z_values = [(pow(z, groups[gi].width, r) - (zeta_omega if nxt else zeta)) % r for gi, nxt in order]
-    if any(v == 0 for v in z_values):
-        raise InvalidProof("z fell on a root of some X^k − c: the opening is undefined")
-    inverses = batch_inverse(z_values)
-    scalars = [0] * len(groups)
-    e = 0
-    nu_t = 1
-    for (gi, nxt), inv in zip(order, inverses):
-        weight = nu_t * inv % r
-        scalars[gi] = (scalars[gi] + weight) % r
-        r_at_z = 0
-        for y in reversed(per_group[gi][nxt]):
-            r_at_z = (r_at_z * z + y) % r
-        e = (e + weight * r_at_z) % r
-        nu_t = nu_t * nu % r
+    per_group: dict = {}
+    for at_next in (False, True):
+        for gi, g in enumerate(groups):
+            if g.next_row or not at_next:
+                per_group[(gi, at_next)] = [next(evals[at_next]) for _ in range(g.width)]
+    scalars, e = opening_scalars(groups, [(gi, zeta_omega if nxt else zeta, per_group[(gi, nxt)])
+                                          for gi, nxt in claims(groups)], ch[ChallengeName.NU], z)
 
     # 4. [L] = Σ_g s_g·[P_g] − e·G1 − W;  e([L] + z·W', [1]₂)·e(−W', [τ]₂) = 1.
     acc = bn.neg(bn.add(bn.multiply(bn.G1, e), g1_to_py_ecc(p.opening)))
@@ -119,29 +99,12 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     return True
 
 
-def batch_inverse(values: list[int]) -> list[int]:
-    """Every value's inverse mod r with one modular exponentiation (Montgomery's trick), as
-    the Solidity verifier computes them. The values must be nonzero."""
+def check_constraints_at_zeta(cs: ConstraintSystem, dom: Domain, groups: list[Group], p: Proof, pub,
+                              challenges: dict) -> None:
+    """The quotient identity of prover.fold at ζ, from the claimed evaluations, with the
+    constraints folded exactly as the prover folded them on its coset."""
     r = R_MODULUS
-    prefix = [1]
-    for v in values:
-        prefix.append(prefix[-1] * v % r)
-    inv = pow(prefix[-1], r - 2, r)
-    out = [0] * len(values)
-    for i in range(len(values) - 1, -1, -1):
-        out[i] = inv * prefix[i] % r
-        inv = inv * values[i] % r
-    return out
-
-
-def check_constraints_at_zeta(cs, dom: Domain, groups, p: Proof, pub, challenges, alpha: int,
-                              zeta: int) -> None:
-    """The constraint identity at ζ from the claimed evaluations, by the same expressions the
-    prover used on its coset, cross-multiplied so that no inversion is needed:
-        Σ_j ζ^{nj}·q_j(ζ) · Z_H(ζ)(ζ−1)(ζ−ω^{n−1})
-          = (A_every + A_trans·(ζ−ω^{n−1}))·(ζ−1)(ζ−ω^{n−1})
-            + A_first·Z_H(ζ)·(ζ−ω^{n−1}) + A_last·Z_H(ζ)·(ζ−1)."""
-    r = R_MODULUS
+    zeta = challenges[ChallengeName.ZETA]
     zh = dom.vanishing(zeta)
     if zh == 0:
         raise InvalidProof("ζ fell on the trace domain")
@@ -155,21 +118,10 @@ def check_constraints_at_zeta(cs, dom: Domain, groups, p: Proof, pub, challenges
             return pub[e.index]
         return challenges[e.name]
 
-    acc = {s: 0 for s in (EVERY_ROW, TRANSITION, FIRST_ROW, LAST_ROW)}
-    cache: dict = {}
-    a_pow = 1
-    for c in cs.constraints:
-        acc[c.selector] = (acc[c.selector] + a_pow * evaluate(c.expr, IntAlgebra, leaf, cache)) % r
-        a_pow = a_pow * alpha % r
-    d_first, d_last = (zeta - 1) % r, (zeta - dom.omega_last) % r
-    zn = pow(zeta, dom.n, r)
-    q_zeta, zn_j = 0, 1
-    for j in range(len(groups[-1].columns)):
-        q_zeta = (q_zeta + zn_j * p.evals_zeta[at_zeta[("quotient", j)]]) % r
-        zn_j = zn_j * zn % r
-    lhs = q_zeta * zh % r * d_first % r * d_last % r
-    rhs = ((acc[EVERY_ROW] + acc[TRANSITION] * d_last) * d_first % r * d_last
-           + acc[FIRST_ROW] * zh % r * d_last + acc[LAST_ROW] * zh % r * d_first) % r
+    acc = fold_constraints(cs.constraints, IntAlgebra, leaf, challenges[ChallengeName.ALPHA])
+    chunks = [p.evals_zeta[at_zeta[(ColumnKind.QUOTIENT, j)]] for j in range(len(groups[-1].columns))]
+    q_zeta = horner(IntAlgebra, chunks, pow(zeta, dom.n, r))
+    lhs, rhs = quotient_identity(IntAlgebra, acc, q_zeta, zh, (zeta - 1) % r, (zeta - dom.omega_last) % r)
     if lhs != rhs:
         raise InvalidProof("the constraints do not hold at ζ (quotient identity failed)")
 

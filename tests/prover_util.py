@@ -8,6 +8,7 @@ import random
 from kernels import get_backend
 from kernels.params import R_MODULUS
 from prover.air import compile_air
+from prover.groups import srs_size
 from prover.keys import setup
 from prover.srs import dev_setup
 
@@ -16,7 +17,7 @@ from circuits.examples import Fibonacci, RangeCheck, Transfers
 
 @functools.lru_cache(maxsize=None)
 def srs_for(size: int, backend: str = "cpu"):
-    return dev_setup(size, b"zkpipe tests", insecure=True, backend=get_backend(backend))
+    return dev_setup(size, b"zkpipe tests", insecure=True, be=get_backend(backend))
 
 
 def keys_for(air, log2_n: int, backend: str = "cpu"):
@@ -24,7 +25,7 @@ def keys_for(air, log2_n: int, backend: str = "cpu"):
     size, so that the examples share one development setup (the slowest part of a small test).
     Every small size shares one SRS of 2^14 powers."""
     n = 1 << log2_n
-    size = max(compile_air(a).srs_size(n) for a in [air] + [example_air(e, log2_n) for e in EXAMPLES])
+    size = max(srs_size(compile_air(a), n) for a in [air] + [example_air(e, log2_n) for e in EXAMPLES])
     size = max(size, 1 << 14)
     return setup(air, log2_n, srs_for(size, backend), get_backend(backend))
 

@@ -11,7 +11,8 @@ import pytest
 from kernels.params import P_MODULUS, R_MODULUS
 from prover.errors import InvalidProof, InvalidTrace
 from prover.proof import Proof, proof_length
-from prover.prove import prove, public_input_values
+from prover.inputs import public_input_values
+from prover.prove import prove
 from prover.verify import verify
 
 from .l1_util import BE

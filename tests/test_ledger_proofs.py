@@ -117,7 +117,7 @@ def prove_and_verify(job: LedgerJob):
     assert broken_rules(job.log2_rows, trace) == set()
     proof = prove(air, pk, trace, pub, BE).to_bytes()
     expected = trace_commitments(air, pk.srs_g1, trace, BE)
-    assert verify(air, vk, pub, proof, public_commitments=pinned(air, expected))
+    assert verify(air, vk, pub, proof, public_commitments=pinned(expected))
     return trace, proof
 
 
@@ -423,10 +423,10 @@ def test_proof_on_another_old_state_is_rejected(base, honest, on_another_state, 
     _, proof = on_another_state
     assert verify(air, vk, pub, proof)
     with pytest.raises(InvalidProof, match="not the expected one"):
-        verify(air, vk, pub, proof, public_commitments=pinned(air, {"old_state": l1_groups["old_state"]}))
+        verify(air, vk, pub, proof, public_commitments=pinned({"old_state": l1_groups["old_state"]}))
     # The L1 pins the new state and the data through the same commitments.
     with pytest.raises(InvalidProof):
-        verify(air, vk, pub, proof, public_commitments=pinned(air, {"new_state": l1_groups["new_state"]}))
+        verify(air, vk, pub, proof, public_commitments=pinned({"new_state": l1_groups["new_state"]}))
     # The verifier contract alone accepts it too: refusing it is the rollup's part (below).
     assert solidity(K).accepts(proof, [pub["batch_index"]])
 
@@ -490,4 +490,4 @@ def test_changed_data_commitment_is_rejected(base, honest):
     other_trace, _ = build_trace(other)
     data = trace_commitments(air, pk.srs_g1, other_trace, BE)["data"]
     with pytest.raises(InvalidProof, match="not the expected one"):
-        verify(air, vk, pub, proof, public_commitments=pinned(air, {"data": data}))
+        verify(air, vk, pub, proof, public_commitments=pinned({"data": data}))

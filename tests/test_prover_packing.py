@@ -7,9 +7,8 @@ import pytest
 
 from kernels import get_backend
 from kernels.params import R_MODULUS as R
-from prover.groups import divide_by_power, pack
-from prover.polynomials import synthetic_division
-from prover.verify import batch_inverse
+from prover.opening import batch_inverse
+from prover.polynomials import divide_by_power, pack, synthetic_division
 
 BE = get_backend("cpu")
 

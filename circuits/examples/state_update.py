@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder
-from prover.solidity import StateLayout
+from prover.state_layout import StateLayout
 
 
 class StateUpdate(Air):

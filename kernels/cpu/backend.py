@@ -16,6 +16,7 @@ from .ntt import NTTDomains, ntt as _ntt
 
 class CpuBackend(Backend):
     name = "cpu"
+    xp = np
 
     def __init__(self):
         self.fr = PrimeField(R_MODULUS, "Fr")
@@ -27,7 +28,8 @@ class CpuBackend(Backend):
         return _ntt(self.domains, a, inverse=inverse, coset=coset, shift=shift)
 
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
-        return _msm(points, scalars, config or MSMConfig())
+        config = config or MSMConfig()
+        return _msm(points, scalars, config, check_points=config.check_points)
 
     def asarray(self, host_array):
         return np.asarray(host_array)

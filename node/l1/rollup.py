@@ -15,7 +15,8 @@ from eth_utils import keccak
 
 from prover.air import Air
 from prover.keys import VerificationKey
-from prover.solidity import StateLayout, verifier_source
+from prover.solidity import verifier_source
+from prover.state_layout import StateLayout
 
 from .abi import decode_logs, decode_result, encode_call, encode_constructor
 from .client import L1Client, Receipt

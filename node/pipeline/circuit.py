@@ -15,7 +15,7 @@ commitment of a state (`state_commitment`), which the L1 holds.
 
 from __future__ import annotations
 
-from prover.solidity import StateLayout
+from prover.state_layout import StateLayout
 
 
 class LedgerCircuit:
