@@ -135,13 +135,9 @@ class Devnet:
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)}
 
     def _keys(self):
-        from prover.air import compile_air
-        from prover.keys import setup
-        from prover.srs import dev_setup
-        air = self.circuit.air()
-        size = compile_air(air).srs_size(1 << self.cfg.log2_rows)
-        srs = dev_setup(size, self.cfg.seed.encode(), insecure=True)   # development SRS: INSECURE
-        return setup(air, self.cfg.log2_rows, srs)
+        from prover.keys import dev_keys
+        # development SRS: INSECURE
+        return dev_keys(self.circuit.air(), self.cfg.log2_rows, self.cfg.seed.encode())
 
     def _l1(self, head: dict):
         cfg = self.cfg
