@@ -3,6 +3,8 @@
 Everything here is plain Python ints; each backend derives its own constant tables from them.
 """
 
+from .errors import InvalidInput
+
 # Scalar field Fr: the order of G1. Two-adicity 28, multiplicative generator 5.
 R_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 R_TWO_ADICITY = 28
@@ -22,5 +24,5 @@ MONTGOMERY_R = 1 << (LIMBS * LIMB_BITS)
 def root_of_unity(log2_n: int) -> int:
     """A primitive 2^log2_n-th root of unity in Fr (a power of the multiplicative generator)."""
     if not 0 <= log2_n <= R_TWO_ADICITY:
-        raise ValueError(f"Fr has roots of unity of order up to 2^{R_TWO_ADICITY}, asked for 2^{log2_n}")
+        raise InvalidInput(f"Fr has roots of unity of order up to 2^{R_TWO_ADICITY}, asked for 2^{log2_n}")
     return pow(R_GENERATOR, (R_MODULUS - 1) >> log2_n, R_MODULUS)

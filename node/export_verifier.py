@@ -41,7 +41,7 @@ def command(args) -> int:
     from circuits import load_circuit
     from kernels.errors import ZkpipeError
     from node.l1.errors import L1Error
-    from node.l1.rollup import export_verifier, state_layout
+    from node.l1.rollup import export_verifier
     from node.l1.solc import compile_sources
     from prover.keys import VerificationKey
 
@@ -55,7 +55,7 @@ def command(args) -> int:
         air = load_circuit(args.circuit, vk.log2_n)
     except ZkpipeError as e:
         return fail(str(e))
-    layout = None if args.no_rollup else state_layout(air)
+    layout = None if args.no_rollup else air.state_layout
     try:
         written = export_verifier(air, vk, args.out, layout)
     except ZkpipeError as e:

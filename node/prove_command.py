@@ -17,9 +17,6 @@ import json
 import os
 import sys
 import time
-import zipfile
-
-DEV_SEED = b"zkpipe development setup"
 
 
 class CommandError(Exception):
@@ -100,52 +97,25 @@ def backend(name: str):
         raise CommandError(str(e)) from None
 
 
-def key_paths(directory: str, log2_rows: int) -> tuple[str, str]:
-    """(proving key, verification key) file names of the ledger circuit at 2^log2_rows rows."""
-    stem = os.path.join(directory, f"ledger-2^{log2_rows}")
-    return stem + ".pk.npz", stem + ".vk"
-
-
 def ledger_keys(air, args, be):
     """(proving key, verification key) for `air`, from --keys or the cached development setup.
     The proving key is needed by `verify` too: its SRS recomputes the batch's commitments."""
-    from prover.air import compile_air
-    from prover.keys import ProvingKey
+    from circuits.ledger_keys import cached_dev_keys, load_keys
+    from prover.errors import InvalidSetup
 
-    digest = compile_air(air).digest
-    if args.keys:
-        pk_path, _ = key_paths(args.keys, air.log2_rows)
-        if not os.path.exists(pk_path):
-            raise CommandError(f"no proving key {pk_path} for the ledger circuit at 2^{air.log2_rows} rows")
-    elif args.insecure_dev_setup:
-        directory = os.path.join(args.cache, "dev-keys", digest[:8].hex())
-        pk_path, vk_path = key_paths(directory, air.log2_rows)
-        if not os.path.exists(pk_path):
-            make_dev_keys(air, pk_path, vk_path, be)
-    else:
-        raise CommandError("no keys: pass --keys DIR, or --insecure-dev-setup for development "
-                           "(its keys come from a public seed, so anyone can forge proofs)")
+    def announce(directory):
+        print(f"zkpipe: making INSECURE development keys for 2^{air.log2_rows} rows (once; cached in "
+              f"{directory})", file=sys.stderr, flush=True)
+
     try:
-        pk = ProvingKey.load(pk_path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise CommandError(f"cannot read proving key {pk_path}: {e}") from None
-    if pk.vk.circuit_digest != digest:
-        raise CommandError(f"{pk_path} is not a key of the ledger circuit at 2^{air.log2_rows} rows "
-                           "(circuit digest differs)")
-    return pk, pk.vk
-
-
-def make_dev_keys(air, pk_path: str, vk_path: str, be) -> None:
-    from prover.keys import dev_keys
-
-    print(f"zkpipe: making INSECURE development keys for 2^{air.log2_rows} rows (once; cached in "
-          f"{os.path.dirname(pk_path)})", file=sys.stderr, flush=True)
-    pk, vk = dev_keys(air, air.log2_rows, DEV_SEED, be)
-    os.makedirs(os.path.dirname(pk_path), exist_ok=True)
-    tmp = pk_path + f".tmp{os.getpid()}.npz"
-    pk.save(tmp)
-    os.replace(tmp, pk_path)
-    write_atomically(vk_path, vk.to_bytes())
+        if args.keys:
+            return load_keys(args.keys, air, be)
+        if args.insecure_dev_setup:
+            return cached_dev_keys(args.cache, air, be, on_make=announce)
+    except (InvalidSetup, OSError) as e:
+        raise CommandError(str(e)) from None
+    raise CommandError("no keys: pass --keys DIR, or --insecure-dev-setup for development "
+                       "(its keys come from a public seed, so anyone can forge proofs)")
 
 
 def write_atomically(path: str, data: bytes) -> None:

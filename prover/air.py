@@ -12,9 +12,9 @@ A circuit is a small class that names its columns and writes its constraints onc
             b.when_last_row().assert_eq(b.cur("b"), b.public("out"))
 
 `eval` runs once under the recording builder of this module, which turns it into expression
-trees (a `ConstraintSystem`). Those trees are then interpreted three ways: for their degree
-(here), on the prover's coset over backend arrays (prover.prove) and at the verifier's point ζ
-over Python ints (prover.verify). logUp arguments (lookups, weighted multiset sums) are compiled
+trees (a `ConstraintSystem`). Those trees are then interpreted for their degree (here) and,
+folded by prover.fold, over three algebras: backend arrays on the prover's coset (prover.prove),
+Python ints at the verifier's point ζ (prover.verify) and Yul expressions (prover.solidity). logUp arguments (lookups, weighted multiset sums) are compiled
 here into helper columns, a running-sum column and the constraints that tie them together.
 """
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder
+from prover.errors import InvalidCircuit
 
 
 class Fibonacci(Air):
     def __init__(self, width: int = 2):
         if width < 2:
-            raise ValueError("a Fibonacci row holds at least two values")
+            raise InvalidCircuit("a Fibonacci row holds at least two values")
         self.width = width
         self.name = "fibonacci"
         self.witness_columns = tuple(f"f{j}" for j in range(width))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder
+from prover.errors import InvalidInput
 from prover.state_layout import StateLayout
 
 
@@ -30,7 +31,7 @@ class StateUpdate(Air):
     def trace(self, old, delta):
         """(trace, public inputs) moving state `old` by `delta` (one value per row each)."""
         if len(old) != len(delta):
-            raise ValueError(f"{len(old)} slots but {len(delta)} deltas")
+            raise InvalidInput(f"{len(old)} slots but {len(delta)} deltas")
         new = [(o + d) % R_MODULUS for o, d in zip(old, delta)]
         acc, total = [], 0
         for d in delta:
