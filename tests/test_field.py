@@ -111,3 +111,28 @@ def test_random_is_in_range_and_varies(cpu, name, q):
     assert all(0 <= v < q for v in vals)
     assert len(set(vals)) == 2000
     assert max(vals) > q // 2  # top bits are used
+
+
+@pytest.mark.parametrize("name,q", FIELDS)
+def test_large_arrays_take_the_parallel_kernels_and_agree_with_python_ints(cpu, name, q):
+    from kernels.cpu.field import SERIAL_MAX_ROWS
+
+    f = getattr(cpu, name)
+    n = SERIAL_MAX_ROWS + 5          # past the serial cut-off: the parallel compilation runs
+    a, b = f.random(n), f.random(n)
+    xs, ys = f.to_ints(a), f.to_ints(b)
+    checks = {"add": (f.add(a, b), lambda x, y: (x + y) % q),
+              "sub": (f.sub(a, b), lambda x, y: (x - y) % q),
+              "mul": (f.mul(a, b), lambda x, y: x * y % q),
+              "neg": (f.neg(a), lambda x, y: -x % q),
+              "pow": (f.pow(a, 5), lambda x, y: pow(x, 5, q))}
+    for op, (got, want) in checks.items():
+        got = f.to_ints(got)
+        for i in [0, SERIAL_MAX_ROWS - 1, SERIAL_MAX_ROWS, n - 1] + random.sample(range(n), 20):
+            assert got[i] == want(xs[i], ys[i]), (op, i)
+    assert not f.is_zero(a).any() or 0 in xs
+    f.validate(a)
+    bad = a.copy()
+    bad[n - 1] = np.uint64(2**64 - 1)
+    with pytest.raises(InvalidInput):
+        f.validate(bad)

@@ -6,6 +6,8 @@ hot loops of NTT and MSM use their own kernels with the modulus as a compile-tim
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -18,35 +20,52 @@ from . import mont
 # ---------------------------------------------------------------------------------------------
 # Kernels. `b` may have one row, which is then broadcast (multiplying a column by a constant).
 
+# Rows up to which an element-wise kernel runs on the calling thread: about 0.3 ms of products,
+# where waking the pool (and, on a busy machine, waiting for a descheduled thread) costs more.
+SERIAL_MAX_ROWS = 1 << 14
 
-@njit(parallel=True, cache=True)
+
+class _Sized:
+    """One element-wise kernel compiled twice, serial and parallel over rows, and called as the
+    one that suits the row count of its first argument."""
+
+    def __init__(self, fn, serial_max_rows=SERIAL_MAX_ROWS):
+        self.serial_max_rows = serial_max_rows
+        self.parallel = njit(parallel=True, cache=True)(fn)
+        # a distinct name keeps the two compilations apart in numba's on-disk cache
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+        twin.__qualname__ = fn.__qualname__ + "_serial"
+        self.serial = njit(cache=True)(twin)
+
+    def __call__(self, a, *args):
+        kernel = self.serial if a.shape[0] <= self.serial_max_rows else self.parallel
+        return kernel(a, *args)
+
+
+
 def _add(a, b, out, m):
     bb = b.shape[0] > 1
     for i in prange(a.shape[0]):
         mont.store(out, i, mont.add(mont.load(a, i), mont.load(b, np.int64(i) if bb else np.int64(0)), m))
 
 
-@njit(parallel=True, cache=True)
 def _sub(a, b, out, m):
     bb = b.shape[0] > 1
     for i in prange(a.shape[0]):
         mont.store(out, i, mont.sub(mont.load(a, i), mont.load(b, np.int64(i) if bb else np.int64(0)), m))
 
 
-@njit(parallel=True, cache=True)
 def _mul(a, b, out, m):
     bb = b.shape[0] > 1
     for i in prange(a.shape[0]):
         mont.store(out, i, mont.mul(mont.load(a, i), mont.load(b, np.int64(i) if bb else np.int64(0)), m))
 
 
-@njit(parallel=True, cache=True)
 def _neg(a, out, m):
     for i in prange(a.shape[0]):
         mont.store(out, i, mont.neg(mont.load(a, i), m))
 
 
-@njit(parallel=True, cache=True)
 def _pow(a, e, one, out, m):
     ev = (e[0], e[1], e[2], e[3])
     o = (one[0], one[1], one[2], one[3])
@@ -81,7 +100,6 @@ def _batch_inv_chunked(a, out, one, e_inv, m, chunks):
             _batch_inv(a[lo:hi], out[lo:hi], one, e_inv, m)
 
 
-@njit(parallel=True, cache=True)
 def _all_below(a, m):
     """Every row read as a 256-bit integer is < the modulus."""
     bad = 0
@@ -95,11 +113,12 @@ def _all_below(a, m):
     return bad == 0
 
 
-@njit(parallel=True, cache=True)
 def _is_zero(a, out):
     for i in prange(a.shape[0]):
         out[i] = mont.is_zero(mont.load(a, i))
 
+
+_add, _sub, _mul, _neg, _pow, _all_below, _is_zero = map(_Sized, (_add, _sub, _mul, _neg, _pow, _all_below, _is_zero))
 
 # ---------------------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from ..params import LIMBS
 from . import curve, mont
 from .curve import (FQ, INFINITY, ONE, add, add_affine, double, fq_add, fq_mul, fq_sub, is_affine_infinity, is_infinity,
                     load_affine, load_xyzz, store_affine, store_xyzz)
+from .threads import one_task_at_a_time
 
 _MAX_WINDOW_BITS = 18
 # Windows this wide use affine buckets (`bucket_sums_affine`); narrower ones have too few
@@ -360,8 +361,11 @@ def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool 
     threads = get_num_threads()
     c, windows, slices = plan(n, bits, threads, config.window_bits)
     digits = signed_digits(points, k, c, windows)
-    if c >= _AFFINE_MIN_WINDOW:
-        sums = bucket_sums_affine(points, digits, c, slices, batch_size(c))
-    else:
-        sums = bucket_sums(points, digits, c, slices)
+    # Tasks go to whichever thread is free: on a shared machine a descheduled thread then
+    # delays one task, not its fixed share of them.
+    with one_task_at_a_time():
+        if c >= _AFFINE_MIN_WINDOW:
+            sums = bucket_sums_affine(points, digits, c, slices, batch_size(c))
+        else:
+            sums = bucket_sums(points, digits, c, slices)
     return combine_windows(sums, windows, slices, c)
