@@ -25,8 +25,9 @@ __all__ = ["NonceQueue"]
 
 
 class NonceQueue:
-    """The held transfers, keyed by (sender, nonce), with bounds like geth's (larger: a wallet may send hundreds at once): at most `per_sender`
-    held for one sender (and no nonce further than that ahead), at most `total` in all."""
+    """The held transfers, keyed by (sender, nonce), bounded like geth's queue (but larger: a
+    wallet may send hundreds at once): no nonce more than `per_sender` ahead of its sender's next
+    (so at most that many held per sender), at most `total` in all."""
 
     def __init__(self, per_sender: int = 1024, total: int = 16384, wait_s: float = 10.0):
         if per_sender < 1 or total < 1 or wait_s < 0:
@@ -53,9 +54,6 @@ class NonceQueue:
         if t.nonce - next_nonce > self.per_sender:
             raise InvalidTransaction(f"nonce too high: next nonce {next_nonce}, tx nonce {t.nonce} "
                                      f"(at most {self.per_sender} ahead are held)")
-        if self._count.get(t.sender, 0) >= self.per_sender:
-            raise InvalidTransaction(f"txpool is full: {self.per_sender} transactions of this "
-                                     f"sender already wait for earlier nonces")
         if len(self._held) >= self.total:
             raise InvalidTransaction(f"txpool is full: {self.total} transactions wait for "
                                      f"earlier nonces")

@@ -138,6 +138,12 @@ def test_viem_default_flow_and_bad_transactions(node):
     assert out["gasTooLow"]["shortMessage"].startswith("The amount of gas (20000) provided")
 
 
+@needs_npm
+def test_viem_watches_blocks_over_websocket(node):
+    out = script("viem_flow.mjs", "watch", node.url, node.server.ws_url)
+    assert out == {"numbers": ["1", "2"], "parentLinked": True}
+
+
 # ---------------------------------------------------------------------------------------------
 # cast
 

@@ -3,6 +3,7 @@ cutting policy, the bulk path (also over processes), restart from the log, back-
 
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -96,6 +97,7 @@ def test_cutting_policy(tmp_path):
 def test_refusals_leave_pending_state_and_log_alone(tmp_path):
     acc = Accounts(2, balance=100)
     seq = sequencer(tmp_path, acc)
+    seq.queue.wait_s = 0.05   # a nonce gap is held this long, then refused
     to = os.urandom(20)
     seq.admit(seq.recover([acc.transfer(0, to, 10)]))
     seq.cut()
@@ -113,6 +115,54 @@ def test_refusals_leave_pending_state_and_log_alone(tmp_path):
     assert (list(seq.state.balances), list(seq.state.nonces)) == before
     assert seq.wal.size == log_size and seq.pending == 0 and seq.rejected == len(cases)
     seq.stop()
+
+
+def test_future_nonces_are_held_until_the_gap_fills(tmp_path):
+    acc = Accounts(2, balance=100)
+    seq = sequencer(tmp_path, acc)
+    to = os.urandom(20)
+    raws = [acc.transfer(0, to, 1, nonce=n) for n in range(6)]
+    # Out of order within one call: held, then promoted as the call admits the rest.
+    results, _ = seq.admit(seq.recover([raws[i] for i in (2, 0, 3, 1)]))
+    assert [r.nonce for r in results] == [2, 0, 3, 1] and seq.state.nonce(acc.addresses[0]) == 4
+    assert len(seq.queue) == 0
+    # Held by one caller, promoted by another's admission.
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(seq.admit(seq.recover([raws[5]]))[0][0]))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while len(seq.queue) == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert seq.queue.held(acc.addresses[0]) == 1
+    (dup,), _ = seq.admit(seq.recover([raws[5]]))
+    assert str(dup) == "already known"
+    (other,), _ = seq.admit(seq.recover([acc.transfer(0, to, 2, nonce=5)]))
+    assert str(other) == "replacement transaction underpriced"
+    seq.admit(seq.recover([raws[4]]))
+    waiter.join(5)
+    assert got[0].nonce == 5 and seq.state.nonce(acc.addresses[0]) == 6 and len(seq.queue) == 0
+    # Refused at once: a nonce past the queue's reach, an unfunded sender (what a tampered
+    # signature recovers), a full queue for this sender.
+    seq.queue.per_sender = 2
+    for raw, message in [(acc.transfer(0, to, 1, nonce=9), "at most 2 ahead are held"),
+                         (sign_transfer(os.urandom(32), chain_id=CHAIN, nonce=3, to=to, value=1),
+                          "insufficient funds")]:
+        (r,), _ = seq.admit(seq.recover([raw]))
+        assert isinstance(r, InvalidTransaction) and message in str(r)
+    seq.queue.wait_s, seq.queue.total = 0.05, 2
+    results, _ = seq.admit(seq.recover([acc.transfer(0, to, 1, nonce=n) for n in (7, 8)]
+                                       + [acc.transfer(1, to, 1, nonce=1)]))
+    assert [type(r) for r in results] == [InvalidTransaction] * 3
+    assert str(results[2]) == "txpool is full: 2 transactions wait for earlier nonces"
+    assert all("did not arrive within 0.05 s" in str(r) for r in results[:2])
+    # Nothing held reached the log: only the six admitted transfers are there.
+    while seq.cut():
+        pass
+    seq.stop()
+    again = sequencer(tmp_path, acc)
+    assert again.state.nonce(acc.addresses[0]) == 6
+    again.stop()
 
 
 # `submit` blocks until a cut; these tests run the cutting thread where they use it.

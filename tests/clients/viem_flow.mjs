@@ -2,8 +2,8 @@
 // node viem_flow.mjs STEP URL KEY [ARG]  ->  one JSON object on stdout.
 //   send  ARG = "default" | "legacy": send 1 wei, wait for the receipt, read block and transaction
 //   bad   the refused transactions, each as viem reports it
-import { createPublicClient, createWalletClient, defineChain, http, parseSignature, serializeTransaction,
-         keccak256 } from "viem";
+//   watch ARG = ws url: watch new blocks over WebSocket (eth_subscribe newHeads) while sending 2
+import { createPublicClient, createWalletClient, defineChain, http, webSocket } from "viem";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 
 const [step, url, key, arg] = process.argv.slice(2);
@@ -52,7 +52,21 @@ async function bad() {
   };
 }
 
-const steps = { send: () => send(arg), bad };
+async function watch(wsUrl) {
+  const ws = createPublicClient({ chain, transport: webSocket(wsUrl) });
+  const seen = [];
+  const done = new Promise((resolve, reject) => {
+    const stop = ws.watchBlocks({ onBlock: (b) => { seen.push(b); if (seen.length === 2) { stop(); resolve(); } },
+                                  onError: reject });
+  });
+  await new Promise((r) => setTimeout(r, 300));   // subscribed before the blocks come
+  for (let i = 0; i < 2; i++) await client.waitForTransactionReceipt({ hash: await wallet.sendTransaction({ to, value: 1n }), pollingInterval: 50 });
+  await done;
+  await ws.transport.getRpcClient().then((c) => c.close());
+  return { numbers: seen.map((b) => b.number), parentLinked: seen[1].parentHash === seen[0].hash };
+}
+
+const steps = { send: () => send(arg), bad, watch: () => watch(arg) };
 try {
   console.log(JSON.stringify(await steps[step](), (k, v) => (typeof v === "bigint" ? v.toString() : v)));
 } catch (e) {
