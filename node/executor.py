@@ -269,11 +269,13 @@ class Executor:
         return self.state.nonce(address)
 
     # -- queries for JSON-RPC: blocks, transactions, finality heights, recent history ----------
-    # Read from other threads while `apply` runs: each reads the block list before the state,
-    # and a block is complete once it is in the list.
+    # Read from other threads while `apply` runs: a block is complete once it is in the list, and
+    # a state read that races an `apply` may already include that block's transfers (as
+    # `balance` does).
 
     HISTORY_BLOCKS = 4096        # state queries reach this many blocks back ...
     HISTORY_TRANSFERS = 1 << 16  # ... and at most this many transfers back
+    _block_numbers: Optional[dict] = None   # block hash → number, indexed on demand
 
     def block(self, number: int) -> Optional[ExecutedBlock]:
         """Executed block `number` (0 is genesis, with no transfers), None if not yet executed."""
@@ -286,8 +288,10 @@ class Executor:
     def block_by_hash(self, block_hash: bytes) -> Optional[ExecutedBlock]:
         if block_hash == GENESIS_HASH:
             return self.block(0)
-        numbers = self.__dict__.setdefault("_block_numbers", {})
-        # Indexed on demand: the hot path of `apply` stays as it is.
+        if self._block_numbers is None:
+            self._block_numbers = {}
+        numbers = self._block_numbers
+        # Indexed here rather than in `apply`, whose hot path stays as it is.
         for n in range(len(numbers) + 1, len(self.blocks)):
             numbers[self.blocks[n].hash] = n
         number = numbers.get(block_hash)
