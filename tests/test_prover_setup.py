@@ -1,0 +1,64 @@
+"""Setup hygiene: MSM points checked at the public boundary, a proving key whose SRS holds a
+point off the curve refused on load, development keys in one call, and the typed circuit
+boundary (enums whose values are the digest's words)."""
+
+import numpy as np
+import pytest
+
+from kernels import MSMConfig, get_backend
+from kernels.errors import InvalidInput
+from prover.air import compile_air
+from prover.errors import InvalidSetup
+from prover.keys import MAX_LOG2_N, MIN_LOG2_N, ProvingKey, dev_keys
+from prover.prove import prove
+from prover.types import ColumnKind, Selector
+from prover.verify import verify
+
+from circuits.examples import Fibonacci
+
+BE = get_backend("cpu")
+
+
+def points_with_one_off_the_curve(count: int = 8, bad: int = 3):
+    pts = np.array(BE.g1.random(count, np.random.default_rng(1)))
+    pts[bad, 1, 0] ^= np.uint64(1)  # y changed: (x, y) no longer on y² = x³ + 3
+    return pts
+
+
+def test_msm_refuses_points_off_the_curve_by_default():
+    pts = points_with_one_off_the_curve()
+    scalars = BE.fr.random(8, np.random.default_rng(2))
+    with pytest.raises(InvalidInput, match=r"points\[3\]"):
+        BE.msm(pts, scalars)
+    # Turned off, the sum is computed (and is garbage): the caller vouches for its points.
+    BE.msm(pts, scalars, MSMConfig(check_points=False))
+
+
+def test_proving_key_with_a_corrupted_srs_point_is_refused(tmp_path):
+    air = Fibonacci(2)
+    pk, vk = dev_keys(air, 3, b"setup test", BE)
+    path = str(tmp_path / "key.npz")
+    pk.save(path)
+    assert ProvingKey.load(path, BE).vk.digest == vk.digest
+    pk.srs_g1[5, 0, 0] ^= np.uint64(1)
+    pk.save(path)
+    with pytest.raises(InvalidSetup, match="SRS"):
+        ProvingKey.load(path, BE)
+
+
+def test_dev_keys_prove_and_verify_and_check_the_size():
+    air = Fibonacci(2)
+    pk, vk = dev_keys(air, 3, b"setup test", BE)
+    trace, pub = air.trace(8)
+    assert verify(air, vk, pub, prove(air, pk, trace, pub, BE).to_bytes())
+    for log2_n in (MIN_LOG2_N - 1, MAX_LOG2_N + 1):
+        with pytest.raises(InvalidInput, match="log2_n"):
+            dev_keys(air, log2_n, b"setup test", BE)
+
+
+def test_selectors_and_column_kinds_are_enums_with_the_digest_words():
+    cs = compile_air(Fibonacci(2))
+    assert {c.selector for c in cs.constraints} <= set(Selector)
+    assert all(isinstance(c.selector, Selector) for c in cs.constraints)
+    assert f"{Selector.TRANSITION}" == "transition" == Selector.TRANSITION
+    assert (ColumnKind.QUOTIENT, 0) == ("quotient", 0)
