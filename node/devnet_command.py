@@ -3,9 +3,10 @@ cluster), under a steady load, then a summary of throughput and latency per stag
 
     zkpipe devnet --duration 30 --tps 100
 
-It prints the JSON-RPC and dashboard URLs while it runs, and exits 0 only if every batch was
-proven and verified on the L1 and no accepted transfer was lost. The run's events and summary
-are written under --run-dir (`zkpipe dashboard --run DIR/metrics.jsonl` replays them).
+It is `zkpipe node` (node/node_command.py) on --run-dir as its data directory, plus a built-in
+load. It prints the JSON-RPC and dashboard URLs while it runs, and exits 0 only if every batch
+was proven and verified on the L1 and no transfer was lost. The run's metrics and summary are
+written under --run-dir (`zkpipe dashboard --run DIR/metrics.jsonl` replays them).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import json
 import sys
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
-    parser.add_argument("--tps", type=float, default=100.0, help="transfers per second offered (default 100)")
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the node itself, shared with `zkpipe node`."""
     parser.add_argument("--workers", type=int, default=None,
                         help="prover workers (default: one per GPU, or 1 on the CPU)")
     parser.add_argument("--provers", choices=("auto", "gpu", "cpu"), default="auto",
@@ -28,58 +28,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="private key (hex) to submit from on a URL L1 (default: its first unlocked account)")
     parser.add_argument("--port", type=int, default=8545,
                         help="JSON-RPC port on 127.0.0.1 (default 8545; 0 picks a free one)")
-    parser.add_argument("--no-rpc", action="store_true",
-                        help="no JSON-RPC server; the load goes to the sequencer through Ray")
+    parser.add_argument("--no-rpc", action="store_true", help="no JSON-RPC server")
     parser.add_argument("--dashboard-port", type=int, default=0,
                         help="dashboard port on 127.0.0.1 (default 0: a free one)")
     parser.add_argument("--no-dashboard", action="store_true")
     parser.add_argument("--log2-rows", type=int, default=10,
                         help="ledger circuit size: 2^k account slots and transfers per batch (default 10)")
-    parser.add_argument("--accounts", type=int, default=64, help="funded load-generator accounts (default 64)")
     parser.add_argument("--batch-deadline", type=float, default=2.0,
                         help="seconds a proof batch stays open at most (default 2)")
     parser.add_argument("--max-unproven", type=int, default=4,
                         help="batches waiting for a proof before admission slows (default 4)")
-    parser.add_argument("--run-dir", default=None, help="where the run's files go (default runs/devnet-TIME)")
     parser.add_argument("--ray-address", default=None,
-                        help="join this Ray cluster (\"auto\" inside a Ray job) instead of starting one")
+                        help="join this Ray cluster (\"auto\" inside a Ray job) instead of starting one of its own")
+
+
+def node_settings(args) -> dict:
+    """The node's settings from the options of add_node_arguments (checked by the config)."""
+    return dict(workers=args.workers, provers=args.provers, l1=args.l1, l1_key=args.l1_key,
+                rpc_port=None if args.no_rpc else args.port,
+                dashboard_port=None if args.no_dashboard else args.dashboard_port,
+                log2_rows=args.log2_rows, batch_deadline=args.batch_deadline, max_unproven=args.max_unproven,
+                max_unverified=max(16, 4 * args.max_unproven), ray_address=args.ray_address)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument("--tps", type=float, default=100.0,
+                        help="transfers per second offered (default 100; 0: no built-in load, JSON-RPC only)")
+    parser.add_argument("--accounts", type=int, default=64, help="funded load-generator accounts (default 64)")
+    parser.add_argument("--run-dir", default=None,
+                        help="the node's data directory (default runs/devnet-TIME); a directory used before "
+                             "continues its chain")
     parser.add_argument("--drain-timeout", type=float, default=300.0,
                         help="seconds to wait, after the load, for the last batch on the L1")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    add_node_arguments(parser)
 
 
 def command(args) -> int:
+    from node.errors import ZkpipeError
     from node.pipeline.devnet import DevnetConfig, run_devnet
 
-    problems = []
-    if args.duration <= 0 or args.tps <= 0:
-        problems.append("--duration and --tps must be positive")
-    if args.workers is not None and args.workers < 1:
-        problems.append("--workers must be at least 1")
-    if not 3 <= args.log2_rows <= 26:
-        problems.append("--log2-rows must lie in [3, 26]")
-    if not 1 <= args.accounts < (1 << args.log2_rows):
-        problems.append(f"--accounts must lie in [1, 2^{args.log2_rows}) (one slot is the faucet's)")
-    if not 0 <= args.port <= 65535 or not 0 <= args.dashboard_port <= 65535:
-        problems.append("ports must lie in [0, 65535]")
-    if args.max_unproven < 1 or args.batch_deadline <= 0:
-        problems.append("--max-unproven must be ≥ 1 and --batch-deadline positive")
-    if problems:
-        for p in problems:
-            print(f"zkpipe devnet: {p}", file=sys.stderr)
-        return 2
-    cfg = DevnetConfig(duration=args.duration, tps=args.tps, workers=args.workers, provers=args.provers,
-                       l1=args.l1, l1_key=args.l1_key, rpc_port=None if args.no_rpc else args.port,
-                       dashboard_port=None if args.no_dashboard else args.dashboard_port,
-                       log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
-                       max_unproven=args.max_unproven, max_unverified=max(16, 4 * args.max_unproven),
-                       run_dir=args.run_dir, ray_address=args.ray_address, drain_timeout=args.drain_timeout,
-                       out=lambda line: print(line, flush=True))
     try:
-        summary, ok = run_devnet(cfg)
-    except ValueError as e:
+        cfg = DevnetConfig(duration=args.duration, tps=args.tps, accounts=args.accounts, run_dir=args.run_dir,
+                           drain_timeout=args.drain_timeout, out=lambda line: print(line, flush=True),
+                           **node_settings(args))
+    except ZkpipeError as e:
         print(f"zkpipe devnet: {e}", file=sys.stderr)
         return 2
+    try:
+        summary, ok = run_devnet(cfg)
+    except (ValueError, OSError) as e:
+        print(f"zkpipe devnet: {e}", file=sys.stderr)
+        return 2
+    except ZkpipeError as e:
+        print(f"zkpipe devnet: stopped: {e}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(summary, default=str))
     return 0 if ok else 1

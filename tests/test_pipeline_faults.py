@@ -74,6 +74,41 @@ def test_worker_killed_mid_proof(local_ray):
         ray.kill(host)
 
 
+def test_worker_killed_more_often_than_ray_restarts_it(local_ray):
+    """One worker that Ray restarts once, killed (SIGKILL) four times in the middle of the same
+    batch: Ray gives it up twice and the coordinator replaces it; the batch's attempts run out
+    and it is retried after a backoff rather than abandoned; the pipeline completes."""
+    count = 2
+    circuit, pk, vk, start, jobs, final = ledger_chain(8, count, per_batch=200)
+    host, spec, rollup = embedded_rollup(circuit, vk, start)
+    p = ProvingPipeline(ProvingSetup(circuit, pk, spec, rollup.artifact, rollup.address, workers=1,
+                                     backend="cpu", max_restarts=1,
+                                     config=CoordinatorConfig(max_attempts=2, backoff_s=0.2)))
+    log = EventLog()
+    try:
+        p.start()
+        p.enqueue(jobs[0])
+        killed = set()
+        for attempt in range(1, 5):
+            wait_for(lambda: p.status()["busy"] and p.status()["pids"]["prover-0"] not in killed, 60,
+                     what=f"attempt {attempt} under way")
+            pid = p.status()["pids"]["prover-0"]
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        for job in jobs[1:]:
+            p.enqueue(job)
+        st = p.wait_verified(count, timeout=120, sink=log)
+        assert st["verified_height"] == count and not st["failed"] and st["fatal"] is None, st
+        assert st["replaced_workers"] == 2 and st["backoffs"] >= 2 and st["retries"] >= 4, st
+        assert log.batch_info[1]["attempt"] == 5
+        assert log.counters["retries"] >= 4 and log.counters["workers_replaced"] == 2
+        assert batch_indices(rollup, ray.get(host.logs.remote(rollup.address))) == list(range(1, count + 1))
+        assert rollup.state_commitment() == final
+    finally:
+        p.shutdown()
+        ray.kill(host)
+
+
 def test_submitter_restarted_submits_nothing_twice(local_ray):
     count = 6
     circuit, pk, vk, start, jobs, final = ledger_chain(6, count)

@@ -34,7 +34,7 @@ def test_a_batch_is_never_queued_twice():
         book.add(1, 1, None)       # verified and forgotten, still refused
 
 
-def test_retry_goes_to_another_worker_within_budget():
+def test_retry_goes_to_another_worker_then_backs_off_never_fails():
     book = JobBook(max_attempts=3)
     book.add(1, 5, "job")
     a = book.next_assignment(["w0", "w1"])
@@ -44,10 +44,24 @@ def test_retry_goes_to_another_worker_within_budget():
     assert book.attempt_failed(1, b.attempt, b.worker, "timeout") == "retry"
     c = book.next_assignment(["w0"])                   # only failed workers idle: use one
     assert c.worker == "w0" and c.attempt == 3
-    assert book.attempt_failed(1, c.attempt, c.worker, "oom") == "failed"
-    assert book.state(1) == FAILED and book.retries == 2
-    assert [e.batch for e in book.failed()] == [1]
+    assert book.attempt_failed(1, c.attempt, c.worker, "oom") == "backoff"
+    assert book.next_assignment(["w0", "w1"]) is None   # waits out its backoff
+    assert book.state(1) == WAITING and book.unproven == 1 and not book.failed()
+    book.requeue(1)
+    book.requeue(1)                                     # twice is once
+    d = book.next_assignment(["w0", "w1"])
+    assert d.attempt == 4 and book.next_assignment(["w1"]) is None
+    assert book.proven(1, d.attempt, "proof") and book.retries == 3
     assert book.entries[1].errors == ["worker died", "timeout", "oom"]
+
+
+def test_a_proof_kept_from_before_is_not_proven_again():
+    book = JobBook()
+    book.add_proven(2, 5, "proof")
+    assert book.state(2) == PROVEN and book.next_assignment(["w0"]) is None
+    assert book.proofs_awaiting_l1() == ["proof"]
+    with pytest.raises(PipelineError):
+        book.add(2, 5, "job")
 
 
 def test_error_that_a_retry_cannot_fix_fails_at_once():

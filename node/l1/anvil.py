@@ -108,22 +108,26 @@ def _parent_death_signal():
 
 
 def launch_anvil(*, hardfork: str = HARDFORK, chain_id: int = 31337, accounts: int = 10,
-                 startup_timeout: float = 20.0, attempts: int = 3, binary: Path | None = None) -> AnvilProcess:
-    """Start anvil on 127.0.0.1 on a free port and wait until it answers JSON-RPC. The caller
-    must stop() it; prefer start_anvil()."""
+                 startup_timeout: float = 20.0, attempts: int = 3, binary: Path | None = None,
+                 port: int | None = None, state: Path | None = None) -> AnvilProcess:
+    """Start anvil on 127.0.0.1 on `port` (default: a free one) and wait until it answers
+    JSON-RPC. With `state`, anvil loads its chain from that file and writes it back every second
+    and on exit. The caller must stop() it; prefer start_anvil()."""
     binary = Path(binary) if binary is not None else anvil_binary()
     if not os.access(binary, os.X_OK):
         raise L1Unavailable(f"anvil at {binary} is missing or not executable")
     last_error = ""
     for _ in range(attempts):
-        port = free_port()
-        cmd = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork,
+        chosen = port or free_port()
+        cmd = [str(binary), "--host", "127.0.0.1", "--port", str(chosen), "--hardfork", hardfork,
                "--chain-id", str(chain_id), "--accounts", str(accounts), "--silent"]
+        if state is not None:
+            cmd += ["--state", str(state), "--state-interval", "1"]
         # Its output goes to a file, not a pipe: a pipe nobody reads would block it when full.
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     preexec_fn=_parent_death_signal())
-            node = AnvilProcess(url=f"http://127.0.0.1:{port}", port=port, pid=proc.pid, process=proc)
+            node = AnvilProcess(url=f"http://127.0.0.1:{chosen}", port=chosen, pid=proc.pid, process=proc)
             deadline = time.monotonic() + startup_timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:

@@ -15,7 +15,7 @@ import time
 import ray
 
 from .coordinator import Coordinator
-from .errors import SubmissionRejected
+from .errors import RollupMissing, SubmissionRejected
 from .events import BufferedSink, discard
 from .jobs import Verified
 from .l1host import EmbeddedL1Host
@@ -96,6 +96,7 @@ class SubmitterActor:
                                      connect=lambda: RollupContract(connect_l1(l1_spec), artifact, address))
         self.retry_delay, self.max_delay = retry_delay, max_delay
         self.waiters: dict[int, list] = {}            # batch → futures of its offers
+        self.fatal: RollupMissing | None = None
         self._wake = None
         self._loop_task = None
 
@@ -106,6 +107,8 @@ class SubmitterActor:
         return {"sent": self.core.sent, "height": self.core.height, "pending": sorted(self.core.pending)}
 
     async def offer(self, result) -> Verified:
+        if self.fatal is not None:
+            raise self.fatal
         loop = asyncio.get_running_loop()
         if self._loop_task is None:
             self._wake = asyncio.Event()
@@ -132,6 +135,12 @@ class SubmitterActor:
                 self._decide(e.batch, e)
                 self._flush()
                 continue
+            except RollupMissing as e:           # the chain was reset: nothing can go on it
+                self.fatal = e
+                for b in list(self.waiters):
+                    self._decide(b, e)
+                self._flush()
+                return
             except Exception as e:  # noqa: BLE001 - the L1 did not answer; nothing decided
                 self.core.unreachable(e)
                 self._flush()
@@ -157,9 +166,10 @@ class SubmitterActor:
 class CoordinatorActor(Coordinator):
     """The Coordinator as an async actor; its events go to the relay."""
 
-    def __init__(self, workers: dict, submitter, config=None, relay=None, admission=None, listeners=()):
+    def __init__(self, workers: dict, submitter, config=None, relay=None, admission=None, listeners=(),
+                 spawn_worker=None):
         super().__init__(workers, submitter, config, sink=relay_sink(relay), admission=admission,
-                         listeners=listeners)
+                         listeners=listeners, spawn_worker=spawn_worker)
 
     async def ready(self) -> bool:
         return True

@@ -36,6 +36,25 @@ class ProvingSetup:
     head_options: dict = field(default_factory=dict)     # Ray options of the other actors
 
 
+@dataclass
+class WorkerFactory:
+    """Makes a prover worker by name: the pipeline's first workers, and the coordinator's
+    replacement for one that Ray gave up on (it travels to the coordinator's process)."""
+
+    use_gpu: bool
+    max_restarts: int
+    options: dict
+    circuit: object
+    pk_ref: object
+    backend: str
+
+    def __call__(self, name: str):
+        prover = prover_remote(self.use_gpu, self.max_restarts)
+        if self.options:
+            prover = prover.options(**self.options)
+        return prover.remote(name, self.circuit, self.pk_ref, self.backend)
+
+
 class ProvingPipeline:
     def __init__(self, setup: ProvingSetup, relay=None, admission=None, listeners=()):
         self.setup = setup
@@ -43,14 +62,12 @@ class ProvingPipeline:
         self.relay = relay or EventRelayRemote.options(**head).remote()
         self.pk_ref = ray.put(setup.pk)       # one copy in the store; every worker (and every
                                               # restart of one) reads its key from it
-        prover = prover_remote(setup.use_gpu, setup.max_restarts)
-        if setup.worker_options:
-            prover = prover.options(**setup.worker_options)
-        self.workers = {f"prover-{i}": prover.remote(f"prover-{i}", setup.circuit, self.pk_ref, setup.backend)
-                        for i in range(setup.workers)}
+        spawn = WorkerFactory(setup.use_gpu, setup.max_restarts, setup.worker_options, setup.circuit,
+                              self.pk_ref, setup.backend)
+        self.workers = {f"prover-{i}": spawn(f"prover-{i}") for i in range(setup.workers)}
         self.submitter = SubmitterRemote.options(**head).remote(setup.l1, setup.artifact, setup.address, self.relay)
         self.coordinator = CoordinatorRemote.options(**head).remote(self.workers, self.submitter, setup.config, self.relay,
-                                                    admission, list(listeners))
+                                                    admission, list(listeners), spawn)
         self.worker_info: dict = {}
 
     def start(self, timeout: float = 600.0) -> dict:

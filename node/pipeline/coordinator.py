@@ -6,9 +6,15 @@ JobBook (node.pipeline.schedule); this module adds the remote calls and their fa
 - a worker that dies during a proof (RayActorError), runs out of memory, or does not answer
   within the proof timeout (it is then killed, so its attempt can never complete later) loses
   its attempt; the batch goes back to the queue for another worker, within its retry budget;
-- a worker that died is probed until Ray has restarted it, then takes jobs again;
+- a worker that died is probed until Ray has restarted it, then takes jobs again; one that Ray
+  gives up on (out of restarts) is replaced by a new worker of the same name;
+- a batch whose first attempts all failed is retried after a backoff (doubling), for as long
+  as it takes: only an error a retry cannot fix fails a batch;
+- a proven batch's proof is kept on disk (`proof_dir`) until the end; a batch queued again
+  after a restart whose proof is kept goes to the submitter without being proven again;
 - each proven batch is offered to the in-order submitter once; if the submitter dies the offer
-  is repeated to its successor, which checks the L1 before sending anything;
+  is repeated to its successor, which checks the L1 before sending anything; an L1 without the
+  rollup contract (a reset chain) is `fatal`, reported in the status for the node to stop on;
 - admission is closed (the sequencer told) while too many batches wait for a proof or for the
   L1, and opened again when they drain.
 """
@@ -21,8 +27,10 @@ from dataclasses import dataclass
 
 import ray
 
+from .errors import RollupMissing
 from .events import Sink, batch_event, counter, discard, gauge, worker_event
 from .jobs import ProofResult, Verified
+from .proofstore import ProofStore
 from .schedule import JobBook
 
 
@@ -34,6 +42,9 @@ class CoordinatorConfig:
     proof_timeout_s: float = 300.0  # an attempt taking longer is abandoned and its worker restarted
     revive_timeout_s: float = 300.0 # how long a dead worker may take to come back
     height: int = 0                 # the L1's last batch index when the run starts
+    backoff_s: float = 1.0          # wait before the first retry past max_attempts (doubling)
+    backoff_max_s: float = 30.0
+    proof_dir: str | None = None    # where proofs are kept until the end (None: not kept)
 
 
 def classify(error: BaseException) -> tuple[bool, bool, str]:
@@ -56,13 +67,14 @@ class Coordinator:
     batch_proven(batch) and batch_verified(batch)."""
 
     def __init__(self, workers: dict, submitter, config: CoordinatorConfig | None = None,
-                 sink: Sink = discard, admission=None, listeners=()):
+                 sink: Sink = discard, admission=None, listeners=(), spawn_worker=None):
         self.config = config or CoordinatorConfig()
         c = self.config
         self.book = JobBook(c.max_attempts, c.max_unproven, c.max_unverified, height=c.height)
         self.workers = dict(workers)
         self.nodes: dict[str, str] = {}
         self.devices: dict[str, str] = {}
+        self.pids: dict[str, int] = {}               # worker → its process (as last reported)
         self.idle: list[str] = []
         self.busy: dict[str, int] = {}
         self.down: set[str] = set()
@@ -74,6 +86,11 @@ class Coordinator:
         self.admission_is_open = True
         self.proved_by: dict[int, tuple[str, str]] = {}   # batch → (worker, node) of its proof
         self.errors: list[str] = []
+        self.spawn_worker = spawn_worker             # name → a new worker handle (or None)
+        self.replaced = 0                            # workers replaced after Ray gave them up
+        self.backoffs = 0
+        self.kept_proofs = ProofStore(c.proof_dir) if c.proof_dir else None
+        self.fatal: str | None = None
         self._tasks: set[asyncio.Task] = set()
 
     # -- remote methods -----------------------------------------------------------------------
@@ -82,13 +99,26 @@ class Coordinator:
         infos = await asyncio.gather(*(h.info.remote() for h in self.workers.values()))
         for name, info in zip(self.workers, infos):
             self.nodes[name], self.devices[name] = info["node"], info["device"]
+            self.pids[name] = info.get("pid")
             self.idle.append(name)
             self.sink(worker_event(name, info["node"], "idle", None, device=info["device"]))
+        self._dispatch()       # batches queued before the workers were up (replayed on a restart)
         return {name: info for name, info in zip(self.workers, infos)}
 
     async def enqueue(self, batch: int, transfers: int, payload) -> None:
         """A new batch to prove. `payload` is what the worker's prove() takes as its job: a
         list holding the job's object reference, so that Ray hands it on unresolved."""
+        kept = self.kept_proofs.load(batch) if self.kept_proofs else None
+        if kept is not None:           # proven before a restart: to the L1 without proving again
+            self.book.add_proven(batch, transfers, kept)
+            self.proved_by[batch] = (kept.worker, kept.node)
+            self.sink(batch_event(batch, "proof_done", worker=kept.worker, node=kept.node, attempt=kept.attempt,
+                                  transfers=kept.transfers, phases_ms=kept.phases_ms, kept=True))
+            for listener in self.listeners:
+                listener.batch_proven.remote(batch)
+            self._spawn(self._submit(kept))
+            self._report()
+            return
         self.book.add(batch, transfers, payload)
         self.sink(batch_event(batch, "proof_queued", transfers=transfers))
         self._dispatch()
@@ -97,10 +127,11 @@ class Coordinator:
         b = self.book
         return {"queue_depth": b.queue_depth, "unproven": b.unproven, "unverified": b.unverified,
                 "proven_height": b.proven_height(), "verified_height": b.verified_height,
-                "retries": b.retries, "failed": [e.batch for e in b.failed()],
+                "retries": b.retries, "backoffs": self.backoffs, "replaced_workers": self.replaced,
+                "fatal": self.fatal, "failed": [e.batch for e in b.failed()],
                 "idle": list(self.idle), "busy": dict(self.busy), "down": sorted(self.down),
                 "dead": sorted(self.dead), "admission_open": self.admission_is_open,
-                "proved_by": dict(self.proved_by), "errors": list(self.errors[-20:])}
+                "proved_by": dict(self.proved_by), "pids": dict(self.pids), "errors": list(self.errors[-20:])}
 
     def set_admission(self, admission) -> None:
         """Tell `admission` (set_admission(open)) when admission opens or closes, from now on."""
@@ -144,6 +175,8 @@ class Coordinator:
         self.idle.append(a.worker)
         self.sink(worker_event(a.worker, node, "idle", None, device=self.devices[a.worker]))
         if self.book.proven(a.batch, a.attempt, result):
+            if self.kept_proofs is not None:
+                await asyncio.to_thread(self.kept_proofs.save, result)
             self.proved_by[a.batch] = (result.worker, result.node)
             self.sink(batch_event(a.batch, "proof_done", worker=result.worker, node=result.node,
                                   attempt=a.attempt, transfers=result.transfers, phases_ms=result.phases_ms))
@@ -168,29 +201,49 @@ class Coordinator:
             self.sink(worker_event(a.worker, node, "idle", None))
         outcome = self.book.attempt_failed(a.batch, a.attempt, a.worker, why, retryable)
         self.errors.append(f"batch {a.batch} attempt {a.attempt} on {a.worker}: {why}")
-        if outcome == "retry":
+        if outcome in ("retry", "backoff"):
             self.sink(batch_event(a.batch, "retried", worker=a.worker, node=node, attempt=a.attempt, error=why))
             self.sink(counter("retries"))
+        if outcome == "backoff":
+            c = self.config
+            delay = min(c.backoff_max_s, c.backoff_s * 2 ** (a.attempt - c.max_attempts))
+            self.backoffs += 1
+            self._spawn(self._requeue_later(a.batch, delay))
         elif outcome == "failed":
             self.sink(batch_event(a.batch, "failed", worker=a.worker, node=node, attempt=a.attempt, error=why))
             self.sink(counter("failures"))
         self._dispatch()
 
+    async def _requeue_later(self, batch: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.book.requeue(batch)
+        self._dispatch()
+
     async def _revive(self, name: str) -> None:
         """Wait until Ray has restarted worker `name` (its ready() answers), then use it again;
-        give it up if it does not come back."""
+        replace it with a new worker when Ray gives it up (out of restarts), if it can; give it
+        up if it does not come back."""
         deadline = time.monotonic() + self.config.revive_timeout_s
         while time.monotonic() < deadline:
             try:
-                await asyncio.wait_for(asyncio.wrap_future(self.workers[name].ready.remote().future()),
+                handle = self.workers[name]
+                await asyncio.wait_for(asyncio.wrap_future(handle.ready.remote().future()),
                                        max(1.0, deadline - time.monotonic()))
+                info = await asyncio.wrap_future(handle.info.remote().future())
+                self.nodes[name], self.devices[name] = info["node"], info["device"]
+                self.pids[name] = info.get("pid")
                 self.down.discard(name)
                 self.idle.append(name)
                 self.sink(worker_event(name, self.nodes[name], "idle", None, device=self.devices[name]))
                 self._dispatch()
                 return
             except ray.exceptions.ActorDiedError:
-                break           # out of restarts: gone for good
+                if self.spawn_worker is None:
+                    break           # out of restarts: gone for good
+                self.workers[name] = self.spawn_worker(name)
+                self.replaced += 1
+                self.errors.append(f"worker {name} was out of restarts; replaced by a new one")
+                self.sink(counter("workers_replaced"))
             except (ray.exceptions.RayActorError, asyncio.TimeoutError):
                 await asyncio.sleep(0.5)
         self.down.discard(name)
@@ -209,7 +262,12 @@ class Coordinator:
             except ray.exceptions.RayActorError:
                 await asyncio.sleep(0.5)      # restarting: the next offer waits for it
             except Exception as e:  # noqa: BLE001 - the L1 refused the batch for good
-                why = f"{type(getattr(e, 'cause', e)).__name__}: {getattr(e, 'cause', e)}"[:300]
+                cause = getattr(e, "cause", e)
+                if isinstance(cause, RollupMissing):
+                    self.fatal = str(cause)
+                    self.errors.append(self.fatal)
+                    return
+                why = f"{type(cause).__name__}: {cause}"[:300]
                 self.errors.append(f"batch {result.batch} refused by the L1: {why}")
                 self.sink(batch_event(result.batch, "failed", error=why))
                 self.sink(counter("failures"))

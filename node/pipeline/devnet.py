@@ -1,16 +1,16 @@
-"""The whole pipeline on one Ray (this machine's, or a cluster's): genesis, keys, the L1 with the
-rollup contract, the sequencer and executor actors with the JSON-RPC endpoint, the prover
-workers, the coordinator and the in-order submitter, the dashboard, and a load generator.
+"""The devnet: the rollup node (node.pipeline.node) on a data directory of its own, with a funded
+set of development accounts and a built-in load generator.
 
-A run goes: set everything up; sign the load (before the clock starts); send it at the given
-rate for the given time; then drain: seal the last batch and wait until every batch is on the
-L1; then check that nothing was lost (every accepted transfer executed and in a verified batch,
-the L1's batch index and state commitment equal to the executor's) and summarize.
+A run goes: start the node (or resume it, on a run directory used before); sign the load
+(before the clock starts); send it at the given rate for the given time (`tps` 0: no built-in
+load, the node serves whoever sends over JSON-RPC); then drain: seal the last batch and wait
+until every batch is on the L1; then check that nothing was lost (every executed transfer, from
+whoever sent it, in a verified batch, the L1's batch index and state commitment equal to the
+executor's) and summarize.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,21 +18,18 @@ from pathlib import Path
 
 import ray
 
-from .actors import EventRelayRemote, L1HostRemote
-from .assembly import ProvingPipeline, ProvingSetup
-from .circuit import LedgerCircuit
-from .coordinator import CoordinatorConfig
-from .events import EventLog
-from .l1spec import L1Spec, connect_l1
-from .loadgen import LoadGenerator, RpcClient, dev_keys, presign
-from .node_actors import ExecutorRemote, SequencerRemote
+from node.errors import InvalidInput
+from node.transactions import address_of
+
+from .loadgen import LoadGenerator, LoadReport, RpcClient, dev_keys, presign
+from .node import NodeConfig, RollupNode
 from .summary import format_summary, summarize
 
 
 @dataclass
 class DevnetConfig:
     duration: float = 30.0          # seconds of load
-    tps: float = 100.0              # offered transfers per second
+    tps: float = 100.0              # offered transfers per second (0: no built-in load)
     workers: int | None = None      # prover workers (default: one per GPU, else 1)
     provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
     l1: str = "embedded"            # "embedded", "anvil" or a JSON-RPC URL
@@ -45,165 +42,84 @@ class DevnetConfig:
     max_unproven: int = 4           # batches waiting for a proof before admission closes
     max_unverified: int = 16
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
-    run_dir: str | None = None      # where the run's files go (default runs/devnet-<time>)
+    run_dir: str | None = None      # the node's data directory (default runs/devnet-<time>)
     ray_address: str | None = None  # join this Ray (e.g. "auto" in a Ray job) instead of starting one
     drain_timeout: float = 300.0
     seed: str = "zkpipe devnet"
     out: object = field(default=print, repr=False)
 
+    def __post_init__(self):
+        problems = []
+        if self.duration <= 0 or self.tps < 0:
+            problems.append(f"duration must be positive and tps not negative, got {self.duration} and {self.tps}")
+        if not 1 <= self.accounts < (1 << self.log2_rows):
+            problems.append(f"accounts must lie in [1, 2^{self.log2_rows}) (one slot is the faucet's), "
+                            f"got {self.accounts}")
+        if self.drain_timeout <= 0:
+            problems.append(f"drain_timeout must be positive, got {self.drain_timeout}")
+        if problems:
+            raise InvalidInput("; ".join(problems))
+        self.node_config(None)                # the node's own checks, now rather than at start
+
+    def node_config(self, genesis, data_dir: str | None = None) -> NodeConfig:
+        return NodeConfig(
+            data_dir=data_dir or self.run_dir or "runs/devnet", genesis=genesis, l1=self.l1,
+            l1_key=self.l1_key, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
+            log2_rows=self.log2_rows, workers=self.workers, provers=self.provers,
+            batch_deadline=self.batch_deadline, max_unproven=self.max_unproven,
+            max_unverified=self.max_unverified, admit_wait_s=self.admit_wait_s,
+            ray_address=self.ray_address, seed=self.seed, out=self.out)
+
 
 class Devnet:
     def __init__(self, cfg: DevnetConfig):
+        from node.genesis import dev_genesis
+
         self.cfg = cfg
         self.say = cfg.out
         self.run_dir = Path(cfg.run_dir or f"runs/devnet-{time.strftime('%Y%m%d-%H%M%S')}")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._stop: list = []                 # what to undo, last first
-        self._pump_stop = threading.Event()
-        self.metrics = None
-        self.dashboard_url = None
-
-    # -- set-up -------------------------------------------------------------------------------
-    def start(self) -> None:
-        cfg = self.cfg
-        self._start_ray()
-        from node.genesis import dev_genesis
-        from node.transactions import address_of
-
         self.keys = dev_keys(cfg.accounts, cfg.seed)
         self.genesis = dev_genesis(accounts={address_of(k): 10**15 for k in self.keys})
-        self.circuit = LedgerCircuit(cfg.log2_rows)
-        t = time.perf_counter()
-        self.pk, self.vk = self._keys()
-        self.say(f"keys: ledger circuit at 2^{cfg.log2_rows} rows ({time.perf_counter() - t:.1f} s)")
+        self.node = RollupNode(cfg.node_config(self.genesis, str(self.run_dir)))
+        self._health_error: BaseException | None = None
 
-        self.events = self._event_log()
-        head = self._head_options()
-        self.relay = EventRelayRemote.options(**head).remote()
-        self.l1_spec, l1 = self._l1(head)
-        from node.l1.rollup import RollupContract
-        from node.state import LedgerState
-        state = LedgerState.from_genesis(self.genesis, 1 << cfg.log2_rows)
-        genesis_state = self.circuit.state_commitment(self.pk, state.address_column(), state.balances)
-        self.rollup = RollupContract.deploy(l1, self.circuit.air(), self.vk, self.circuit.layout(), genesis_state,
-                                            submitter=l1.accounts[0])
-        self.say(f"L1: {self.l1_spec.describe()}, rollup contract at {self.rollup.address}")
+    def __getattr__(self, name):
+        # The node's parts (sequencer, executor, proving, rollup, circuit, events, metrics,
+        # rpc_url, dashboard_url) as the devnet's own.
+        if name == "node":
+            raise AttributeError(name)
+        return getattr(self.node, name)
 
-        use_gpu, workers = self._provers()
-        self.executor = ExecutorRemote.options(**head).remote(
-            self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline, relay=self.relay)
-        self.proving = ProvingPipeline(ProvingSetup(
-            self.circuit, self.pk, self.l1_spec, self.rollup.artifact, self.rollup.address, workers=workers,
-            use_gpu=use_gpu, config=CoordinatorConfig(max_unproven=cfg.max_unproven, max_unverified=cfg.max_unverified),
-            head_options=head), relay=self.relay, listeners=[self.executor])
-        self._stop.append(self.proving.shutdown)
-        ray.get(self.executor.set_coordinator.remote(self.proving.coordinator))
-        self.sequencer = SequencerRemote.options(**head).remote(
-            self.genesis, str((self.run_dir / "sequencer.wal").resolve()), self.executor,
-            log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
-            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s)
-        self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
-        info = ray.get(self.sequencer.ready.remote())
-        self.rpc_url = info["rpc_url"]
-        ray.get(self.proving.coordinator.set_admission.remote(self.sequencer))
-        t = time.perf_counter()
-        workers_info = self.proving.start()
-        for name, w in workers_info.items():
-            self.say(f"prover {name}: node {w['node'][:12]}, {w['device']} ({w['backend']}), "
-                     f"warm-up {w.get('warm_up_s', 0):.1f} s")
-        self.say(f"provers ready in {time.perf_counter() - t:.1f} s")
-        if self.rpc_url:
-            self.say(f"JSON-RPC: {self.rpc_url}  (chain id {self.genesis.chain_id})")
-        self._start_pump()
-        self._start_dashboard()
+    def start(self) -> None:
+        self.node.start()
 
-    def _start_ray(self) -> None:
-        if ray.is_initialized():
-            return
-        if self.cfg.ray_address:
-            ray.init(address=self.cfg.ray_address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(os.cpu_count() or 1, self.cfg.workers or 1), include_dashboard=False,
-                     log_to_driver=False)
-        self._stop.append(ray.shutdown)
-
-    def _head_options(self) -> dict:
-        """The node actors, the L1 host and the submitter stay with the driver (its files, its
-        127.0.0.1); only provers go where the GPUs are."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-        here = ray.get_runtime_context().get_node_id()
-        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)}
-
-    def _keys(self):
-        from prover.keys import dev_keys
-        # development SRS: INSECURE
-        return dev_keys(self.circuit.air(), self.cfg.log2_rows, self.cfg.seed.encode())
-
-    def _l1(self, head: dict):
-        cfg = self.cfg
-        if cfg.l1 == "embedded":
-            host = L1HostRemote.options(**head).remote()
-            spec = L1Spec("hosted", host=host)
-        elif cfg.l1 == "anvil":
-            from node.l1.anvil import launch_anvil
-            node = launch_anvil()
-            self._stop.append(node.stop)
-            spec = L1Spec("rpc", url=node.url, timeout=10.0)
-        elif cfg.l1.startswith(("http://", "https://")):
-            spec = L1Spec("rpc", url=cfg.l1, private_key=cfg.l1_key, timeout=30.0)
-        else:
-            raise ValueError(f"--l1 must be embedded, anvil or an http(s) URL, got {cfg.l1!r}")
-        return spec, connect_l1(spec)
-
-    def _provers(self) -> tuple[bool, int]:
-        cfg = self.cfg
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        if cfg.provers not in ("auto", "gpu", "cpu"):
-            raise ValueError(f"--provers must be auto, gpu or cpu, got {cfg.provers!r}")
-        use_gpu = cfg.provers == "gpu" or (cfg.provers == "auto" and gpus > 0)
-        if use_gpu and gpus == 0:
-            raise ValueError("--provers gpu, but this Ray has no GPUs")
-        return use_gpu, cfg.workers or (gpus if use_gpu else 1)
-
-    def _event_log(self) -> EventLog:
-        try:
-            from node.metrics import Metrics
-        except ImportError:
-            return EventLog(self.run_dir / "events.jsonl")
-        self.metrics = Metrics(record=self.run_dir / "metrics.jsonl")
-        self._stop.append(self.metrics.close)  # the run file's last second reaches the disk
-        return EventLog(forward=[self._to_metrics])
-
-    def _to_metrics(self, ev: dict) -> None:
-        try:
-            self.metrics.event(ev)
-        except Exception as e:  # noqa: BLE001 - a metrics bug must not stop the pipeline
-            self.say(f"metrics refused an event: {e}")
-
-    def _start_pump(self) -> None:
-        def pump():
-            while not self._pump_stop.wait(0.2):
-                self.events.extend(self.proving.drain_events())
-        self._pump = threading.Thread(target=pump, name="event-pump", daemon=True)
-        self._pump.start()
-
-    def _start_dashboard(self) -> None:
-        if self.metrics is None or self.cfg.dashboard_port is None:
-            return
-        try:
-            from node.dashboard import start_dashboard
-        except ImportError:
-            return
-        self.dashboard_url, stop = start_dashboard(self.metrics, port=self.cfg.dashboard_port)
-        self._stop.append(stop)
-        self.say(f"dashboard: {self.dashboard_url}")
+    def _healthy(self) -> bool:
+        """False once the node cannot go on (the reason kept for the summary)."""
+        if self._health_error is None:
+            try:
+                self.node.check_health()
+            except Exception as e:  # noqa: BLE001 - reported in the checks
+                self._health_error = e
+                self.say(f"node stopped: {e}")
+        return self._health_error is None
 
     # -- the run ------------------------------------------------------------------------------
     def run_load(self):
         cfg = self.cfg
+        if cfg.tps == 0:                  # no built-in load: serve whoever sends, for `duration`
+            rep = LoadReport(started=time.time())
+            self.say(f"no built-in load; serving JSON-RPC for {cfg.duration:g} s")
+            deadline = time.monotonic() + cfg.duration
+            while time.monotonic() < deadline and self._healthy():
+                time.sleep(0.5)
+            rep.finished = time.time()
+            return rep
         count = int(cfg.tps * cfg.duration)
         t = time.perf_counter()
-        txs = presign(self.keys, count, self.genesis.chain_id)
+        # Nonces from the executed state: a devnet resumed on its run directory continues.
+        nonces = {a: n for a in map(address_of, self.keys)
+                  if (n := ray.get(self.executor.nonce.remote(a)))}
+        txs = presign(self.keys, count, self.genesis.chain_id, start_nonces=nonces)
         self.say(f"load: {count} transfers from {len(self.keys)} accounts signed in {time.perf_counter() - t:.1f} s; "
                  f"sending {cfg.tps:g} tx/s for {cfg.duration:g} s")
         if self.rpc_url:
@@ -212,7 +128,18 @@ class Devnet:
         else:
             def submit(chunk):
                 return ray.get(self.sequencer.submit_many.remote(chunk, time.time()))
-        return LoadGenerator(submit, txs, cfg.tps, cfg.duration).run()
+        stop = threading.Event()
+
+        def watch():
+            while not stop.wait(1.0):
+                if not self._healthy():
+                    return
+        watcher = threading.Thread(target=watch, name="health", daemon=True)
+        watcher.start()
+        try:
+            return LoadGenerator(submit, txs, cfg.tps, cfg.duration).run(stop=lambda: self._health_error is not None)
+        finally:
+            stop.set()
 
     def drain(self) -> dict:
         """Seal the open batch once the sequencer has cut everything, then wait until every
@@ -221,12 +148,15 @@ class Devnet:
         while ray.get(self.sequencer.status.remote())["pending"] and time.monotonic() < deadline:
             time.sleep(0.05)
         ray.get(self.sequencer.seal_open.remote())
-        sealed = ray.get(self.executor.status.remote())["sealed"]
-        height = sealed + ray.get(self.executor.status.remote())["batch_offset"] - 1
-        st = self.proving.wait_verified(height, max(1.0, deadline - time.monotonic()))
+        ex = ray.get(self.executor.status.remote())
+        height = ex["sealed"] + ex["batch_offset"] - 1
+        st = self.proving.status()
+        while self._healthy() and st["verified_height"] < height and time.monotonic() < deadline:
+            time.sleep(0.2)
+            st = self.proving.status()
         time.sleep(0.5)                       # the last events reach the relay
         self.events.extend(self.proving.drain_events())
-        return {"height": height, "status": st}
+        return {"height": height, "status": st, "timed_out": st["verified_height"] < height}
 
     def check(self, load, drained: dict) -> dict:
         """What the L1 and the executor say at the end, and whether anything was lost."""
@@ -234,28 +164,26 @@ class Devnet:
         seq = ray.get(self.sequencer.status.remote())
         addresses, balances = ray.get(self.executor.balances.remote())
         expected = self.circuit.state_commitment(self.pk, [int.from_bytes(a, "big") for a in addresses], balances)
-        l1_height = self.rollup.last_batch_index()
-        verified_transfers = sum(info.get("transfers", 0) for b, info in self.events.batch_info.items()
-                                 if "l1_verified" in self.events.batches.get(b, {}))
+        try:
+            l1_height = self.rollup.last_batch_index()
+            l1_matches = self.rollup.state_commitment() == expected
+        except Exception as e:  # noqa: BLE001 - an L1 gone is a failed check, not a crash
+            l1_height, l1_matches = f"L1 unreachable: {type(e).__name__}", False
         st = drained["status"]
+        # Every transfer counts, whoever sent it (the built-in load is a part of them).
+        executed, verified = ex["executed_transfers"], ex["verified_transfers"]
         return {"batches": drained["height"], "l1_last_batch": l1_height,
-                "l1_state_matches_executor": self.rollup.state_commitment() == expected,
-                "accepted": load.accepted, "executed": ex["executed_transfers"],
-                "in_verified_batches": verified_transfers, "failed_batches": st["failed"],
+                "l1_state_matches_executor": l1_matches,
+                "accepted": load.accepted, "executed": executed,
+                "in_verified_batches": verified, "failed_batches": st["failed"],
+                "drain_timed_out": drained.get("timed_out", False),
+                "stopped_by": None if self._health_error is None else str(self._health_error),
                 "admission_waited": seq["admission_waited"], "admission_refused": seq["admission_refused"],
-                "ok": (l1_height == drained["height"] and not st["failed"]
-                       and load.accepted == ex["executed_transfers"] == verified_transfers
-                       and self.rollup.state_commitment() == expected)}
+                "ok": (l1_height == drained["height"] and not st["failed"] and self._health_error is None
+                       and load.accepted <= executed == verified and l1_matches)}
 
     def stop(self) -> None:
-        self._pump_stop.set()
-        while self._stop:
-            undo = self._stop.pop()
-            try:
-                undo()
-            except Exception as e:  # noqa: BLE001 - keep stopping the rest
-                self.say(f"stopping: {type(e).__name__}: {e}")
-        self.events.close()
+        self.node.stop()
 
 
 def run_devnet(cfg: DevnetConfig) -> tuple[dict, bool]:
@@ -269,12 +197,16 @@ def run_devnet(cfg: DevnetConfig) -> tuple[dict, bool]:
                 f"{load.deferred_chunks} chunks deferred; draining")
         drained = net.drain()
         checks = net.check(load, drained)
-        summary = summarize(net.events, load)
+        try:
+            summary = summarize(net.events, load)
+        except Exception as e:  # noqa: BLE001 - the checks are reported whatever the summary does
+            summary = {"summary_error": f"{type(e).__name__}: {e}"}
         summary["checks"] = checks
         summary["config"] = {k: v for k, v in cfg.__dict__.items() if k != "out"}
         summary["run_dir"] = str(net.run_dir)
         (net.run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        net.say(format_summary(summary))
+        if "summary_error" not in summary:
+            net.say(format_summary(summary))
         net.say("checks: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
         net.say(f"run files: {net.run_dir}/")
         return summary, checks["ok"]

@@ -21,3 +21,17 @@ class AdmissionClosed(PipelineError, NodeError):
     """The sequencer is not admitting transactions now: proving is behind. Nothing of the
     request was accepted; send it again later. (A NodeError, so that JSON-RPC clients get it
     as a -32000 error with this message.)"""
+
+
+class RollupMissing(PipelineError):
+    """The L1 answers but has no rollup contract where the node deployed it: the chain was reset
+    (or this is another chain). Nothing the node holds can go on it; the node stops."""
+
+    def __init__(self, address: str, chain: str):
+        super().__init__(f"the L1 ({chain}) has no rollup contract at {address}: the chain was reset "
+                         f"or is not the one the node deployed to; the node cannot continue on it")
+        self.address, self.chain = address, chain
+
+
+class NodeStopped(PipelineError):
+    """The node stopped on an error it cannot get past (its `reason`)."""

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import ray
 
+from node.blocks import MiniBatch
 from node.errors import InvalidTransaction
 from node.executor import Executor, ledger_job
 
@@ -197,7 +198,8 @@ class SequencerActor:
     def status(self) -> dict:
         return {"height": self.sequencer.height, "pending": self.sequencer.pending,
                 "rejected": self.sequencer.rejected, "admission_open": self.gate.is_open,
-                "admission_waited": self.gate.waited, "admission_refused": self.gate.refused}
+                "admission_waited": self.gate.waited, "admission_refused": self.gate.refused,
+                "failed": None if self.sequencer._failed is None else str(self.sequencer._failed)}
 
     def stop(self) -> None:
         if self.server is not None:
@@ -243,7 +245,7 @@ class ExecutorActor:
     transfers' submission times, kept per batch until the L1 verifies it."""
 
     def __init__(self, genesis, *, log2_rows: int, max_batch_transfers: int | None = None,
-                 batch_deadline: float = 0.5, relay=None, coordinator=None):
+                 batch_deadline: float = 0.5, relay=None, coordinator=None, l1_height: int = 0):
         self.sink = relay_sink(relay)
         self.executor = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=max_batch_transfers,
                                  batch_deadline=batch_deadline)
@@ -255,6 +257,9 @@ class ExecutorActor:
         self.batch_times: dict[int, np.ndarray] = {}   # L1 batch → submission times
         self.released = 0
         self.executed = 0
+        self.l1_height = l1_height          # batches up to this one were on the L1 at the start
+        self.batch_transfers: dict[int, int] = {}   # L1 batch → its transfers, until verified
+        self.verified_transfers = 0
         self._sample = Every(0.25)
 
     def set_coordinator(self, coordinator) -> None:
@@ -285,6 +290,7 @@ class ExecutorActor:
 
     def replay(self, entries) -> list:
         self.executor.replay(entries)
+        self.executed += sum(len(e.transfers) for e in entries if isinstance(e, MiniBatch))
         return self._take()
 
     def _take(self) -> list:
@@ -299,6 +305,12 @@ class ExecutorActor:
         for index in indices:
             batch = self.held.pop(index)
             b = self.l1_batch(index)
+            if b <= self.l1_height:          # replayed, and already on the L1: nothing to do
+                self.executor.mark_verified(index)
+                self.verified_transfers += len(batch.transfers)
+                self.released += 1
+                continue
+            self.batch_transfers[b] = len(batch.transfers)
             blocks = range(batch.first_block, batch.last_block + 1)
             parts = [self.block_times.pop(n) for n in blocks if n in self.block_times]
             self.batch_times[b] = np.concatenate(parts) if parts else np.zeros(0)
@@ -320,6 +332,7 @@ class ExecutorActor:
 
     def batch_verified(self, b: int) -> None:
         self.executor.mark_verified(b - self.batch_offset)
+        self.verified_transfers += self.batch_transfers.pop(b, 0)
         times = self.batch_times.pop(b, None)
         if times is not None and times.size:
             self.sink(txs_event("l1_verified", time.time() - times, batch=b))
@@ -351,7 +364,7 @@ class ExecutorActor:
         ex = self.executor
         return {"height": ex.height, "sealed": ex.batch_count, "open_transfers": ex.open_transfers,
                 "released": self.released, "held": sorted(self.held), "batch_offset": self.batch_offset,
-                "executed_transfers": self.executed}
+                "executed_transfers": self.executed, "verified_transfers": self.verified_transfers}
 
     def balances(self) -> tuple[list, list]:
         """(addresses, balances) by slot: the executed state, for end-of-run checks."""

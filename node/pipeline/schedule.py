@@ -6,9 +6,12 @@ The rules it keeps, whatever the workers do:
 - a batch is handed to one worker at a time, and a result counts only if it comes from the
   batch's current attempt (a late answer from an abandoned attempt is dropped);
 - a batch is proven once: after its proof is accepted, no further attempt is made;
-- a failed attempt is retried at most `max_attempts` times in all, on another worker where one
-  is idle, and the lowest batch goes first (the L1 takes batches in order, so the lowest
-  unproven batch is the one everything else waits for).
+- a failed attempt is retried on another worker where one is idle, and the lowest batch goes
+  first (the L1 takes batches in order, so the lowest unproven batch is the one everything else
+  waits for);
+- a batch is never abandoned for a failure a retry can fix (a worker lost, a timeout, memory):
+  the first `max_attempts` tries follow each other at once, later ones only after a backoff
+  (the caller waits, then calls `requeue`). Only an error a retry cannot fix fails the batch.
 """
 
 from __future__ import annotations
@@ -61,10 +64,18 @@ class JobBook:
     def add(self, batch: int, transfers: int, payload) -> None:
         """A new batch to prove. A batch index seen before is refused: accepting it again would
         prove (and later submit) the same batch twice."""
-        if batch in self.entries or batch <= self.verified_height:
-            raise PipelineError(f"batch {batch} was already queued")
+        self._check_new(batch)
         self.entries[batch] = Entry(batch, transfers, payload)
         heapq.heappush(self._waiting, batch)
+
+    def add_proven(self, batch: int, transfers: int, result) -> None:
+        """A batch whose proof already exists (kept from before a restart): not proven again."""
+        self._check_new(batch)
+        self.entries[batch] = Entry(batch, transfers, None, state=PROVEN, result=result)
+
+    def _check_new(self, batch: int) -> None:
+        if batch in self.entries or batch <= self.verified_height:
+            raise PipelineError(f"batch {batch} was already queued")
 
     # -- dispatch -----------------------------------------------------------------------------
     def next_assignment(self, idle: list[str]) -> Assignment | None:
@@ -97,21 +108,32 @@ class JobBook:
         return True
 
     def attempt_failed(self, batch: int, attempt: int, worker: str, error: str, retryable: bool = True) -> str:
-        """An attempt ended without a proof. Returns "retry" (queued again), "failed" (out of
-        attempts, or an error a retry cannot fix) or "stale" (not the current attempt)."""
+        """An attempt ended without a proof. Returns "retry" (queued again), "backoff" (its
+        first `max_attempts` tries are spent: `requeue` it after a wait), "failed" (an error a
+        retry cannot fix) or "stale" (not the current attempt)."""
         e = self._current(batch, attempt)
         if e is None:
             return "stale"
         e.errors.append(error)
+        del e.errors[:-10]                # a batch retried for hours keeps its last errors only
         e.failed_on.add(worker)
         e.worker = None
-        if retryable and e.attempt < self.max_attempts:
-            e.state = WAITING
+        if not retryable:
+            e.state = FAILED
+            return "failed"
+        e.state = WAITING
+        self.retries += 1
+        if e.attempt < self.max_attempts:
             heapq.heappush(self._waiting, batch)
-            self.retries += 1
             return "retry"
-        e.state = FAILED
-        return "failed"
+        e.failed_on.clear()               # after a backoff, any healthy worker will do
+        return "backoff"
+
+    def requeue(self, batch: int) -> None:
+        """A batch whose backoff is over waits for a worker again."""
+        e = self.entries.get(batch)
+        if e is not None and e.state == WAITING and batch not in self._waiting:
+            heapq.heappush(self._waiting, batch)
 
     def verified(self, batch: int) -> bool:
         """Batch `batch` is on the L1; True the first time only. Entries are dropped once every

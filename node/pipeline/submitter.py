@@ -5,7 +5,8 @@ What the L1 holds is the only truth it trusts. It reads the contract's last batc
 each round of submissions, so a batch already there (sent by a predecessor that died before it
 heard back, or by an attempt whose answer was lost with the connection) is never sent again.
 A transaction that fails without an answer (the L1 down, a timeout) is ambiguous: it may or
-may not have landed, so the next round reads the index again before sending anything.
+may not have landed, so the next round reads the index again before sending anything. An L1 that
+answers but has no code at the contract's address was reset: that is RollupMissing, for good.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 from node.l1.errors import TransactionReverted
 
-from .errors import SubmissionRejected
+from .errors import RollupMissing, SubmissionRejected
 from .events import Sink, batch_event, counter, discard
 from .jobs import ProofResult, Verified
 
@@ -51,8 +52,19 @@ class InOrderSubmitter:
         return self.rollup
 
     def read_height(self) -> int:
-        self.height = int(self.contract().last_batch_index())
+        try:
+            self.height = int(self.contract().last_batch_index())
+        except Exception:
+            self.check_contract()
+            raise
         return self.height
+
+    def check_contract(self) -> None:
+        """RollupMissing if the L1 answers without the contract's code; an error reaching the
+        L1 passes through."""
+        rollup = self.contract()
+        if not rollup.l1.code_at(rollup.address):
+            raise RollupMissing(rollup.address, describe_chain(rollup.l1))
 
     def step(self) -> list[Verified]:
         """One round: read the L1's height, then send every waiting batch that extends it, in
@@ -106,7 +118,7 @@ class InOrderSubmitter:
                 delay = retry_delay
                 if until_idle:
                     return out
-            except (SubmissionRejected, TransactionReverted):
+            except (SubmissionRejected, TransactionReverted, RollupMissing):
                 raise
             except Exception as e:  # the L1 did not answer: nothing was decided, try again
                 self.unreachable(e)
@@ -120,3 +132,12 @@ class InOrderSubmitter:
         if first is not None:
             self.sink(batch_event(first, "retried", error=f"L1 unreachable: {type(error).__name__}: {error}"[:300]))
         self.sink(counter("retries"))
+
+
+def describe_chain(l1) -> str:
+    """The chain an L1 client is on, for error messages: its id and where it is reached."""
+    where = getattr(l1, "url", None) or getattr(l1, "name", "L1")
+    try:
+        return f"chain id {l1.chain_id} at {where}"
+    except Exception:  # noqa: BLE001 - a description must not fail
+        return f"{where}"

@@ -1,0 +1,323 @@
+"""The rollup node as a service: the whole pipeline on one Ray, kept in a data directory, running
+until it is stopped, and resuming after a crash exactly where it was.
+
+Start-up, on a new or an existing data directory (node.datadir):
+
+1. its own local Ray (or the one at `ray_address`);
+2. the chain's genesis and the proving key (from the kept seed: the same key as before);
+3. the L1: the embedded EVM continued from its chain file, anvil from its state file, or a URL;
+   the rollup contract deployed once and found again at its address on every restart. An L1
+   that answers without the contract there was reset: RollupMissing, the node does not start;
+4. the L1's last batch index h: batches up to h are done; the proving pipeline starts from h;
+5. the executor, then the sequencer, which replays its log: the batches it seals again and
+   that are above h are queued; those whose proof was kept go to the L1 without proving;
+6. the provers; only then are queued batches dispatched.
+
+While it runs, `check_health` turns what cannot be got past into NodeStopped: a batch that
+failed for good, an L1 that lost the rollup contract (checked every few seconds, proving or
+not), a sequencer that stopped. Everything else (workers dying, an L1 that does not answer) is
+retried. `stop` closes admission, logs what was admitted, and leaves work in flight to the next
+start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node.errors import InvalidInput
+
+from .errors import NodeStopped, RollupMissing
+
+L1_CHECK_S = 2.0
+
+
+@dataclass
+class NodeConfig:
+    data_dir: str
+    genesis: object = None          # node.genesis.Genesis (None: the one kept, else the dev faucet's)
+    l1: str = "embedded"            # "embedded", "anvil" or a JSON-RPC URL
+    l1_key: str | None = None       # private key to send from on a URL L1 (else its first account)
+    rpc_port: int | None = 8545     # JSON-RPC on 127.0.0.1 (0: any free port; None: none)
+    dashboard_port: int | None = 0  # dashboard on 127.0.0.1 (0: any free port; None: none)
+    log2_rows: int = 10             # ledger circuit size: 2^k slots and transfers per batch
+    workers: int | None = None      # prover workers (default: one per GPU, else 1)
+    provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
+    batch_deadline: float = 2.0     # seconds a proof batch stays open at most
+    max_unproven: int = 4           # batches waiting for a proof before admission closes
+    max_unverified: int = 16
+    admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
+    ray_address: str | None = None  # join this Ray instead of starting one
+    seed: str = "zkpipe devnet"     # development SRS and keys: INSECURE
+    out: object = field(default=print, repr=False)
+
+    def __post_init__(self):
+        problems = []
+        if not self.data_dir:
+            problems.append("a data directory is required")
+        if type(self.log2_rows) is not int or not 3 <= self.log2_rows <= 26:
+            problems.append(f"log2_rows must be an integer in [3, 26], got {self.log2_rows!r}")
+        if self.workers is not None and self.workers < 1:
+            problems.append(f"workers must be at least 1, got {self.workers}")
+        if self.provers not in ("auto", "gpu", "cpu"):
+            problems.append(f"provers must be auto, gpu or cpu, got {self.provers!r}")
+        if not (self.l1 in ("embedded", "anvil") or str(self.l1).startswith(("http://", "https://"))):
+            problems.append(f"the L1 must be embedded, anvil or an http(s) URL, got {self.l1!r}")
+        for name in ("rpc_port", "dashboard_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                problems.append(f"{name} must lie in [0, 65535], got {port}")
+        if self.batch_deadline <= 0:
+            problems.append(f"batch_deadline must be positive, got {self.batch_deadline}")
+        if not 1 <= self.max_unproven <= self.max_unverified:
+            problems.append(f"need 1 ≤ max_unproven ≤ max_unverified, got {self.max_unproven} and "
+                            f"{self.max_unverified}")
+        if self.admit_wait_s < 0:
+            problems.append(f"admit_wait_s must not be negative, got {self.admit_wait_s}")
+        if problems:
+            raise InvalidInput("; ".join(problems))
+
+
+class RollupNode:
+    def __init__(self, cfg: NodeConfig):
+        self.cfg = cfg
+        self.say = cfg.out
+        self._stop: list = []                 # what to undo, last first
+        self._pump_stop = threading.Event()
+        self.events = None
+        self.metrics = None
+        self.dashboard_url = None
+        self.rpc_url = None
+        self._next_l1_check = 0.0
+
+    # -- set-up -------------------------------------------------------------------------------
+    def start(self) -> None:
+        import ray
+
+        from node.datadir import DataDir
+
+        from .actors import EventRelayRemote
+        from .assembly import ProvingPipeline, ProvingSetup
+        from .circuit import LedgerCircuit
+        from .coordinator import CoordinatorConfig
+        from .events import EventLog
+        from .node_actors import ExecutorRemote, SequencerRemote
+
+        cfg = self.cfg
+        self.data = DataDir(cfg.data_dir)
+        self._stop.append(self.data.close)
+        self.events = EventLog()              # replaced by the metrics' log below, if any
+        meta = self.data.meta() or {}
+        self.data.check(meta, log2_rows=cfg.log2_rows, l1=cfg.l1)
+        self.seed = meta.get("seed", cfg.seed)
+        self._start_ray()
+        from node.genesis import dev_genesis
+        self.genesis = self.data.genesis(cfg.genesis) or self.data.genesis(dev_genesis())
+        self.circuit = LedgerCircuit(cfg.log2_rows)
+        t = time.perf_counter()
+        self.pk, self.vk = self._keys()
+        self.say(f"keys: ledger circuit at 2^{cfg.log2_rows} rows ({time.perf_counter() - t:.1f} s)")
+
+        self.events = self._event_log()
+        head = self._head_options()
+        self.relay = EventRelayRemote.options(**head).remote()
+        self.rollup = self._rollup(head, meta)
+        self.l1_height = self.rollup.last_batch_index()
+        self.say(f"L1: {self.l1_spec.describe()}, rollup contract at {self.rollup.address}, "
+                 f"last batch {self.l1_height}")
+
+        use_gpu, workers = self._provers()
+        self.executor = ExecutorRemote.options(**head).remote(
+            self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline, relay=self.relay,
+            l1_height=self.l1_height)
+        self.proving = ProvingPipeline(ProvingSetup(
+            self.circuit, self.pk, self.l1_spec, self.rollup.artifact, self.rollup.address, workers=workers,
+            use_gpu=use_gpu, head_options=head,
+            config=CoordinatorConfig(max_unproven=cfg.max_unproven, max_unverified=cfg.max_unverified,
+                                     height=self.l1_height, proof_dir=str(self.data.proofs.resolve()))),
+            relay=self.relay, listeners=[self.executor])
+        self._stop.append(self.proving.shutdown)
+        ray.get(self.executor.set_coordinator.remote(self.proving.coordinator))
+        self.sequencer = SequencerRemote.options(**head).remote(
+            self.genesis, str(self.data.wal.resolve()), self.executor,
+            log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
+            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s)
+        self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
+        info = ray.get(self.sequencer.ready.remote())
+        self.rpc_url = info["rpc_url"]
+        ex = ray.get(self.executor.status.remote())
+        if ex["sealed"] < self.l1_height:
+            raise RollupMissing(self.rollup.address, f"{self.l1_spec.describe()}, at batch {self.l1_height} while "
+                                                     f"this node's log ends at batch {ex['sealed']}")
+        if ex["height"]:
+            self.say(f"resumed: {ex['height']} mini-batches, {ex['executed_transfers']} transfers, "
+                     f"{ex['sealed']} proof batches from the log; the L1 has {self.l1_height}")
+        ray.get(self.proving.coordinator.set_admission.remote(self.sequencer))
+        t = time.perf_counter()
+        for name, w in self.proving.start().items():
+            self.say(f"prover {name}: node {w['node'][:12]}, {w['device']} ({w['backend']}), "
+                     f"warm-up {w.get('warm_up_s', 0):.1f} s")
+        self.say(f"provers ready in {time.perf_counter() - t:.1f} s")
+        if self.rpc_url:
+            self.say(f"JSON-RPC: {self.rpc_url}  (chain id {self.genesis.chain_id})")
+        self._start_pump()
+        self._start_dashboard()
+
+    def _start_ray(self) -> None:
+        import ray
+        if ray.is_initialized():
+            return
+        if self.cfg.ray_address:
+            ray.init(address=self.cfg.ray_address, log_to_driver=False)
+        else:
+            # A Ray of its own, never another one found on this machine ("local" starts one).
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, self.cfg.workers or 1),
+                     include_dashboard=False, log_to_driver=False)
+        self._stop.append(ray.shutdown)
+
+    def _head_options(self) -> dict:
+        """The node actors, the L1 host and the submitter stay with the driver (its files, its
+        127.0.0.1); only provers go where the GPUs are."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        here = ray.get_runtime_context().get_node_id()
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False)}
+
+    def _keys(self):
+        from prover.keys import dev_keys
+        # development SRS: INSECURE
+        return dev_keys(self.circuit.air(), self.cfg.log2_rows, self.seed.encode())
+
+    def _rollup(self, head: dict, meta: dict):
+        """The rollup contract: found at the kept address, or deployed (and the address kept)."""
+        from node.l1.rollup import RollupContract, compile_rollup
+        from node.state import LedgerState
+
+        from .submitter import describe_chain
+        cfg = self.cfg
+        self.l1_spec, l1 = self._l1(head)
+        address = meta.get("rollup")
+        if address:
+            if not l1.code_at(address):
+                raise RollupMissing(address, describe_chain(l1))
+            return RollupContract(l1, compile_rollup(self.circuit.air(), self.vk, self.circuit.layout()), address)
+        state = LedgerState.from_genesis(self.genesis, 1 << cfg.log2_rows)
+        genesis_state = self.circuit.state_commitment(self.pk, state.address_column(), state.balances)
+        rollup = RollupContract.deploy(l1, self.circuit.air(), self.vk, self.circuit.layout(), genesis_state,
+                                       submitter=l1.accounts[0])
+        self.data.save_meta({"chain_id": self.genesis.chain_id, "log2_rows": cfg.log2_rows, "seed": self.seed,
+                             "l1": cfg.l1, "rollup": rollup.address})
+        return rollup
+
+    def _l1(self, head: dict):
+        from .actors import L1HostRemote
+        from .l1spec import L1Spec, connect_l1
+        cfg = self.cfg
+        if cfg.l1 == "embedded":
+            host = L1HostRemote.options(**head).remote(journal=str(self.data.l1_chain.resolve()))
+            spec = L1Spec("hosted", host=host)
+        elif cfg.l1 == "anvil":
+            from node.l1.anvil import launch_anvil
+            node = launch_anvil(state=self.data.anvil_state)
+            self._stop.append(node.stop)
+            spec = L1Spec("rpc", url=node.url, timeout=10.0)
+        else:
+            spec = L1Spec("rpc", url=cfg.l1, private_key=cfg.l1_key, timeout=30.0)
+        return spec, connect_l1(spec)
+
+    def _provers(self) -> tuple[bool, int]:
+        import ray
+        cfg = self.cfg
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        use_gpu = cfg.provers == "gpu" or (cfg.provers == "auto" and gpus > 0)
+        if use_gpu and gpus == 0:
+            raise InvalidInput("GPU provers were asked for, but this Ray has no GPUs")
+        return use_gpu, cfg.workers or (gpus if use_gpu else 1)
+
+    def _event_log(self):
+        from .events import EventLog
+        try:
+            from node.metrics import Metrics
+        except ImportError:
+            return EventLog(self.data.path / "events.jsonl")
+        self.metrics = Metrics(record=self.data.metrics)
+        self._stop.append(self.metrics.close)  # the run file's last second reaches the disk
+        return EventLog(forward=[self._to_metrics])
+
+    def _to_metrics(self, ev: dict) -> None:
+        try:
+            self.metrics.event(ev)
+        except Exception as e:  # noqa: BLE001 - a metrics bug must not stop the pipeline
+            self.say(f"metrics refused an event: {e}")
+
+    def _start_pump(self) -> None:
+        def pump():
+            while not self._pump_stop.wait(0.2):
+                try:
+                    self.events.extend(self.proving.drain_events())
+                except Exception:  # noqa: BLE001 - the relay is gone: the node is stopping
+                    return
+        self._pump = threading.Thread(target=pump, name="event-pump", daemon=True)
+        self._pump.start()
+
+    def _start_dashboard(self) -> None:
+        if self.metrics is None or self.cfg.dashboard_port is None:
+            return
+        try:
+            from node.dashboard import start_dashboard
+        except ImportError:
+            return
+        self.dashboard_url, stop = start_dashboard(self.metrics, port=self.cfg.dashboard_port)
+        self._stop.append(stop)
+        self.say(f"dashboard: {self.dashboard_url}")
+
+    # -- running ------------------------------------------------------------------------------
+    def check_health(self) -> dict:
+        """The coordinator's status; NodeStopped when the node cannot go on."""
+        import ray
+        st = self.proving.status()
+        if st.get("fatal"):
+            raise NodeStopped(st["fatal"])
+        if st["failed"]:
+            raise NodeStopped(f"proof batch {st['failed'][0]} failed for good: {st['errors'][-1:]}")
+        if time.monotonic() >= self._next_l1_check:
+            self._next_l1_check = time.monotonic() + L1_CHECK_S
+            self._check_l1()
+        seq = ray.get(self.sequencer.status.remote(), timeout=30)
+        if seq.get("failed"):
+            raise NodeStopped(f"the sequencer stopped: {seq['failed']}")
+        return st
+
+    def _check_l1(self) -> None:
+        from .submitter import describe_chain
+        try:
+            code = self.rollup.l1.code_at(self.rollup.address)
+        except Exception:  # noqa: BLE001 - not answering: the submitter retries meanwhile
+            return
+        if not code:
+            raise NodeStopped(str(RollupMissing(self.rollup.address, describe_chain(self.rollup.l1))))
+
+    def run_until(self, stop: threading.Event, poll: float = 0.5) -> None:
+        """Run until `stop` is set (returns) or the node cannot go on (NodeStopped)."""
+        while not stop.wait(poll):
+            self.check_health()
+
+    def stop(self) -> None:
+        """Close admission and log what was admitted (the sequencer's stop), then stop the
+        rest; work in flight is left for the next start. Never raises."""
+        self._pump_stop.set()
+        while self._stop:
+            undo = self._stop.pop()
+            try:
+                undo()
+            except Exception as e:  # noqa: BLE001 - keep stopping the rest
+                self.say(f"stopping: {type(e).__name__}: {e}")
+        if self.events is not None:
+            self.events.close()
+
+    @property
+    def data_path(self) -> Path:
+        return self.data.path
