@@ -130,6 +130,11 @@ def test_viem_default_flow_and_bad_transactions(node):
         s = script("viem_flow.mjs", "send", node.url, kind)
         assert s["type"] == want and s["status"] == "success" and s["blockTxs"] == [s["hash"]]
         assert s["txFrom"] == ADDRESS and s["balances"] == {"latest": "1", "safe": "0", "finalized": "0"}
+    batch = node.executor.receipt(bytes.fromhex(s["hash"][2:])).batch_index
+    for stage, want in (("proven", {"latest": "1", "safe": "1", "finalized": "0"}),
+                        ("verified", {"latest": "1", "safe": "1", "finalized": "1"})):
+        prove_and_verify(node, batch, stage)
+        assert script("viem_flow.mjs", "balances", node.url, s["to"]) == want
     out = script("viem_flow.mjs", "bad", node.url)
     for case, (code, message) in REFUSALS.items():
         assert out[case]["code"] == code and out[case]["details"].startswith(message), (case, out[case])
@@ -165,9 +170,16 @@ def test_cast_send_and_reads(node):
         assert receipt["transactionHash"] in block["transactions"]
         tx = json.loads(cast("tx", "--rpc-url", node.url, receipt["transactionHash"], "--json").stdout)
         assert tx["from"].lower() == ADDRESS and tx["to"].lower() == to.lower()
-    balances = [cast("balance", "--rpc-url", node.url, "--block", tag, to).stdout.strip()
+    def balances():
+        return [cast("balance", "--rpc-url", node.url, "--block", tag, to).stdout.strip()
                 for tag in ("latest", "safe", "finalized")]
-    assert balances == ["2", "0", "0"]
+    assert balances() == ["2", "0", "0"]
+    raw = json.loads(cast("rpc", "--rpc-url", node.url, "eth_getTransactionReceipt", receipt["transactionHash"]).stdout)
+    batch = int(raw["batchIndex"], 16)   # the node's own field, which cast's receipt type drops
+    prove_and_verify(node, batch, "proven")
+    assert balances() == ["2", "2", "0"]
+    prove_and_verify(node, batch, "verified")
+    assert balances() == ["2", "2", "2"]
     # A transaction signed for another chain, then a reused nonce: refused with the node's words.
     signed = Account.sign_transaction(dict(type=2, chainId=1, nonce=2, maxFeePerGas=3, maxPriorityFeePerGas=1,
                                            gas=21000, to=to, value=1), KEY).raw_transaction.hex()
@@ -195,7 +207,14 @@ def test_web3py_sign_and_send_middleware(node):
         block = w3.eth.get_block(receipt.blockHash, full_transactions=True)
         assert block.transactions[receipt.transactionIndex].hash == tx_hash
         assert w3.eth.get_transaction(tx_hash)["from"] == account.address
-    assert [w3.eth.get_balance(to, tag) for tag in ("latest", "safe", "finalized")] == [2, 0, 0]
+    def balances():
+        return [w3.eth.get_balance(to, tag) for tag in ("latest", "safe", "finalized")]
+    assert balances() == [2, 0, 0]
+    batch = int(receipt["batchIndex"], 16)   # the node's own field, passed through unformatted
+    prove_and_verify(node, batch, "proven")
+    assert balances() == [2, 2, 0]
+    prove_and_verify(node, batch, "verified")
+    assert balances() == [2, 2, 2]
     with pytest.raises(Exception, match="nonce too low"):
         w3.eth.send_transaction({"to": to, "value": 1, "nonce": 0})
     with pytest.raises(Exception, match="insufficient funds"):

@@ -108,6 +108,12 @@ def test_fuzz_stays_up_and_answers_valid_jsonrpc(node):
     for body in cases:
         status, reply = post(node, body)
         assert status == 200 and valid_jsonrpc(reply), (body[:80], status, reply)
+    # Random bytes as the whole stream (no HTTP at all): a JSON-RPC error, or no reply to a
+    # stream with no request line.
+    for _ in range(40):
+        stream = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        status, reply = raw_http(node, stream)
+        assert (status, reply) == (0, None) or valid_jsonrpc(reply), (stream[:80], status, reply)
     alive(node)
 
 

@@ -1,6 +1,7 @@
 // viem, used as a new user would: a wallet client over http, nothing filled in by hand.
 // node viem_flow.mjs STEP URL KEY [ARG]  ->  one JSON object on stdout.
 //   send  ARG = "default" | "legacy": send 1 wei, wait for the receipt, read block and transaction
+//   balances ARG = address: its balance at latest, safe and finalized
 //   bad   the refused transactions, each as viem reports it
 //   watch ARG = ws url: watch new blocks over WebSocket (eth_subscribe newHeads) while sending 2
 import { createPublicClient, createWalletClient, defineChain, http, webSocket } from "viem";
@@ -26,10 +27,14 @@ async function send(kind) {
   const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
   const block = await client.getBlock({ blockHash: receipt.blockHash });
   const tx = await client.getTransaction({ hash });
-  const balances = {};
-  for (const blockTag of ["latest", "safe", "finalized"]) balances[blockTag] = await client.getBalance({ address: to, blockTag });
   return { hash, to, type: tx.type, status: receipt.status, blockNumber: receipt.blockNumber, blockHash: block.hash,
-           blockTxs: block.transactions, txFrom: tx.from, balances };
+           blockTxs: block.transactions, txFrom: tx.from, balances: await balances(to) };
+}
+
+async function balances(address) {
+  const out = {};
+  for (const blockTag of ["latest", "safe", "finalized"]) out[blockTag] = await client.getBalance({ address, blockTag });
+  return out;
 }
 
 async function refusal(fn) {
@@ -66,7 +71,7 @@ async function watch(wsUrl) {
   return { numbers: seen.map((b) => b.number), parentLinked: seen[1].parentHash === seen[0].hash };
 }
 
-const steps = { send: () => send(arg), bad, watch: () => watch(arg) };
+const steps = { send: () => send(arg), balances: () => balances(arg), bad, watch: () => watch(arg) };
 try {
   console.log(JSON.stringify(await steps[step](), (k, v) => (typeof v === "bigint" ? v.toString() : v)));
 } catch (e) {
