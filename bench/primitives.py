@@ -1,7 +1,14 @@
-"""Benchmark of the two hot primitives, MSM and NTT, against snarkjs's engine on the same machine.
+"""Benchmark of the two hot primitives, MSM and NTT, against peer engines on the same machine.
 
     python -m bench.primitives                       # sizes 2^10 .. 2^18, the best backend here
     python -m bench.primitives --sizes 12 14 16 --backend cpu --ops msm --reps 3 --no-peer
+    python -m bench.primitives --python-peers frx    # only Fractal JAX beside ours
+
+Besides snarkjs's engine (below), the Python peers of `bench.python_peers` (arkworks through
+zksnake, mcl, Fractal JAX) are timed in the same process, taking turns with ours rep by rep, and
+their results are checked against ours; each line carries them under `python_peers`
+({label: {median_ms, ratio, agrees, note}} or {label: {error}}) and `best_peer_ratio`, ours over
+the fastest peer that agrees (below 1: ours is faster).
 
 Prints one JSON object per measurement on stdout and nothing else (progress goes to stderr):
 
@@ -21,10 +28,8 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -106,25 +111,6 @@ def device_synchronizer(backend_name: str) -> Callable[[], None]:
     import cupy
 
     return lambda: cupy.cuda.Device().synchronize()
-
-
-# ---------------------------------------------------------------------------------------------
-# Timing
-# ---------------------------------------------------------------------------------------------
-
-def median_ms(call: Callable[[], object], reps: int, synchronize: Callable[[], None]) -> float:
-    """Median wall time of `reps` calls in milliseconds, after one untimed warm-up call (which
-    also pays for JIT compilation and first-touch allocation)."""
-    call()
-    synchronize()
-    times = []
-    for _ in range(reps):
-        synchronize()
-        start = time.perf_counter()
-        call()
-        synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,22 +275,6 @@ def _last_line(text: str) -> str:
 # The benchmark
 # ---------------------------------------------------------------------------------------------
 
-def measure_msm(backend, log2_n: int, scalar_bits: int, reps: int, synchronize,
-                cache_dir: Optional[Path]) -> float:
-    """Median ms of one MSM of 2^log2_n random bases and scalars below 2^scalar_bits."""
-    points = load_bases(backend, log2_n, cache_dir)
-    scalars = random_scalars(backend, 1 << log2_n, scalar_bits, np.random.default_rng(SCALARS_SEED))
-    synchronize()
-    return median_ms(lambda: backend.msm(points, scalars), reps, synchronize)
-
-
-def measure_ntt(backend, log2_n: int, reps: int, synchronize) -> float:
-    """Median ms of one forward NTT of a single column of 2^log2_n random Fr elements."""
-    column = backend.fr.random(1 << log2_n, rng=np.random.default_rng(SCALARS_SEED))
-    synchronize()
-    return median_ms(lambda: backend.ntt(column), reps, synchronize)
-
-
 def result_line(op: str, backend_name: str, log2_n: int, ours_ms: float, reps: int,
                 context: dict, peer: dict, scalar_bits: Optional[int] = None) -> dict:
     """One output record; `peer` holds either the peer's figure or its error."""
@@ -338,6 +308,48 @@ def peer_for(figures: Optional[dict], error: Optional[str], op: str, log2_n: int
     return {"ms": float(record[key])}
 
 
+def measure_with_python_peers(op: str, ours: Callable[[], object], py_peers: dict, reps: int,
+                              synchronize, host_inputs: tuple) -> tuple[float, dict]:
+    """Our median ms for `op`, and the `python_peers` / `best_peer_ratio` fields: every usable
+    peer is prepared on the same inputs, checked against our result, and timed taking turns
+    with ours."""
+    from bench.python_peers import fr_ints, g1_ints, interleaved_medians
+
+    want = None
+    calls, side = {"ours": ours}, {}
+    for name, peer in py_peers.items():
+        if isinstance(peer, str):
+            side[name] = {"error": peer}
+            continue
+        if op not in peer.ops:
+            continue
+        try:
+            call = peer.msm(*host_inputs) if op == "msm" else peer.ntt(*host_inputs)
+            if want is None:
+                result = backend_host(ours())
+                want = g1_ints(result)[0] if op == "msm" else fr_ints(result)
+            agrees = call() == want
+        except Exception as exc:  # a peer that breaks is reported, our figure still stands
+            side[peer.label] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            continue
+        side[peer.label] = {"agrees": agrees, "note": peer.note}
+        calls[peer.label] = call
+    medians = interleaved_medians(calls, reps, synchronize)
+    ours_ms = medians.pop("ours")
+    for label, ms in medians.items():
+        side[label].update(median_ms=round(ms, 3), ratio=round(ours_ms / ms, 4) if ms else None)
+    agreeing = [v["median_ms"] for v in side.values() if v.get("agrees") and v.get("median_ms")]
+    fields = {"python_peers": side} if side else {}
+    if agreeing:
+        fields["best_peer_ratio"] = round(ours_ms / min(agreeing), 4)
+    return ours_ms, fields
+
+
+def backend_host(a):
+    """A backend array as a NumPy array (CuPy's .get(), NumPy's own)."""
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 12, 14, 16, 18],
                         metavar="LOG2_N", help="problem sizes as log2 n (default: 10 12 14 16 18)")
@@ -347,6 +359,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MSM scalar widths (default: 254 16)")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions (default: 5)")
     parser.add_argument("--no-peer", action="store_true", help="skip the snarkjs peer")
+    parser.add_argument("--python-peers", nargs="*", default=None, metavar="NAME",
+                        help="Python peers to time beside ours (arkworks mcl frx; default: all; "
+                             "none given: no Python peer)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                         help=f"where generated MSM bases are kept (default: {DEFAULT_CACHE_DIR})")
 
@@ -401,21 +416,34 @@ def run(args: argparse.Namespace, out=None) -> list[dict]:
         lines.append(line)
         print(json.dumps(line), file=out, flush=True)
 
+    from bench.python_peers import available_peers
+
+    py_peers = available_peers(args.python_peers)
+    for name, peer in py_peers.items():
+        if isinstance(peer, str):
+            progress(f"python peer {name}: {peer}")
+
     for log2_n in args.sizes:
         if "msm" in args.ops:
             peer = peer_for(figures, peer_error, "msm", log2_n)
+            points = load_bases(backend, log2_n, args.cache_dir)
             for bits in args.scalar_bits:
                 progress(f"msm 2^{log2_n}, {bits}-bit scalars, {backend_name}")
                 load = {"loadavg_1m": load_average()}
-                ms = measure_msm(backend, log2_n, bits, args.reps, synchronize, args.cache_dir)
-                emit(result_line("msm", backend_name, log2_n, ms, args.reps, {**context, **load},
-                                 peer, bits))
+                scalars = random_scalars(backend, 1 << log2_n, bits, np.random.default_rng(SCALARS_SEED))
+                ms, side = measure_with_python_peers(
+                    "msm", lambda: backend.msm(points, scalars), py_peers, args.reps, synchronize,
+                    (backend.to_host(points), backend.to_host(scalars)))
+                emit({**result_line("msm", backend_name, log2_n, ms, args.reps, {**context, **load},
+                                    peer, bits), **side})
         if "ntt" in args.ops:
             peer = peer_for(figures, peer_error, "ntt", log2_n)
             progress(f"ntt 2^{log2_n}, {backend_name}")
             load = {"loadavg_1m": load_average()}
-            ms = measure_ntt(backend, log2_n, args.reps, synchronize)
-            emit(result_line("ntt", backend_name, log2_n, ms, args.reps, {**context, **load}, peer))
+            column = backend.fr.random(1 << log2_n, rng=np.random.default_rng(SCALARS_SEED))
+            ms, side = measure_with_python_peers("ntt", lambda: backend.ntt(column), py_peers, args.reps,
+                                                 synchronize, (backend.to_host(column),))
+            emit({**result_line("ntt", backend_name, log2_n, ms, args.reps, {**context, **load}, peer), **side})
     return lines
 
 

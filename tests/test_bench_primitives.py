@@ -24,7 +24,7 @@ def run_lines(argv):
 
 def test_tiny_run_prints_one_json_line_per_measurement(tmp_path):
     lines = run_lines(["--sizes", "6", "--reps", "1", "--no-peer", "--backend", "cpu",
-                       "--cache-dir", str(tmp_path)])
+                       "--cache-dir", str(tmp_path), "--python-peers"])
     assert [(l["op"], l.get("scalar_bits")) for l in lines] == [("msm", 254), ("msm", 16), ("ntt", None)]
     for line in lines:
         assert COMMON_KEYS <= set(line)
@@ -35,6 +35,7 @@ def test_tiny_run_prints_one_json_line_per_measurement(tmp_path):
         assert isinstance(line["machine"], str) and "core" in line["machine"]
         assert "device" not in line
         assert "loadavg_1m" in line
+        assert "python_peers" not in line
     assert "scalar_bits" not in lines[2]
 
 
@@ -61,7 +62,7 @@ def test_small_scalars_stay_below_their_width():
 def test_missing_peer_is_reported_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("ZKPIPE_PEER_SCRIPT", str(tmp_path / "no-such-peer.mjs"))
     lines = run_lines(["--sizes", "6", "--reps", "1", "--backend", "cpu", "--ops", "ntt",
-                       "--cache-dir", str(tmp_path)])
+                       "--cache-dir", str(tmp_path), "--python-peers"])
     assert len(lines) == 1
     assert lines[0]["peer_median_ms"] is None and lines[0]["ratio"] is None
     assert "no-such-peer.mjs" in lines[0]["peer_error"]
@@ -88,3 +89,19 @@ def test_arguments_have_the_documented_defaults():
     assert not args.no_peer
     with pytest.raises(SystemExit):
         primitives.parse_args(["--reps", "0"])
+
+
+def test_python_peers_are_timed_beside_ours_and_checked_against_our_result(tmp_path):
+    pytest.importorskip("mclbn256")
+    pytest.importorskip("frx")
+    lines = run_lines(["--sizes", "6", "--reps", "1", "--no-peer", "--backend", "cpu", "--scalar-bits", "254",
+                       "--cache-dir", str(tmp_path), "--python-peers", "mcl", "frx", "nosuch"])
+    msm, ntt = lines
+    assert sorted(k.split()[0] for k in msm["python_peers"]) == ["frx", "mcl"]   # "nosuch" is no peer
+    for line in (msm, ntt):
+        for figure in line["python_peers"].values():
+            assert figure["agrees"] is True
+            assert figure["median_ms"] > 0 and figure["ratio"] == pytest.approx(line["median_ms"] / figure["median_ms"], rel=1e-2)
+        best = min(f["median_ms"] for f in line["python_peers"].values())
+        assert line["best_peer_ratio"] == pytest.approx(line["median_ms"] / best, rel=1e-2)
+    assert [k.split()[0] for k in ntt["python_peers"]] == ["frx"]      # mcl has no NTT
