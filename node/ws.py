@@ -6,7 +6,8 @@ and accepted, but never notified: the ledger has no contracts, so no logs). `eth
 ends one; closing the connection ends all of its own. Every other method is the HTTP one.
 
 Bounds: messages (fragments included) of at most the server's body limit, masked client frames
-only, a connection idle past the server's timeout is closed; a malformed frame closes the
+only; a connection with no subscription that stays silent past the server's idle timeout is
+closed (one with subscriptions is kept while it can be written to); a malformed frame closes the
 connection with the RFC's status code (1002 protocol error, 1009 too big).
 """
 
@@ -59,8 +60,8 @@ def encode_frame(opcode: int, payload: bytes, mask: Optional[bytes] = None) -> b
 class Subscriptions:
     """One connection's subscriptions and the thread that sends their notifications."""
 
-    def __init__(self, api: Any, send):
-        self.api, self.send = api, send
+    def __init__(self, api: Any, send, hangup):
+        self.api, self.send, self.hangup = api, send, hangup
         self.heads: set[str] = set()
         self.logs: set[str] = set()
         self._seen: Optional[int] = None
@@ -86,6 +87,10 @@ class Subscriptions:
             self._thread.start()
         return sid
 
+    @property
+    def active(self) -> bool:
+        return bool(self.heads or self.logs)
+
     def unsubscribe(self, params: list) -> bool:
         sid = params[0] if params else None
         found = sid in self.heads or sid in self.logs
@@ -104,7 +109,7 @@ class Subscriptions:
                         self.send(dump_json({"jsonrpc": "2.0", "method": "eth_subscription",
                                              "params": {"subscription": sid, "result": header}}))
         except OSError:
-            return   # the connection is gone
+            self.hangup()   # the peer is gone: end the reader waiting on it too
         except Exception:
             log.exception("newHeads notifications")
 
@@ -133,9 +138,18 @@ def serve_websocket(handler, api: Any, max_message: int) -> None:
         with write_lock:
             sock.sendall(encode_frame(opcode, payload))
 
-    subs = Subscriptions(api, send)
+    def hangup() -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    subs = Subscriptions(api, send, hangup)
+    idle = sock.gettimeout()
     try:
         while True:
+            # A subscriber may rightly send nothing for long; anyone else is held to the timeout.
+            sock.settimeout(None if subs.active else idle)
             message = _read_message(handler.rfile, send, max_message)
             if message is None:
                 return

@@ -20,7 +20,9 @@ import py_ecc.bn128  # noqa: F401  (raises the recursion limit, as in the pipeli
 from eth_account import Account
 
 from node.genesis import dev_genesis
+from node.eth_api import NodeApi
 from node.local_node import LocalNode
+from node.rpc import RpcServer
 from node.transactions import sign_transfer
 from node.ws import BINARY, TEXT, encode_frame
 
@@ -177,8 +179,8 @@ def test_cors_preflight_and_headers(node):
 
 
 class WsClient:
-    def __init__(self, node):
-        self.s = socket.create_connection((node.host, node.port), timeout=10)
+    def __init__(self, node, address=None):
+        self.s = socket.create_connection(address or (node.host, node.port), timeout=10)
         key = base64.b64encode(os.urandom(16)).decode()
         self.s.sendall(f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
@@ -233,6 +235,24 @@ def test_websocket_requests_and_new_heads(node):
     assert opcode == 8 and struct.unpack(">H", payload[:2])[0] == 1002
     ws.s.close()
     alive(node)
+
+
+def test_websocket_idle_timeout_spares_subscribers(node):
+    server = RpcServer(NodeApi(node.sequencer, node.executor), idle_timeout=0.3).start()
+    try:
+        address = server.httpd.server_address[:2]
+        silent, subscriber = WsClient(node, address), WsClient(node, address)
+        subscriber.send({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]})
+        sid = json.loads(subscriber.recv()[1])["result"]
+        time.sleep(0.8)
+        assert silent.s.recv(16) == b""                       # closed by the server
+        node.sequencer.submit(sign_transfer(node.key, chain_id=CHAIN, nonce=0, to=os.urandom(20), value=1))
+        note = json.loads(subscriber.recv()[1])
+        assert note["params"]["subscription"] == sid and note["params"]["result"]["number"] == "0x1"
+        silent.s.close()
+        subscriber.s.close()
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------
