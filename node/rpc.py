@@ -5,8 +5,9 @@ Limits that keep any input from crashing or stalling the server:
 
 - a body is at most `max_body` bytes (HTTP 413 with a -32600 error beyond it); nesting, NaN and
   Infinity are bounded by the protocol's decoder;
-- malformed HTTP framing (Content-Length missing, negative or not a number, chunked bodies) gets a
-  400 with a JSON-RPC error and the connection is closed; so does a malformed request line;
+- malformed HTTP framing (Content-Length missing, repeated, negative or not a number, chunked
+  bodies) gets a 400 with a JSON-RPC error and the connection is closed; so does a malformed
+  request line;
 - at most `max_connections` connections are served at once (a 503 beyond that), each idle for at
   most `idle_timeout` seconds, and the listen backlog is deep enough that bursts of concurrent
   clients are queued, not reset.
@@ -58,7 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").strip():
             self._refuse(400, "Transfer-Encoding is not supported: send a Content-Length")
             return
-        text = self.headers.get("Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            self._refuse(400, "more than one Content-Length")
+            return
+        text = lengths[0] if lengths else None
         if text is None:
             self._refuse(400, "Content-Length required")
             return

@@ -123,6 +123,7 @@ def test_fuzz_stays_up_and_answers_valid_jsonrpc(node):
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}", 400),
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n{}", 400),
     (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n{}", 400),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}", 400),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n{}", 413),
     (b"GARBAGE\r\n\r\n", 400),
