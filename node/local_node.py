@@ -29,6 +29,7 @@ __all__ = ["LocalNode", "main"]
 
 log = logging.getLogger(__name__)
 
+
 class LocalNode:
     """A sequencer, an executor and the JSON-RPC server in one process, restarted from the
     write-ahead log at `wal_path` if it exists. Sealed proof batches go to `on_batch` (the
