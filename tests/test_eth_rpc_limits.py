@@ -284,6 +284,7 @@ def test_out_of_order_nonces_are_held_then_promoted(node):
     first = threading.Thread(target=rpc, args=(node, "eth_sendRawTransaction", "0x" + transfer(node, 31, to).hex()))
     first.start()
     time.sleep(0.2)
+    assert rpc(node, "txpool_status")["result"] == {"pending": "0x0", "queued": "0x1"}
     reply = rpc(node, "eth_sendRawTransaction", "0x" + transfer(node, 31, to).hex())
     assert reply["error"]["message"] == "already known"
     rpc(node, "eth_sendRawTransaction", "0x" + transfer(node, 30, to).hex())
@@ -333,5 +334,11 @@ def test_history_tags_and_filters(node):
     reply = rpc(node, "eth_getBalance", hexto, "0x1")
     assert reply["error"]["code"] == -32000 and "historical state is not available for block 1" in reply["error"]["message"]
     assert rpc(node, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})["result"] == []
+    fees = rpc(node, "eth_feeHistory", "0x2", "latest", [10, 90])["result"]
+    assert fees["oldestBlock"] == "0x2" and fees["baseFeePerGas"] == ["0x1"] * 3
+    assert fees["reward"] == [["0x1", "0x1"]] * 2 and len(fees["gasUsedRatio"]) == 2
+    assert rpc(node, "eth_estimateGas", {"to": hexto, "value": "0x1", "from": "0x" + node.alice.hex()})["result"] == "0x5208"
+    reply = rpc(node, "eth_estimateGas", {"to": hexto, "value": hex(FUNDS), "from": "0x" + node.alice.hex()})
+    assert reply["error"]["code"] == -32000 and reply["error"]["message"].startswith("insufficient funds")
     assert rpc(node, "eth_uninstallFilter", fid)["result"] is True
     assert rpc(node, "eth_getFilterChanges", fid)["error"]["message"] == "filter not found"
