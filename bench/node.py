@@ -164,7 +164,7 @@ def bench_admission(name, genesis, raws, context, pool=None, chunk=16384):
 def bench_rpc_bulk(genesis, raws, context, chunk=2000):
     import requests
 
-    from node.rpc import LocalNode
+    from node.local_node import LocalNode
 
     with tempfile.TemporaryDirectory() as tmp:
         node = LocalNode(genesis, Path(tmp) / "wal", log2_rows=20).start()

@@ -1,4 +1,4 @@
-"""Crash safety: the node runs in its own process (`python -m node.sequencer`), acknowledges
+"""Crash safety: the node runs in its own process (`python -m node.local_node`), acknowledges
 transfers, dies by SIGKILL in the middle of a stream of them, and restarts from its write-ahead
 log. No acknowledged transfer is lost and none is applied twice: receipts, balances and nonces
 after the restart are exactly those of the acknowledged transfers plus, per sender, possibly
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def start_node(tmp_path, genesis_path, wal_path, name):
     log = open(tmp_path / f"{name}.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "node.sequencer", "--genesis", str(genesis_path), "--wal", str(wal_path),
+        [sys.executable, "-m", "node.local_node", "--genesis", str(genesis_path), "--wal", str(wal_path),
          "--port", "0", "--log2-rows", "8", "--batch-deadline", "0.05", "--cut-interval-ms", "2"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=log)
     ready, _, _ = select.select([proc.stdout], [], [], 30)

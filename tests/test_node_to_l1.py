@@ -17,7 +17,7 @@ from node.genesis import dev_genesis
 from node.pipeline.circuit import LedgerCircuit
 from node.pipeline.submitter import InOrderSubmitter
 from node.pipeline.worker import ProverWorker
-from node.rpc import LocalNode
+from node.local_node import LocalNode
 from node.state import LedgerState
 
 from .prover_util import keys_for
