@@ -44,11 +44,12 @@ def command(args) -> int:
     def on_signal(signum, _frame):
         say(f"{signal.Signals(signum).name}: stopping")
         stop.set()
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     node = RollupNode(cfg)
     try:
         node.start()
+        # After start: Ray's start-up installs handlers of its own, which these replace.
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         say(f"running on {cfg.data_dir}; SIGINT or SIGTERM stops")
         node.run_until(stop)
         return 0

@@ -90,7 +90,7 @@ def test_worker_killed_more_often_than_ray_restarts_it(local_ray):
         p.enqueue(jobs[0])
         killed = set()
         for attempt in range(1, 5):
-            wait_for(lambda: p.status()["busy"] and p.status()["pids"]["prover-0"] not in killed, 60,
+            wait_for(lambda: p.status()["busy"] and p.status()["pids"]["prover-0"] not in killed, 120,
                      what=f"attempt {attempt} under way")
             pid = p.status()["pids"]["prover-0"]
             os.kill(pid, signal.SIGKILL)

@@ -28,6 +28,7 @@ COUNTER_HELP = {
     "failures": "Proof attempts that failed",
     "batches_proven": "Batches with a finished proof",
     "batches_verified": "Batches verified on the L1",
+    "workers_replaced": "Prover workers replaced after Ray stopped restarting them",
 }
 
 

@@ -29,6 +29,7 @@ PHASES = ("witness", "ntt", "msm", "quotient", "openings", "other")
 GAUGES = ("queue_depth", "proven_height", "verified_height", "executed_height", "pending_txs", "gpu_memory_bytes")
 COUNTERS = (
     "transactions_received", "transactions_rejected", "retries", "failures", "batches_proven", "batches_verified",
+    "workers_replaced",
 )
 WORKER_STATES = ("idle", "busy", "dead")
 EVENT_TYPES = ("batch", "txs", "gauge", "worker", "counter")

@@ -113,7 +113,7 @@ class Coordinator:
             self.book.add_proven(batch, transfers, kept)
             self.proved_by[batch] = (kept.worker, kept.node)
             self.sink(batch_event(batch, "proof_done", worker=kept.worker, node=kept.node, attempt=kept.attempt,
-                                  transfers=kept.transfers, phases_ms=kept.phases_ms, kept=True))
+                                  transfers=kept.transfers, phases_ms=kept.phases_ms))
             for listener in self.listeners:
                 listener.batch_proven.remote(batch)
             self._spawn(self._submit(kept))

@@ -23,7 +23,7 @@ GAUGES = ("queue_depth", "proven_height", "verified_height", "executed_height", 
           "gpu_memory_bytes")
 WORKER_STATES = ("idle", "busy", "dead")
 COUNTERS = ("transactions_received", "transactions_rejected", "retries", "failures",
-            "batches_proven", "batches_verified")
+            "batches_proven", "batches_verified", "workers_replaced")
 
 
 def batch_event(batch: int, stage: str, t: float | None = None, **extra) -> dict:
