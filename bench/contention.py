@@ -1,0 +1,202 @@
+"""Proving speed when the cores are shared: one workload timed quiet and under a competing load,
+rep by rep, for each threading configuration of the CPU kernels.
+
+    python -m bench.contention                               # kernels workload, 2^12 × 20 columns
+    python -m bench.contention --workload ledger --log2 12   # a real ledger batch proof
+    python -m bench.contention --configs ours spin           # only these configurations
+
+The competing load is a second process keeping every core given to this one busy (one thread per
+core hashing in C, the GIL released). Each rep runs the workload once quiet and once with the
+competitor running, so both figures meet the same background; `ratio` is loaded / quiet median.
+A fair share of the machine under such a competitor is half of it, so a perfectly parallel
+workload would take 2× its quiet time; past that, the figure measures stalls.
+
+Configurations, each in its own process (numba and libgomp read them when their pool starts):
+
+- `ours`: what `kernels.cpu.threads` sets (OpenMP, passive waiting, threads = cores given);
+- `spin`: OpenMP threads that spin while they wait (`OMP_WAIT_POLICY=ACTIVE`), which libgomp's
+  default approximates;
+- `workqueue`: numba's own pool, which always sleeps between regions;
+- `one-thread`: `ZKPIPE_CPU_THREADS=1`.
+
+Workloads: `kernels` is a proof's kernel calls at 2^log2 rows and `--columns` columns (inverse
+NTT of every column, a coset NTT at 4× the rows, one MSM per column with 254-bit scalars, an
+element-wise product chain and a batch inversion); `ledger` proves one ledger batch with the
+prover (keys made once, untimed). One JSON line per configuration; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Optional, Sequence
+
+CONFIGS = {
+    "ours": {},
+    "spin": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
+    "one-thread": {"ZKPIPE_CPU_THREADS": "1"},
+}
+
+# One thread per core, each hashing a 1 MiB buffer in C (hashlib releases the GIL).
+COMPETITOR = """
+import hashlib, os, threading, time
+buf = b"x" * (1 << 20)
+def spin():
+    while True:
+        hashlib.sha256(buf).digest()
+for _ in range(len(os.sched_getaffinity(0))):
+    threading.Thread(target=spin, daemon=True).start()
+while True:
+    time.sleep(60)
+"""
+
+
+def progress(message: str) -> None:
+    print(f"[bench.contention] {message}", file=sys.stderr, flush=True)
+
+
+class Competitor:
+    """A second process busy on every core this one is given, for as long as the block lasts."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", COMPETITOR], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        time.sleep(0.3)                     # its threads are up and spinning
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads: each returns the call to time, prepared (inputs, keys, JIT) before any timing
+# ---------------------------------------------------------------------------------------------
+
+def kernels_workload(log2: int, columns: int) -> Callable[[], object]:
+    import numpy as np
+
+    from kernels import get_backend
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(3)
+    n = 1 << log2
+    values = be.fr.random(columns * n, rng=rng).reshape(columns, n, 4)
+    points = be.g1.random(min(n, 1 << 10), rng=rng)
+    bases = np.resize(points, (n, 2, 4))           # an MSM's cost does not depend on its bases
+
+    def call():
+        coeffs = be.ntt(values, inverse=True)
+        wide = np.zeros((columns, 4 * n, 4), dtype=np.uint64)
+        wide[:, :n] = coeffs
+        evals = be.ntt(wide, coset=True)
+        commitments = [be.msm(bases, coeffs[c]) for c in range(columns)]
+        acc = evals[0]
+        for c in range(1, columns):
+            acc = be.fr.add(be.fr.mul(acc, evals[c]), evals[c - 1])
+        inv = be.fr.batch_inv(be.fr.add(acc, be.fr.ones(acc.shape[0])))
+        return commitments, inv
+    return call
+
+
+def ledger_workload(log2: int) -> Callable[[], object]:
+    from bench.ledger import batch_job
+    from circuits.ledger import Ledger, build_trace
+    from kernels import get_backend
+    from prover.keys import dev_keys
+    from prover.prove import prove
+
+    be = get_backend("cpu")
+    air = Ledger(log2)
+    pk, _ = dev_keys(air, log2, b"bench.contention", be)
+    job = batch_job(log2)
+
+    def call():
+        trace, pub = build_trace(job)
+        return prove(air, pk, trace, pub, be)
+    return call
+
+
+def measure(workload: Callable[[], object], reps: int) -> dict:
+    """Quiet and loaded medians (ms), taking turns within each rep, after one warm-up call."""
+    workload()
+    quiet, loaded = [], []
+    for rep in range(reps):
+        start = time.perf_counter()
+        workload()
+        quiet.append((time.perf_counter() - start) * 1e3)
+        with Competitor():
+            start = time.perf_counter()
+            workload()
+            loaded.append((time.perf_counter() - start) * 1e3)
+        progress(f"rep {rep + 1}/{reps}: quiet {quiet[-1]:.0f} ms, loaded {loaded[-1]:.0f} ms")
+    q, l = statistics.median(quiet), statistics.median(loaded)
+    return {"quiet_ms": round(q, 1), "loaded_ms": round(l, 1), "ratio": round(l / q, 3),
+            "quiet_all_ms": [round(x, 1) for x in quiet], "loaded_all_ms": [round(x, 1) for x in loaded]}
+
+
+def child(args) -> dict:
+    """Runs in the configured process: prepare, measure, describe the threads it ran with."""
+    import numba
+
+    from bench.primitives import load_average, machine_description
+
+    if args.workload == "ledger":
+        call = ledger_workload(args.log2)
+    else:
+        call = kernels_workload(args.log2, args.columns)
+    load_before = load_average()
+    figures = measure(call, args.reps)
+    return {"bench": "contention", "config": args.config, "workload": args.workload, "log2": args.log2,
+            "columns": args.columns if args.workload == "kernels" else None, **figures,
+            "threads": numba.get_num_threads(), "threading_layer": numba.threading_layer(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "reps": args.reps,
+            "competitor": "one process, one busy thread per core", "machine": machine_description(),
+            "loadavg_1m_before": load_before, "loadavg_1m_after": load_average()}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.contention", description=__doc__.split("\n\n")[0])
+    p.add_argument("--workload", choices=["kernels", "ledger"], default="kernels")
+    p.add_argument("--log2", type=int, default=12, help="rows as log2 (default 12)")
+    p.add_argument("--columns", type=int, default=20, help="columns of the kernels workload (default 20)")
+    p.add_argument("--reps", type=int, default=3, help="quiet/loaded pairs (default 3)")
+    p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "spin", "workqueue", "one-thread"])
+    p.add_argument("--config", help=argparse.SUPPRESS)    # set in the child process
+    args = p.parse_args(argv)
+    if args.reps < 1 or not 1 <= args.log2 <= 20:
+        p.error("--reps must be ≥ 1 and --log2 in 1..20")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.config:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+    for name in args.configs:
+        progress(f"{name}: {args.workload} at 2^{args.log2}")
+        env = dict(os.environ, **CONFIGS[name])
+        command = [sys.executable, "-m", "bench.contention", "--workload", args.workload, "--log2", str(args.log2),
+                   "--columns", str(args.columns), "--reps", str(args.reps), "--config", name]
+        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            print(json.dumps({"bench": "contention", "config": name, "error": f"exit {done.returncode}"}), flush=True)
+            continue
+        print(lines[-1], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
