@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 from .errors import NodeError
@@ -68,6 +69,26 @@ class DataDir:
     @property
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    def wait_released(self, timeout: float = 30.0) -> None:
+        """Wait until no process holds the log or the L1's chain file: after a crash, the
+        processes of the node that died may take a moment to follow it. DataDirInUse if they
+        do not."""
+        deadline = time.monotonic() + timeout
+        for path in (self.wal, self.l1_chain):
+            if not path.exists():
+                continue
+            with open(path, "rb") as f:
+                while True:
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise DataDirInUse(f"{path} is still held by another process after "
+                                               f"{timeout:g} s") from None
+                        time.sleep(0.1)
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     # -- what the node was started as ---------------------------------------------------------
     def meta(self) -> dict | None:

@@ -110,6 +110,7 @@ class RollupNode:
         self.data = DataDir(cfg.data_dir)
         self._stop.append(self.data.close)
         self.events = EventLog()              # replaced by the metrics' log below, if any
+        self.data.wait_released()
         meta = self.data.meta() or {}
         self.data.check(meta, log2_rows=cfg.log2_rows, l1=cfg.l1)
         self.seed = meta.get("seed", cfg.seed)
