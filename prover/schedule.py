@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .types import ChallengeName, GroupKind, _Name
+from .types import ChallengeName, GroupKind, NameEnum
 
 
-class Message(_Name):
+class Message(NameEnum):
     """A value the prover sends, as the transcript absorbs it."""
 
     PUBLIC_INPUTS = "public_inputs"        # scalars, in declaration order

@@ -14,7 +14,7 @@ G1Point = tuple[int, int]                                # affine (x, y); (0, 0)
 G2Point = tuple[tuple[int, int], tuple[int, int]]        # ((x.c0, x.c1), (y.c0, y.c1))
 
 
-class _Name(str, Enum):
+class NameEnum(str, Enum):
     """A string enum that prints and formats as its value."""
 
     def __str__(self) -> str:
@@ -24,7 +24,7 @@ class _Name(str, Enum):
         return format(self.value, spec)
 
 
-class Selector(_Name):
+class Selector(NameEnum):
     """The rows a constraint holds on."""
 
     EVERY_ROW = "every_row"
@@ -33,7 +33,7 @@ class Selector(_Name):
     LAST_ROW = "last_row"
 
 
-class ColumnKind(_Name):
+class ColumnKind(NameEnum):
     """Where a committed column comes from."""
 
     WITNESS = "witness"            # the prover's trace (public groups included)
@@ -42,7 +42,7 @@ class ColumnKind(_Name):
     QUOTIENT = "quotient"          # the quotient's chunks, after α
 
 
-class GroupKind(_Name):
+class GroupKind(NameEnum):
     """What a packed commitment holds, in commitment order (docs/protocol.md §1)."""
 
     FIXED = "fixed"
@@ -52,7 +52,7 @@ class GroupKind(_Name):
     QUOTIENT = "quotient"
 
 
-class ChallengeName(_Name):
+class ChallengeName(NameEnum):
     """The verifier's challenges, each drawn from the transcript (prover.schedule)."""
 
     BETA = "beta"        # logUp: the point 1/(β − value) is taken at
