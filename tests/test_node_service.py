@@ -1,0 +1,121 @@
+"""`zkpipe node` as a service: the embedded L1's chain continues across a kill -9 and a restart on
+the same data directory; an L1 reset under the node stops it at once with an error naming the
+contract and the chain; a data directory refuses another chain's settings."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("pyrevm")
+
+from node.l1.anvil import find_anvil, launch_anvil  # noqa: E402
+from node.l1.embedded import EmbeddedL1  # noqa: E402
+from node.l1.rollup import RollupContract, compile_rollup  # noqa: E402
+from node.pipeline.circuit import LedgerCircuit  # noqa: E402
+
+from .test_node_service_support import LOG2_ROWS, NodeProcess, Sender, make_genesis, wal_replay  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not within {timeout} s")
+
+
+def test_embedded_l1_continues_after_kill9(tmp_path):
+    gpath = tmp_path / "genesis.json"
+    genesis, keys = make_genesis(gpath)
+    sender = Sender(keys, [os.urandom(20) for _ in range(3)])
+    data = tmp_path / "data"
+    node = NodeProcess(data, gpath, log=tmp_path / "node.log")
+    try:
+        url = node.wait_running()
+        stop = threading.Event()
+        stream = threading.Thread(target=sender.send, args=(url, 10**6, stop))
+        stream.start()
+        wait_for(lambda: len(sender.acked) >= 1.5 * (1 << LOG2_ROWS), 60, "a batch and a half acknowledged")
+        node.kill()                           # the L1 host dies with it: only its file remains
+        stop.set()
+        stream.join(30)
+
+        node = NodeProcess(data, gpath, log=tmp_path / "node.log")
+        url = node.wait_running()
+        resumed = [line for line in node.printed if line.startswith(("L1:", "resumed:"))]
+        assert "last batch 0" not in resumed[0] and resumed[1].startswith("resumed:"), node.printed
+        sender.send(url, 5)
+        time.sleep(3)                         # the deadline seals the last batch; it is proven
+        assert node.stop() == 0, node.output()
+    finally:
+        node.kill()
+
+    ex = wal_replay(data, genesis)
+    meta = json.loads((data / "node.json").read_text())
+    from prover.keys import dev_keys
+    circuit = LedgerCircuit(LOG2_ROWS)
+    pk, vk = dev_keys(circuit.air(), LOG2_ROWS, meta["seed"].encode())
+    l1 = EmbeddedL1(journal=data / "l1" / "chain.jsonl")
+    try:
+        rollup = RollupContract(l1, compile_rollup(circuit.air(), vk, circuit.layout()), meta["rollup"])
+        height = rollup.last_batch_index()
+        assert height == ex.batch_count >= 2 and ex.open_transfers == 0
+        for h in sender.acked:
+            assert ex.receipt(h).batch_index < height
+        submitted = [r for to, _, r in l1.replayed if to.lower() == rollup.address.lower()]
+        assert len(submitted) == height and all(r.status for r in submitted)
+        assert rollup.state_commitment() == circuit.state_commitment(pk, ex.state.address_column(), ex.state.balances)
+    finally:
+        l1.close()
+
+
+@pytest.mark.skipif(find_anvil() is None, reason="anvil is not installed (scripts/setup.sh)")
+def test_l1_reset_stops_the_node_at_once(tmp_path):
+    gpath = tmp_path / "genesis.json"
+    make_genesis(gpath)
+    anvil = launch_anvil()
+    node = NodeProcess(tmp_path / "data", gpath, "--l1", anvil.url, log=tmp_path / "node.log")
+    try:
+        node.wait_running()
+        address = json.loads((tmp_path / "data" / "node.json").read_text())["rollup"]
+        anvil.stop()
+        anvil = launch_anvil(port=anvil.port)      # the same URL, an empty chain
+        t = time.monotonic()
+        rc = node.proc.wait(30)
+        took = time.monotonic() - t
+        out = node.output()
+        assert rc == 1 and took < 15, (rc, took, out)
+        assert f"no rollup contract at {address}" in out and "chain id 31337" in out, out
+        assert "Traceback" not in out
+
+        # Started again on it: the same error, before anything else runs.
+        again = NodeProcess(tmp_path / "data", gpath, "--l1", anvil.url, log=tmp_path / "again.log")
+        assert again.proc.wait(120) == 1
+        assert f"no rollup contract at {address}" in again.output()
+    finally:
+        node.kill()
+        anvil.stop()
+
+
+def test_data_dir_refuses_other_settings(tmp_path):
+    from node.datadir import DataDir, DataDirInUse, DataDirMismatch
+    from node.genesis import dev_genesis
+
+    d = DataDir(tmp_path)
+    with pytest.raises(DataDirInUse):
+        DataDir(tmp_path)
+    assert d.genesis(dev_genesis()).chain_id == dev_genesis().chain_id
+    with pytest.raises(DataDirMismatch, match="another genesis"):
+        d.genesis(dev_genesis(chain_id=5))
+    d.save_meta({"log2_rows": 5, "l1": "embedded"})
+    with pytest.raises(DataDirMismatch, match="log2_rows 5"):
+        d.check(d.meta(), log2_rows=6, l1="embedded")
+    d.close()
+    assert DataDir(tmp_path).meta()["log2_rows"] == 5
