@@ -377,3 +377,29 @@ def test_cuda_sources_compile_with_nvcc(name, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr.lower(), proc.stderr
+
+
+# SASS (bench.gpu_sass: NVRTC and nvdisasm from their PyPI wheels, no GPU) -------------------------
+
+def test_occupancy_rules_of_sm90():
+    from bench.gpu_sass import occupancy
+
+    assert occupancy(255, 256, 0) == 8 / 64    # the whole register file for one block
+    assert occupancy(32, 256, 0) == 1.0
+    assert occupancy(94, 256, 32768) == 16 / 64  # 96 registers a thread: 21 warps, 2 blocks of 8
+    assert occupancy(146, 128, 0) == 12 / 64     # 152 registers: 13 warps, 3 blocks of 4
+    assert occupancy(16, 64, 100 * 1024) == 2 * 2 / 64  # shared memory: 2 blocks of 100 KiB
+
+
+def test_fr_product_sass_count():
+    from bench import gpu_sass
+
+    try:
+        nvrtc, nvdisasm = gpu_sass.Nvrtc(gpu_sass.find_nvrtc()), gpu_sass.find_nvdisasm()
+    except gpu_sass.ToolMissing as e:
+        pytest.skip(str(e))
+    ops = gpu_sass.measure_operations(nvrtc, nvdisasm, "sm_90")
+    assert ops["fr_product"] <= gpu_sass.FR_PRODUCT_GOAL, ops
+    assert ops["fq_product"] <= gpu_sass.FR_PRODUCT_GOAL, ops
+    # The probe baseline is sound: an addition costs more than its 14 products.
+    assert 14 * ops["fr_product"] < ops["add"]

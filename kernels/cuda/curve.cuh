@@ -13,12 +13,15 @@
 
 namespace zk {
 
-// The group operations are real calls on the device: inlining them into every loop multiplies
-// code size (and compile time) several times over for no measurable gain, since each one is
-// already dozens of field multiplications.
+// On the device the group operations are inlined into the kernels, so their operands stay in
+// registers (a call passes points by reference through local memory); the loops around them
+// (scalar multiplication, to-affine with its inversion) stay real calls, which keeps code size
+// and compile time in bounds.
 #ifdef __CUDACC__
+#define ZK_HD_GROUP __host__ __device__ __forceinline__
 #define ZK_HD_CALL __host__ __device__ __noinline__
 #else
+#define ZK_HD_GROUP inline
 #define ZK_HD_CALL inline
 #endif
 
@@ -70,7 +73,7 @@ struct G1Xyzz {
 };
 
 // 2·P for an affine P ≠ infinity (mdbl-2008-s-1).
-ZK_HD_CALL G1Xyzz dbl_affine(const G1Affine& p) {
+ZK_HD_GROUP G1Xyzz dbl_affine(const G1Affine& p) {
     Fq U = dbl(p.y);
     Fq V = sqr(U);
     Fq W = U * V;
@@ -86,7 +89,7 @@ ZK_HD_CALL G1Xyzz dbl_affine(const G1Affine& p) {
 }
 
 // 2·P (dbl-2008-s-1). y = 0 would give ZZ = 0, infinity; G1 has odd order so it never occurs.
-ZK_HD_CALL G1Xyzz dbl(const G1Xyzz& p) {
+ZK_HD_GROUP G1Xyzz dbl(const G1Xyzz& p) {
     if (p.is_infinity()) return p;
     Fq U = dbl(p.Y);
     Fq V = sqr(U);
@@ -102,8 +105,13 @@ ZK_HD_CALL G1Xyzz dbl(const G1Xyzz& p) {
     return r;
 }
 
+// The doublings that an addition falls back to when P = Q: rare, so real calls that keep the
+// additions' inlined code small.
+ZK_HD_CALL G1Xyzz dbl_affine_call(const G1Affine& p) { return dbl_affine(p); }
+ZK_HD_CALL G1Xyzz dbl_call(const G1Xyzz& p) { return dbl(p); }
+
 // P + Q for an affine Q (madd-2008-s), every case: either side infinity, P = Q, P = −Q.
-ZK_HD_CALL G1Xyzz add_mixed(const G1Xyzz& p, const G1Affine& q) {
+ZK_HD_GROUP G1Xyzz add_mixed(const G1Xyzz& p, const G1Affine& q) {
     if (q.is_infinity()) return p;
     if (p.is_infinity()) return G1Xyzz::from_affine(q);
     Fq U2 = q.x * p.ZZ;
@@ -112,7 +120,7 @@ ZK_HD_CALL G1Xyzz add_mixed(const G1Xyzz& p, const G1Affine& q) {
     Fq R = S2 - p.Y;
     if (P.is_zero()) {
         // Same x: Q = P (double) or Q = −P (sum is infinity).
-        return R.is_zero() ? dbl_affine(q) : G1Xyzz::infinity();
+        return R.is_zero() ? dbl_affine_call(q) : G1Xyzz::infinity();
     }
     Fq PP = sqr(P);
     Fq PPP = P * PP;
@@ -126,7 +134,7 @@ ZK_HD_CALL G1Xyzz add_mixed(const G1Xyzz& p, const G1Affine& q) {
 }
 
 // P + Q (add-2008-s), every case.
-ZK_HD_CALL G1Xyzz add(const G1Xyzz& p, const G1Xyzz& q) {
+ZK_HD_GROUP G1Xyzz add(const G1Xyzz& p, const G1Xyzz& q) {
     if (q.is_infinity()) return p;
     if (p.is_infinity()) return q;
     Fq U1 = p.X * q.ZZ;
@@ -136,7 +144,7 @@ ZK_HD_CALL G1Xyzz add(const G1Xyzz& p, const G1Xyzz& q) {
     Fq P = U2 - U1;
     Fq R = S2 - S1;
     if (P.is_zero()) {
-        return R.is_zero() ? dbl(p) : G1Xyzz::infinity();
+        return R.is_zero() ? dbl_call(p) : G1Xyzz::infinity();
     }
     Fq PP = sqr(P);
     Fq PPP = P * PP;

@@ -102,10 +102,11 @@ ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys,
     const u64 begin = chunk_id * chunk;
     if (begin >= m) return;
     const u64 end = begin + chunk < m ? begin + chunk : m;
-    // The two cut-run slots live in named registers rather than an indexed array, which would
-    // go to local memory.
+    // Cut runs are stored as soon as they are complete; only their keys stay in registers, so
+    // the loop holds one running sum and the kernel fits 256 threads without spilling.
     u32 first_key = ZK_MSM_EMPTY, last_key = ZK_MSM_EMPTY;
-    G1Xyzz first_value = G1Xyzz::infinity(), last_value = G1Xyzz::infinity();
+    u64* const first_slot = out_values + 16 * (2 * chunk_id);
+    u64* const last_slot = out_values + 16 * (2 * chunk_id + 1);
     u64 k = begin;
     while (k < end) {
         const u32 key = keys[k];
@@ -128,20 +129,24 @@ ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys,
                 acc.store(buckets + 16 * (u64)key);
             } else if (k == begin) {
                 first_key = key;
-                first_value = acc;
+                acc.store(first_slot);
             } else {
                 last_key = key;
-                last_value = acc;
+                acc.store(last_slot);
             }
         }
         k = r;
     }
-    if (first_key == ZK_MSM_EMPTY) first_key = last_key;
-    if (last_key == ZK_MSM_EMPTY) last_key = first_key;
+    if (first_key == ZK_MSM_EMPTY) {
+        first_key = last_key;
+        G1Xyzz::infinity().store(first_slot);
+    }
+    if (last_key == ZK_MSM_EMPTY) {
+        last_key = first_key;
+        G1Xyzz::infinity().store(last_slot);
+    }
     out_keys[2 * chunk_id] = first_key;
     out_keys[2 * chunk_id + 1] = last_key;
-    first_value.store(out_values + 16 * (2 * chunk_id));
-    last_value.store(out_values + 16 * (2 * chunk_id + 1));
 }
 
 // Segment `tid` of window tid / (B/L): Σ over its L buckets of digit·S. Bucket b holds digit
@@ -190,8 +195,14 @@ ZK_HD void xyzz_block_sum(u32 tid, u32 nthreads, u64 block, u64 row, const u64* 
 using namespace zk;
 
 #define ZK_TID() ((u64)blockIdx.x * blockDim.x + threadIdx.x)
-// Threads per block of the one-thread-per-item MSM kernels (THREADS in kernels/gpu/launch.py).
+// Threads per block of the one-thread-per-item MSM kernels (plan.ITEM_THREADS), and of the
+// kernels that hold curve points (plan.MSM_POINT_THREADS): those are register-bound, and the
+// bound (blocks of 128, 3 per SM: at most 168 registers) lets ptxas keep every operand in
+// registers (no spills) while smaller blocks fill the register file better than 256. The bucket
+// segments, which hold two running sums, get 2 blocks per SM (255 registers).
 #define ZK_MSM_THREADS 256
+#define ZK_MSM_POINT_THREADS 128
+#define ZK_MSM_POINT_BLOCKS 3
 
 extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_prepare_scalars(const u64* scalars, u64 n, int montgomery,
                                                u64* canonical, u32* bits) {
@@ -205,27 +216,27 @@ extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_digits(const u6
     if (i < n) msm_digits_scalar(i, canonical, n, c, windows, keys, digits);
 }
 
-extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_accumulate_affine(u32 chunk, u64 m, const u32* keys, const u32* perm,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_accumulate_affine(u32 chunk, u64 m, const u32* keys, const u32* perm,
                                                  const i32* digits, const u64* points, u64 n,
                                                  u64* buckets, u32* out_keys, u64* out_values) {
     msm_accumulate_chunk<true>(ZK_TID(), chunk, m, keys, perm, digits, points, n, nullptr, buckets,
                                out_keys, out_values);
 }
 
-extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_accumulate_xyzz(u32 chunk, u64 m, const u32* keys, const u64* values,
+extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_accumulate_xyzz(u32 chunk, u64 m, const u32* keys, const u64* values,
                                                u64* buckets, u32* out_keys, u64* out_values) {
     msm_accumulate_chunk<false>(ZK_TID(), chunk, m, keys, nullptr, nullptr, nullptr, 1, values,
                                 buckets, out_keys, out_values);
 }
 
-extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_bucket_segments(
+extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, 2) msm_bucket_segments(
     const u64* buckets, u32 buckets_per_window, u32 seg_len, u64 total, u64* out) {
     u64 tid = ZK_TID();
     if (tid < total) msm_bucket_segment(tid, buckets, buckets_per_window, seg_len, out);
 }
 
 // grid: (ceil(m / 2T), rows); block: T = ZK_SUM_THREADS (a power of two).
-extern "C" __global__ void __launch_bounds__(ZK_SUM_THREADS) xyzz_tree_sum(const u64* in, u64* out,
+extern "C" __global__ void __launch_bounds__(ZK_SUM_THREADS, ZK_MSM_POINT_BLOCKS) xyzz_tree_sum(const u64* in, u64* out,
                                                                           u64 m, u64 m_out) {
     __shared__ u64 sh[16 * ZK_SUM_THREADS];
     xyzz_block_sum(threadIdx.x, blockDim.x, blockIdx.x, blockIdx.y, in, out, m, m_out, sh);

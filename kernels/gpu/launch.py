@@ -7,8 +7,9 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ..params import LIMBS
+from . import plan
 
-THREADS = 256
+THREADS = plan.ITEM_THREADS
 NULL = np.uint64(0)  # a null device pointer, for optional kernel arguments
 
 

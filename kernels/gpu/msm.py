@@ -20,7 +20,6 @@ from .launch import device_array, first_false, launch, u32, u64
 
 EMPTY_KEY = 0xFFFFFFFF
 INVALID_BITS = 0xFFFFFFFF  # msm_prepare_scalars' bit length of a scalar not below the modulus
-SUM_THREADS = 128  # ZK_SUM_THREADS in msm.cu
 
 
 def _kernel(name: str):
@@ -160,7 +159,7 @@ class GpuMsm:
         level_values = cupy.empty((2 * chunks, 16), dtype=np.uint64)
         launch(_kernel("msm_accumulate_affine"), chunks,
                (u32(plan.MSM_CHUNK_AFFINE), u64(pairs), sorted_keys, perm, digits, bases, u64(n),
-                buckets, level_keys, level_values))
+                buckets, level_keys, level_values), plan.MSM_POINT_THREADS)
         while chunks > 1:
             level_m = 2 * chunks
             chunks = -(-level_m // plan.MSM_CHUNK_PARTIAL)
@@ -168,7 +167,7 @@ class GpuMsm:
             next_values = cupy.empty((2 * chunks, 16), dtype=np.uint64)
             launch(_kernel("msm_accumulate_xyzz"), chunks,
                    (u32(plan.MSM_CHUNK_PARTIAL), u64(level_m), level_keys, level_values, buckets,
-                    next_keys, next_values))
+                    next_keys, next_values), plan.MSM_POINT_THREADS)
             level_keys, level_values = next_keys, next_values
 
         # Bucket reduction: segments, then a block tree per window until one sum is left.
@@ -177,11 +176,11 @@ class GpuMsm:
         total = windows * width
         partial = cupy.empty((total, 16), dtype=np.uint64)
         launch(_kernel("msm_bucket_segments"), total,
-               (buckets, u32(per_window), u32(seg_len), u64(total), partial))
+               (buckets, u32(per_window), u32(seg_len), u64(total), partial), plan.MSM_POINT_THREADS)
         while width > 1:
-            width_out = -(-width // (2 * SUM_THREADS))
+            width_out = -(-width // (2 * plan.MSM_SUM_THREADS))
             nxt = cupy.empty((windows * width_out, 16), dtype=np.uint64)
-            _kernel("xyzz_tree_sum")((width_out, windows), (SUM_THREADS,),
+            _kernel("xyzz_tree_sum")((width_out, windows), (plan.MSM_SUM_THREADS,),
                                      (partial, nxt, u64(width), u64(width_out)))
             partial, width = nxt, width_out
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from ..errors import InvalidInput
 from ..params import R_MODULUS, root_of_unity
 
+# Threads per block of the one-thread-per-item kernels (ZK_MSM_THREADS in msm.cu, and every
+# element-wise kernel): the block size their __launch_bounds__ promise.
+ITEM_THREADS = 256
+
 # Largest pass block (log2 elements): 2^10 elements of 32 bytes fill 32 KiB of shared memory.
 NTT_MAX_LOG_BLOCK = 10
 # Butterfly bits per pass over global memory.
@@ -88,6 +92,12 @@ MSM_CHUNK_PARTIAL = 8
 # Bucket-reduction segments per window: enough threads to fill the device.
 MSM_MAX_SEGMENTS = 2048
 MSM_MAX_WINDOW_BITS = 20
+# Threads per block of the bucket-sum tree (ZK_SUM_THREADS in msm.cu, a power of two); a block
+# sums 2·MSM_SUM_THREADS points.
+MSM_SUM_THREADS = 128
+# Threads per block of the kernels that hold curve points (ZK_MSM_POINT_THREADS in msm.cu):
+# accumulation and bucket segments.
+MSM_POINT_THREADS = 128
 # (point, window) pairs of one MSM: bounds the keys, digits and 32-bit sort indices (12 bytes a
 # pair, 3 GiB at this bound) whatever window size is requested.
 MSM_MAX_PAIRS = 2**28
