@@ -114,8 +114,7 @@ class Coordinator:
             self.proved_by[batch] = (kept.worker, kept.node)
             self.sink(batch_event(batch, "proof_done", worker=kept.worker, node=kept.node, attempt=kept.attempt,
                                   transfers=kept.transfers, phases_ms=kept.phases_ms))
-            for listener in self.listeners:
-                listener.batch_proven.remote(batch)
+            self._proven(batch, kept.transfers)
             self._spawn(self._submit(kept))
             self._report()
             return
@@ -181,10 +180,15 @@ class Coordinator:
             self.sink(batch_event(a.batch, "proof_done", worker=result.worker, node=result.node,
                                   attempt=a.attempt, transfers=result.transfers, phases_ms=result.phases_ms))
             self.sink(counter("batches_proven"))
-            for listener in self.listeners:
-                listener.batch_proven.remote(a.batch)
+            self._proven(a.batch, result.transfers)
             self._spawn(self._submit(result))
         self._dispatch()
+
+    def _proven(self, batch: int, transfers: int) -> None:
+        for listener in self.listeners:
+            listener.batch_proven.remote(batch)
+        if self.admission is not None and hasattr(self.admission, "proven"):
+            self.admission.proven.remote(transfers)   # room in the sequencer's backlog again
 
     def _attempt_failed(self, a, error: BaseException) -> None:
         retryable, lost, why = classify(error)

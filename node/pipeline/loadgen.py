@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from node.transactions import address_of, sign_transfer
 
+from .admission import FULL
 from .errors import AdmissionClosed
 
 
@@ -56,6 +57,8 @@ class LoadReport:
     finished: float = 0.0
     errors: list = field(default_factory=list)
     submitted_at: dict = field(default_factory=dict)   # tx hash → unix time acknowledged
+    ack_s: list = field(default_factory=list)          # per accepted transfer: from when the schedule
+                                                       # offered it to its acknowledgement, deferrals included
 
     @property
     def seconds(self) -> float:
@@ -65,7 +68,9 @@ class LoadReport:
 class LoadGenerator:
     """Sends pre-signed transfers at `tps` for `duration` seconds through `submit(raws)`, which
     returns, per transaction, its hash (accepted) or an exception (refused), and raises
-    AdmissionClosed to refuse a whole chunk."""
+    AdmissionClosed to refuse a whole chunk. Transactions refused because the backlog is at its
+    bound ("txpool is full") are deferred, not counted as rejected: they are sent again, first,
+    at the next tick (the load keeps each sender's nonces in order)."""
 
     def __init__(self, submit, txs: list[bytes], tps: float, duration: float, tick: float = 0.02):
         if tps <= 0 or duration <= 0:
@@ -89,15 +94,21 @@ class LoadGenerator:
                     time.sleep(self.tick)
                     continue
                 now = time.time()
-                for r in results:
+                taken = len(results)
+                for i, r in enumerate(results):
                     if isinstance(r, (bytes, str)):
                         rep.accepted += 1
                         rep.submitted_at[r] = now
+                        rep.ack_s.append(now - (rep.started + (sent + i) / self.tps))
+                    elif str(r).startswith(FULL):     # beyond the bound: this one and the rest wait
+                        taken = i
+                        rep.deferred_chunks += 1
+                        break
                     else:
                         rep.rejected += 1
                         if len(rep.errors) < 20:
                             rep.errors.append(str(r))
-                sent = due
+                sent += taken
             time.sleep(self.tick)
         rep.offered = sent
         rep.finished = time.time()

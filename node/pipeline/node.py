@@ -47,8 +47,8 @@ class NodeConfig:
     workers: int | None = None      # prover workers (default: one per GPU, else 1)
     provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
-    max_unproven: int = 4           # batches waiting for a proof before admission closes
-    max_unverified: int = 16
+    max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
+    max_unverified: int = 16        # batches not yet on the L1 before admission closes
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
     ray_address: str | None = None  # join this Ray instead of starting one
     seed: str = "zkpipe devnet"     # development SRS and keys: INSECURE
@@ -145,7 +145,7 @@ class RollupNode:
         self.sequencer = SequencerRemote.options(**head).remote(
             self.genesis, str(self.data.wal.resolve()), self.executor,
             log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
-            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s)
+            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows)
         self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
         info = ray.get(self.sequencer.ready.remote())
         self.rpc_url = info["rpc_url"]

@@ -8,7 +8,8 @@ these wrappers add what the pipeline needs around them:
 - a proof batch is sealed by the executor, its seal written to the sequencer's log, and only
   then released to the coordinator (a restart seals the same batch, so nothing is proven under
   two numberings);
-- admission passes through a gate that the coordinator closes while proving is behind;
+- admission passes through a gate (node.pipeline.admission) that bounds the transfers admitted
+  and not yet proven, per transaction, and that the coordinator closes while the L1 is behind;
 - each transfer's submission time travels with it, so that every stage reports latencies
   since submission.
 
@@ -29,40 +30,14 @@ from node.errors import InvalidTransaction
 from node.executor import Executor, ledger_job
 
 from .actors import relay_sink
-from .errors import AdmissionClosed
+from .admission import AdmissionGate, refusal
 from .events import Every, batch_event, counter, gauge, txs_event
 
 
-class AdmissionGate:
-    """Open or closed, as the coordinator says; admission waits a while for it to open."""
-
-    def __init__(self, wait_s: float = 2.0):
-        self.wait_s = wait_s
-        self._open = threading.Event()
-        self._open.set()
-        self.waited = 0       # admissions that found the gate closed and waited
-        self.refused = 0      # of those, the ones it stayed closed for
-
-    def set(self, is_open: bool) -> None:
-        self._open.set() if is_open else self._open.clear()
-
-    @property
-    def is_open(self) -> bool:
-        return self._open.is_set()
-
-    def enter(self) -> None:
-        """Return when admission is open; AdmissionClosed if it stays closed for wait_s."""
-        if self._open.is_set():
-            return
-        self.waited += 1
-        if not self._open.wait(self.wait_s):
-            self.refused += 1
-            raise AdmissionClosed("txpool is full: proving is behind; nothing was accepted, send again later")
-
-
 class GatedSequencer:
-    """What NodeApi sees as its sequencer: the real one, with every submission passing the
-    gate first and reported to `admitted(accepted transfers, refused count, submission time)`."""
+    """What NodeApi sees as its sequencer: the real one, with every submission taking room in
+    the gate first (one place per transaction) and reported to `admitted(accepted transfers,
+    refused count, submission time)`."""
 
     def __init__(self, sequencer, gate: AdmissionGate, admitted):
         self._seq, self._gate, self._admitted = sequencer, gate, admitted
@@ -71,10 +46,11 @@ class GatedSequencer:
         return getattr(self._seq, name)
 
     def submit(self, raw: bytes, timeout: float | None = 30.0):
-        self._gate.enter()
+        self._gate.take(1)
         t = time.time()
         (result,), ticket = self._seq.admit([_decode(raw, self._seq.chain_id)])
         if isinstance(result, InvalidTransaction):
+            self._gate.give_back(1)
             self._admitted([], 1, t)
             raise result
         self._admitted([result], 0, t)
@@ -85,9 +61,16 @@ class GatedSequencer:
         return self.submit_stamped(raws, time.time(), timeout)
 
     def submit_stamped(self, raws, t_submit: float, timeout: float | None = 60.0):
-        self._gate.enter()
-        results, ticket = self._seq.admit(self._seq.recover(raws))
+        """The first transactions of `raws` that the gate has room for are admitted; each of
+        the rest is refused ("txpool is full"), to be sent again."""
+        if not raws:
+            return []
+        granted = self._gate.take(len(raws))
+        results, ticket = self._seq.admit(self._seq.recover(raws[:granted]))
         accepted = [r for r in results if not isinstance(r, InvalidTransaction)]
+        self._gate.give_back(granted - len(accepted))
+        results += [InvalidTransaction(refusal(granted + i, granted, self._gate.limit))
+                    for i in range(len(raws) - granted)]
         self._admitted(accepted, len(results) - len(accepted), t_submit)
         self._seq.wait_durable(ticket, timeout)
         return results
@@ -154,12 +137,13 @@ class SequencerActor:
     the JSON-RPC server on 127.0.0.1."""
 
     def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
-                 cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None):
+                 cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None,
+                 max_backlog: int | None = None):
         from node.sequencer import Sequencer
 
         self.sink = relay_sink(relay)
         self.executor = executor
-        self.gate = AdmissionGate(admit_wait_s)
+        self.gate = AdmissionGate(admit_wait_s, max_backlog)
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows, max_mini_batch=max_mini_batch,
                                    cut_interval=cut_interval)
         self._submitted: dict[bytes, float] = {}     # tx hash → submission time, until cut
@@ -182,13 +166,17 @@ class SequencerActor:
         return {"rpc_url": self.server.url if self.server else None, "chain_id": self.sequencer.chain_id}
 
     def submit_many(self, raws: list, t_submit: float | None = None) -> list:
-        """The bulk path: per transaction its hash, or the refusal's message. Raises
-        AdmissionClosed (nothing accepted) while the gate stays closed."""
+        """The bulk path: per transaction its hash, or the InvalidTransaction that refused it.
+        Raises AdmissionClosed (nothing accepted) while the gate has no room."""
         results = self.front.submit_stamped(raws, time.time() if t_submit is None else t_submit)
-        return [str(r) if isinstance(r, InvalidTransaction) else r.hash for r in results]
+        return [r if isinstance(r, InvalidTransaction) else r.hash for r in results]
 
     def set_admission(self, is_open: bool) -> None:
         self.gate.set(is_open)
+
+    def proven(self, transfers: int) -> None:
+        """A batch of `transfers` was proven: room in the backlog again."""
+        self.gate.proven(transfers)
 
     def seal_open(self) -> None:
         """Seal the executor's open proof batch now (end of a run), through the log like any seal."""
@@ -199,6 +187,8 @@ class SequencerActor:
         return {"height": self.sequencer.height, "pending": self.sequencer.pending,
                 "rejected": self.sequencer.rejected, "admission_open": self.gate.is_open,
                 "admission_waited": self.gate.waited, "admission_refused": self.gate.refused,
+                "backlog": self.gate.backlog, "backlog_high_water": self.gate.high_water,
+                "backlog_limit": self.gate.limit,
                 "failed": None if self.sequencer._failed is None else str(self.sequencer._failed)}
 
     def stop(self) -> None:

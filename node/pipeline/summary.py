@@ -47,7 +47,8 @@ def summarize(log, load=None, l1: dict | None = None) -> dict:
         out["load"] = {"offered": load.offered, "accepted": load.accepted, "rejected": load.rejected,
                        "deferred_chunks": load.deferred_chunks, "seconds": round(load.seconds, 2),
                        "accepted_tps": round(load.accepted / load.seconds, 1),
-                       "verified_tps": round(verified_txs / max(end - load.started, 1e-9), 1)}
+                       "verified_tps": round(verified_txs / max(end - load.started, 1e-9), 1),
+                       "acknowledged_s": percentiles(getattr(load, "ack_s", []))}
     if l1 is not None:
         out["l1"] = l1
     return out
@@ -61,6 +62,10 @@ def format_summary(s: dict) -> str:
                      f"({load['accepted_tps']} tx/s admitted, {load['verified_tps']} tx/s verified on the L1 "
                      f"end to end); rejected {load['rejected']}, chunks deferred by back-pressure "
                      f"{load['deferred_chunks']}")
+        ack = load.get("acknowledged_s") or {}
+        if ack.get("count"):
+            lines.append(f"acknowledged, from when the load offered each transfer (time deferred included): "
+                         f"p50 {ack['p50']:.3f} s, p90 {ack['p90']:.3f} s, p99 {ack['p99']:.3f} s, max {ack['max']:.3f} s")
     b = s["batches"]
     ps = b["proof_s"]
     lines.append(f"batches: {b['proven']} proven, {b['verified']} verified on the L1, failed {b['failed'] or 'none'}, "
