@@ -104,9 +104,22 @@ def stand_in_cupy(libs: dict[str, ctypes.CDLL], log: list) -> types.ModuleType:
             return ThreadedKernel(libs[self.source], name, log)
 
     host.RawModule = RawModule
+    class Stream:
+        """Launches here complete before they return: a stream orders nothing further."""
+
+        def __init__(self, non_blocking=False):
+            pass
+
+        def use(self):
+            return self
+
+        def synchronize(self):
+            pass
+
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
                                     getDeviceProperties=lambda i: {"name": b"threaded host execution"})
-    host.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
+    host.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0),
+                                      Stream=Stream)
     return host
 
 

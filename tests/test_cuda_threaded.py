@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels import InvalidInput, MSMConfig, get_backend
+from kernels import InvalidInput, MSMConfig
 from kernels.params import R_MODULUS
 
 from .cuda_threads import LaunchError, build, threaded_backend
@@ -33,16 +33,6 @@ def threaded(libs):
 @pytest.fixture(scope="module")
 def gpu(threaded):
     return threaded[0]
-
-
-@pytest.fixture(scope="module")
-def cpu():
-    return get_backend("cpu")
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng()
 
 
 def launches(threaded, name):

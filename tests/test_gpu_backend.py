@@ -28,16 +28,6 @@ def gpu():
     return get_backend("gpu")
 
 
-@pytest.fixture(scope="module")
-def cpu():
-    return get_backend("cpu")
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng()
-
-
 def same(gpu, cpu_array, gpu_array):
     np.testing.assert_array_equal(gpu.to_host(gpu_array), np.asarray(cpu_array))
 
@@ -226,14 +216,30 @@ def test_msm_edge_cases(gpu, cpu, rng, case):
 def test_msm_resident_bases_and_validation(gpu, cpu, rng):
     pts = cpu.g1.random(300, rng)
     k1, k2 = cpu.fr.random(300, rng), cpu.fr.random(300, rng)
+    resident = gpu.msm_bases(pts)
+    same(gpu, cpu.msm(pts, k1), gpu.msm(resident, k1))
+    same(gpu, cpu.msm(pts, k2), gpu.msm(resident, k2))  # no copy, no check: the object owns them
+    same(gpu, cpu.msm(pts[:20], k2[:20]), gpu.msm(resident[:20], k2[:20]))
     same(gpu, cpu.msm(pts, k1), gpu.msm(pts, k1))
-    same(gpu, cpu.msm(pts, k2), gpu.msm(pts, k2))  # served from the resident copy
+    pts[7] = cpu.g1.double(pts[7:8])[0]  # an array changed in place is never served stale
+    same(gpu, cpu.msm(pts, k1), gpu.msm(pts, k1))
     with pytest.raises(InvalidInput):
         gpu.msm(pts, k1[:10])
     bad = pts.copy()
     bad[5, 1] = bad[5, 0]
     with pytest.raises(InvalidInput):
         gpu.msm(bad, k1)
+    with pytest.raises(InvalidInput):
+        gpu.msm_bases(bad)
+
+
+def test_transfers_through_staging(gpu, cpu, rng):
+    a = cpu.fr.random(1 << 16, rng)
+    b = cpu.fr.random(1 << 10, rng)
+    da, db = gpu.asarray(a), gpu.asarray(b)  # the second upload reuses the pinned buffer
+    np.testing.assert_array_equal(gpu.to_host(da), a)
+    np.testing.assert_array_equal(gpu.to_host(db), b)
+    np.testing.assert_array_equal(gpu.to_host(gpu.fr.mul(da[: 1 << 10], db)), cpu.fr.mul(a[: 1 << 10], b))
 
 
 def test_msm_large(gpu, cpu, rng):

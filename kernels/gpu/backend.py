@@ -14,16 +14,25 @@ from .curve import GpuG1
 from .field import GpuField
 from .msm import GpuMsm, ResidentBases
 from .ntt import GpuNtt
+from .staging import Staging
 
 
 class GpuBackend(Backend):
     """Fields, G1, NTT and MSM on the current CUDA device. Kernels compile on first use (NVRTC,
-    cached on disk by CuPy); NTT tables and MSM bases stay resident on the device."""
+    cached on disk by CuPy); NTT tables and MSM bases stay resident on the device.
+
+    Each backend has its own non-blocking stream, made current for the thread that creates it
+    (CuPy's current stream is per thread), so every kernel and copy of a worker (one backend per
+    process) is ordered on that stream and never waits on another worker's default-stream work.
+    Host arrays cross through pinned staging buffers (kernels/gpu/staging.py)."""
 
     name = "gpu"
     xp = cupy
 
     def __init__(self):
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.stream.use()
+        self._staging = Staging(self.stream)
         self.fr = GpuField(R_MODULUS, "Fr", "zk::Fr")
         self.fq = GpuField(P_MODULUS, "Fq", "zk::Fq")
         self.g1 = GpuG1(self.fr)
@@ -52,9 +61,9 @@ class GpuBackend(Backend):
             return host_array
         if not isinstance(host_array, np.ndarray):
             raise InvalidInput(f"asarray: expected a numpy array, got {type(host_array).__name__}")
-        return cupy.asarray(np.ascontiguousarray(host_array))
+        return self._staging.to_device(host_array)
 
     def to_host(self, a):
         if isinstance(a, np.ndarray):
             return a
-        return cupy.asnumpy(a)
+        return self._staging.to_host(a)
