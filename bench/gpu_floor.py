@@ -91,9 +91,9 @@ def ntt_floor_ms(log2_n: int, device_name: str) -> Optional[float]:
 
 
 def ntt_memory_floor_ms(log2_n: int, device_name: str) -> Optional[float]:
-    """Bytes moved by the backend's passes (the DIF passes plus the bit-reversal pass)."""
+    """Bytes moved by the backend's passes (the DIF passes; the last one also reorders)."""
     dev = lookup(device_name)
     if dev is None:
         return None
-    passes = len(plan.ntt_passes(log2_n)) + 1
+    passes = len(plan.ntt_passes(log2_n))
     return passes * 2 * (1 << log2_n) * ELEMENT_BYTES / (dev.hbm_tb_s * 1e12) * 1e3

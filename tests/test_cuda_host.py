@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -403,3 +404,35 @@ def test_fr_product_sass_count():
     assert ops["fq_product"] <= gpu_sass.FR_PRODUCT_GOAL, ops
     # The probe baseline is sound: an addition costs more than its 14 products.
     assert 14 * ops["fr_product"] < ops["add"]
+
+
+# scripts/gpu_check.sh ------------------------------------------------------------------------------
+
+def test_gpu_check_runs_only_what_the_device_image_has():
+    """The device image has no galois, py_ecc, ray or pyrevm: under the script's own import guard,
+    everything the script runs imports (cupy aside, which this machine lacks)."""
+    import ast
+    import re
+
+    root = CUDA_DIR.parent.parent
+    script = (root / "scripts" / "gpu_check.sh").read_text()
+    guard = re.search(r"^GUARD='(.*?)^'", script, re.S | re.M).group(1)
+    tree = ast.parse((root / "tests" / "test_gpu_backend.py").read_text())
+    modules = sorted({node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+                      and node.module != "__future__"}
+                     | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names})
+    modules = [m for m in modules if m != "cupy"]
+    code = guard + "\n" + "\n".join(f"import {m}" for m in modules) + """
+import tests.conftest, bench.gpu_primitives, bench.gpu_floor, kernels.gpu.plan
+from kernels import get_backend
+cpu = get_backend("cpu")
+assert cpu.fr.to_ints(cpu.fr.mul(cpu.fr.from_ints([3]), cpu.fr.from_ints([5]))) == [15]
+try:
+    import py_ecc
+except ImportError:
+    pass
+else:
+    raise SystemExit("the guard let py_ecc in")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
