@@ -11,15 +11,20 @@ their setup commands); arguments after `--` go to the devnet.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Not sent with the job: environments, caches and VCS data (the nodes install their own).
-EXCLUDES = [".venv", "**/node_modules", "node_modules", ".git", ".zkpipe", "**/__pycache__", "*.pyc",
-            ".pytest_cache", "runs"]
+# Not sent with the job: environments, bytecode, VCS data and run files (the nodes install their
+# own). Sent: numba's JIT cache (kernels/*/__pycache__/*.nbi, *.nbc), keyed by source content
+# and CPU model, so that hosts with this machine's CPU skip minutes of compiling; and the solc
+# output cache (.zkpipe/solc), keyed by the compiler input. The list is the whole rule: the
+# checkout's .gitignore, which drops every __pycache__, is not applied (RAY_RUNTIME_ENV_IGNORE_GITIGNORE).
+EXCLUDES = [".venv", "venv", "**/node_modules", ".git", ".zkpipe/*", "!.zkpipe/solc", "!__pycache__", "!*.nbi",
+            "!*.nbc", "*.pyc", ".pytest_cache", "*.egg-info", "build", ".whl", "runs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
@@ -59,6 +64,8 @@ def runtime_env(args) -> dict:
 
 def command(args) -> int:
     from ray.job_submission import JobSubmissionClient
+
+    os.environ["RAY_RUNTIME_ENV_IGNORE_GITIGNORE"] = "1"     # EXCLUDES decides what travels
 
     if not Path(args.working_dir, "node", "cli.py").exists():
         print(f"zkpipe submit: {args.working_dir} is not a zkpipe checkout", file=sys.stderr)

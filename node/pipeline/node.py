@@ -46,6 +46,8 @@ class NodeConfig:
     log2_rows: int = 10             # ledger circuit size: 2^k slots and transfers per batch
     workers: int | None = None      # prover workers (default: one per GPU, else 1)
     provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
+    prover_resource: str | None = None  # a custom Ray resource each prover takes one unit of: only
+                                        # hosts offering it get provers (default workers: every unit)
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
     max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
     max_unverified: int = 16        # batches not yet on the L1 before admission closes
@@ -137,6 +139,7 @@ class RollupNode:
         self.proving = ProvingPipeline(ProvingSetup(
             self.circuit, self.pk, self.l1_spec, self.rollup.artifact, self.rollup.address, workers=workers,
             use_gpu=use_gpu, head_options=head,
+            worker_options={"resources": {cfg.prover_resource: 1}} if cfg.prover_resource else {},
             config=CoordinatorConfig(max_unproven=cfg.max_unproven, max_unverified=cfg.max_unverified,
                                      height=self.l1_height, proof_dir=str(self.data.proofs.resolve()))),
             relay=self.relay, listeners=[self.executor])
@@ -236,6 +239,11 @@ class RollupNode:
         use_gpu = cfg.provers == "gpu" or (cfg.provers == "auto" and gpus > 0)
         if use_gpu and gpus == 0:
             raise InvalidInput("GPU provers were asked for, but this Ray has no GPUs")
+        if cfg.prover_resource:
+            units = int(ray.cluster_resources().get(cfg.prover_resource, 0))
+            if units == 0:
+                raise InvalidInput(f"no node of this Ray offers the prover resource {cfg.prover_resource!r}")
+            return use_gpu, cfg.workers or units
         return use_gpu, cfg.workers or (gpus if use_gpu else 1)
 
     def _event_log(self):
