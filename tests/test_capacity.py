@@ -61,3 +61,14 @@ def test_proof_cost_picks_the_smallest_domain_and_the_gpu_estimate_is_labelled()
     assert capacity.GPU_ESTIMATE.estimate and "estimate" in capacity.GPU_ESTIMATE.label
     assert not capacity.CPU_MEASURED.estimate
     assert capacity.percentiles([(1.0, 99), (5.0, 1)], (50, 99)) == {50: 1.0, 99: 1.0}
+
+
+def test_pacing_lets_many_workers_take_turns_on_larger_batches():
+    # Small batches still pay a whole proof (here 0.1 s at 2^10): unpaced, eight idle workers
+    # each grab a sliver of the load; paced, they start one batch every T/N.
+    cost = ProofCost("test", {10: 0.1, 14: 0.2})
+    runs = {paced: simulate(Scenario(tps=20000, workers=8, cost=cost, max_log2=14, paced=paced,
+                                     stages=Stages(admission_processes=6), duration_s=4, warmup_s=1))
+            for paced in (True, False)}
+    assert runs[True]["transfers_per_batch"] > 1.5 * runs[False]["transfers_per_batch"]
+    assert runs[True]["l1_p99_s"] < runs[False]["l1_p99_s"]
