@@ -157,6 +157,10 @@ ZK_HD_GROUP G1Xyzz add(const G1Xyzz& p, const G1Xyzz& q) {
     return r;
 }
 
+// P + Q as a real call, for the kernels outside the MSM's hot loop (bucket reduction): one copy
+// of the formulas there instead of one per call site keeps compile time and code size down.
+ZK_HD_CALL G1Xyzz add_call(const G1Xyzz& p, const G1Xyzz& q) { return add(p, q); }
+
 // Affine form with one inversion: 1/(ZZ·ZZZ) gives both 1/ZZ = ZZZ/(ZZ·ZZZ) and 1/ZZZ.
 ZK_HD_CALL G1Affine to_affine(const G1Xyzz& p) {
     if (p.is_infinity()) return G1Affine::infinity();

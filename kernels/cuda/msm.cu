@@ -160,10 +160,10 @@ ZK_HD void msm_bucket_segment(u64 tid, const u64* buckets, u32 buckets_per_windo
     const u64* base = buckets + 16 * (w * buckets_per_window + (u64)s * seg_len);
     G1Xyzz run = G1Xyzz::infinity(), acc = G1Xyzz::infinity();
     for (int j = (int)seg_len - 1; j >= 0; --j) {
-        run = add(run, G1Xyzz::load(base + 16 * (u64)j));
-        acc = add(acc, run);
+        run = add_call(run, G1Xyzz::load(base + 16 * (u64)j));
+        acc = add_call(acc, run);
     }
-    acc = add(acc, scalar_mul_small(run, s * seg_len));  // only the offset's significant bits
+    acc = add_call(acc, scalar_mul_small(run, s * seg_len));  // only the offset's significant bits
     acc.store(out + 16 * tid);
 }
 
@@ -178,11 +178,11 @@ ZK_HD void xyzz_block_sum(u32 tid, u32 nthreads, u64 block, u64 row, const u64* 
     const u64 i = 2 * (block * nthreads + tid);
     const u64* base = in + 16 * row * m;
     G1Xyzz a = i < m ? G1Xyzz::load(base + 16 * i) : G1Xyzz::infinity();
-    if (i + 1 < m) a = add(a, G1Xyzz::load(base + 16 * (i + 1)));
+    if (i + 1 < m) a = add_call(a, G1Xyzz::load(base + 16 * (i + 1)));
     a.store(sh + 16 * tid);
     ZK_MSM_SYNC();
     for (u32 half = nthreads / 2; half > 0; half /= 2) {
-        if (tid < half) add(G1Xyzz::load(sh + 16 * tid), G1Xyzz::load(sh + 16 * (tid + half))).store(sh + 16 * tid);
+        if (tid < half) add_call(G1Xyzz::load(sh + 16 * tid), G1Xyzz::load(sh + 16 * (tid + half))).store(sh + 16 * tid);
         ZK_MSM_SYNC();
     }
     if (tid == 0) G1Xyzz::load(sh).store(out + 16 * (row * m_out + block));
@@ -198,8 +198,7 @@ using namespace zk;
 // Threads per block of the one-thread-per-item MSM kernels (plan.ITEM_THREADS), and of the
 // kernels that hold curve points (plan.MSM_POINT_THREADS): those are register-bound, and the
 // bound (blocks of 128, 3 per SM: at most 168 registers) lets ptxas keep every operand in
-// registers (no spills) while smaller blocks fill the register file better than 256. The bucket
-// segments, which hold two running sums, get 2 blocks per SM (255 registers).
+// registers (no spills) while smaller blocks fill the register file better than 256.
 #define ZK_MSM_THREADS 256
 #define ZK_MSM_POINT_THREADS 128
 #define ZK_MSM_POINT_BLOCKS 3
@@ -229,7 +228,7 @@ extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_
                                 buckets, out_keys, out_values);
 }
 
-extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, 2) msm_bucket_segments(
+extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_bucket_segments(
     const u64* buckets, u32 buckets_per_window, u32 seg_len, u64 total, u64* out) {
     u64 tid = ZK_TID();
     if (tid < total) msm_bucket_segment(tid, buckets, buckets_per_window, seg_len, out);
