@@ -6,6 +6,14 @@ the latency percentiles from submission to soft finality, to a proof, and to the
 
     python -m bench.pipeline --loads 50 100 200 400 --duration 20 [--log2-rows 10] [--workers 1]
 
+Overload (--overload TPS): one devnet offered more than it can prove, with a light client beside
+the load that sends one transfer at a time over JSON-RPC and waits for each (the faucet's
+account, so its nonces are its own). The line gives the backlog's bound (transfers admitted and
+not yet proven) and the most it held, the most batches waiting for a proof, and the light
+client's and the load's acknowledgement latency (from the first offer, time deferred included).
+
+    python -m bench.pipeline --overload 2000 --duration 20 --log2-rows 8
+
 Prover only (--prover-only): no Ray, no node, no L1; full ledger batches (2^k transfers each)
 proven one after another by the pipeline's own ProverWorker, as a GPU machine without Ray runs
 it. Each line is one batch; the last line sums them up: transfers proven per second, p50/p99
@@ -65,6 +73,106 @@ def end_to_end(args) -> list[dict]:
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Overload
+
+
+class LightClient:
+    """One transfer at a time from the faucet, each waited for; a refusal for the bound is
+    retried, and the latency runs from the first try to the acknowledgement."""
+
+    def __init__(self, url: str, chain_id: int):
+        from node.pipeline.loadgen import RpcClient
+        self.client, self.chain_id = RpcClient(url), chain_id
+        self.latencies: list[float] = []
+        self.refused = 0
+        self.errors: list[str] = []
+
+    def run(self, stop) -> None:
+        from node.genesis import DEV_FAUCET_PRIVATE_KEY
+        from node.pipeline.admission import FULL
+        from node.pipeline.errors import AdmissionClosed
+        from node.transactions import sign_transfer
+
+        nonce = 0
+        while not stop.is_set():
+            raw = sign_transfer(DEV_FAUCET_PRIVATE_KEY, chain_id=self.chain_id, nonce=nonce, to=b"\x11" * 20, value=1)
+            t = time.perf_counter()
+            while not stop.is_set():
+                try:
+                    self.client.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+                except AdmissionClosed:
+                    self.refused += 1
+                    continue
+                except RuntimeError as e:
+                    if FULL in str(e):
+                        self.refused += 1
+                        continue
+                    self.errors.append(str(e)[:200])
+                    return
+                self.latencies.append(time.perf_counter() - t)
+                nonce += 1
+                break
+            time.sleep(0.05)
+
+
+def overload(args) -> dict:
+    import threading
+
+    import ray
+
+    from node.pipeline.devnet import Devnet, DevnetConfig
+    from node.pipeline.summary import percentiles, summarize
+
+    tps = args.overload
+    cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
+                       log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
+                       max_unproven=args.max_unproven, rpc_port=0, dashboard_port=None, give_up_after=args.duration,
+                       run_dir=f"{args.run_dir}/overload-{tps:g}" if args.run_dir else None, out=progress)
+    ctx = context()
+    net = Devnet(cfg)
+    stop = threading.Event()
+    peak = {"backlog": 0, "unproven_batches": 0}
+    try:
+        net.start()
+        light = LightClient(net.rpc_url, net.genesis.chain_id)
+
+        def sample():
+            while not stop.wait(0.2):
+                seq = ray.get(net.sequencer.status.remote())
+                st = net.proving.status()
+                peak["backlog"] = max(peak["backlog"], seq["backlog"])
+                peak["unproven_batches"] = max(peak["unproven_batches"], st["unproven"])
+        threads = [threading.Thread(target=sample, daemon=True), threading.Thread(target=light.run, args=(stop,), daemon=True)]
+        for th in threads:
+            th.start()
+        load = net.run_load()
+        stop.set()
+        for th in threads:
+            th.join(30)
+        checks = net.check(load, net.drain())
+        summary = summarize(net.events, load)
+        seq = ray.get(net.sequencer.status.remote())
+    finally:
+        stop.set()
+        net.stop()
+    lc = percentiles(light.latencies)
+    row = {"bench": "pipeline", "mode": "overload", "offered_tps": tps, "duration_s": args.duration,
+           "accepted_tps": summary["load"]["accepted_tps"], "verified_tps": summary["load"]["verified_tps"],
+           "backlog_bound": seq["backlog_limit"], "backlog_max": max(peak["backlog"], seq["backlog_high_water"]),
+           "unproven_batches_max": peak["unproven_batches"], "max_unproven": args.max_unproven,
+           "light_client_sent": lc["count"], "light_client_p50_s": lc["p50"], "light_client_p99_s": lc["p99"],
+           "light_client_max_s": lc.get("max"), "light_client_refusals": light.refused,
+           "light_client_errors": light.errors[:3],
+           "load_ack_p50_s": summary["load"]["acknowledged_s"]["p50"],
+           "load_ack_p99_s": summary["load"]["acknowledged_s"]["p99"],
+           "deferred_chunks": summary["load"]["deferred_chunks"],
+           "all_verified_nothing_lost": checks["ok"], "log2_rows": args.log2_rows, "workers": args.workers or 1,
+           "provers": args.provers, **ctx}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,6 +247,8 @@ def prover_only(args) -> list[dict]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prover-only", action="store_true", help="prove full batches with the worker alone (no Ray)")
+    parser.add_argument("--overload", type=float, default=None, metavar="TPS",
+                        help="one devnet offered TPS (above what it can prove) with a light client beside the load")
     parser.add_argument("--loads", type=float, nargs="+", default=[50, 100, 200, 400],
                         help="offered transfers per second, one devnet each (end to end)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per devnet")
@@ -162,8 +272,12 @@ def main(argv=None) -> int:
         args.log2_rows = 16 if args.prover_only else 10
     if not 3 <= args.log2_rows <= 26 or args.batches < 1 or args.duration <= 0 or min(args.loads) <= 0:
         parser.error("need 3 ≤ --log2-rows ≤ 26, --batches ≥ 1, positive --duration and --loads")
+    if args.overload is not None and args.overload <= 0:
+        parser.error("--overload needs a positive offered load")
     if args.prover_only:
         prover_only(args)
+    elif args.overload is not None:
+        overload(args)
     else:
         end_to_end(args)
     return 0

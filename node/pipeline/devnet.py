@@ -46,6 +46,7 @@ class DevnetConfig:
     run_dir: str | None = None      # the node's data directory (default runs/devnet-<time>)
     ray_address: str | None = None  # join this Ray (e.g. "auto" in a Ray job) instead of starting one
     drain_timeout: float = 300.0
+    give_up_after: float | None = None  # stop offering load after this many seconds (None: send it all)
     seed: str = "zkpipe devnet"
     out: object = field(default=print, repr=False)
 
@@ -139,7 +140,8 @@ class Devnet:
         watcher = threading.Thread(target=watch, name="health", daemon=True)
         watcher.start()
         try:
-            return LoadGenerator(submit, txs, cfg.tps, cfg.duration).run(stop=lambda: self._health_error is not None)
+            return LoadGenerator(submit, txs, cfg.tps, cfg.duration).run(
+                stop=lambda: self._health_error is not None, give_up_after=cfg.give_up_after)
         finally:
             stop.set()
 

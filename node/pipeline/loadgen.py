@@ -72,21 +72,26 @@ class LoadGenerator:
     bound ("txpool is full") are deferred, not counted as rejected: they are sent again, first,
     at the next tick (the load keeps each sender's nonces in order)."""
 
-    def __init__(self, submit, txs: list[bytes], tps: float, duration: float, tick: float = 0.02):
+    def __init__(self, submit, txs: list[bytes], tps: float, duration: float, tick: float = 0.02,
+                 max_chunk: int = 4096):
         if tps <= 0 or duration <= 0:
             raise ValueError("tps and duration must be positive")
         self.submit, self.txs, self.tps, self.duration, self.tick = submit, txs, tps, duration, tick
+        self.max_chunk = max_chunk            # a backlog of due transfers goes in calls of this size
 
-    def run(self, stop=lambda: False) -> LoadReport:
+    def run(self, stop=lambda: False, give_up_after: float | None = None) -> LoadReport:
+        """Send the schedule; with `give_up_after` (seconds), what back-pressure has kept
+        back by then is not sent at all (offered counts only what was sent)."""
         rep = LoadReport()
         total = min(len(self.txs), int(self.tps * self.duration))
         rep.started = time.time()
         t0 = time.monotonic()
+        end = float("inf") if give_up_after is None else t0 + give_up_after
         sent = 0
-        while sent < total and not stop():
+        while sent < total and not stop() and time.monotonic() < end:
             due = min(total, int((time.monotonic() - t0) * self.tps) + 1)
             if due > sent:
-                chunk = self.txs[sent:due]
+                chunk = self.txs[sent:min(due, sent + self.max_chunk)]
                 try:
                     results = self.submit(chunk)
                 except AdmissionClosed:
