@@ -16,7 +16,9 @@ Configurations, each in its own process (numba and libgomp read them when their 
 - `ours`: what `kernels.cpu.threads` sets (OpenMP, passive waiting, threads = cores given);
 - `spin`: OpenMP threads that spin while they wait (`OMP_WAIT_POLICY=ACTIVE`), which libgomp's
   default approximates;
-- `workqueue`: numba's own pool, which always sleeps between regions;
+- `short-spin`: OpenMP threads that spin briefly (`GOMP_SPINCOUNT=20000`, some microseconds)
+  before they sleep;
+- `workqueue`: numba's own pool (not safe for parallel regions entered from two threads at once);
 - `one-thread`: `ZKPIPE_CPU_THREADS=1`.
 
 Workloads: `kernels` is a proof's kernel calls at 2^log2 rows and `--columns` columns (inverse
@@ -39,6 +41,7 @@ from typing import Callable, Optional, Sequence
 CONFIGS = {
     "ours": {},
     "spin": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "short-spin": {"GOMP_SPINCOUNT": "20000"},
     "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
     "one-thread": {"ZKPIPE_CPU_THREADS": "1"},
 }
@@ -171,7 +174,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--log2", type=int, default=12, help="rows as log2 (default 12)")
     p.add_argument("--columns", type=int, default=20, help="columns of the kernels workload (default 20)")
     p.add_argument("--reps", type=int, default=3, help="quiet/loaded pairs (default 3)")
-    p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "spin", "workqueue", "one-thread"])
+    p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "spin", "short-spin", "workqueue", "one-thread"])
     p.add_argument("--config", help=argparse.SUPPRESS)    # set in the child process
     args = p.parse_args(argv)
     if args.reps < 1 or not 1 <= args.log2 <= 20:
@@ -184,17 +187,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.config:
         print(json.dumps(child(args)), flush=True)
         return 0
-    for name in args.configs:
-        progress(f"{name}: {args.workload} at 2^{args.log2}")
-        env = dict(os.environ, **CONFIGS[name])
-        command = [sys.executable, "-m", "bench.contention", "--workload", args.workload, "--log2", str(args.log2),
-                   "--columns", str(args.columns), "--reps", str(args.reps), "--config", name]
-        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            print(json.dumps({"bench": "contention", "config": name, "error": f"exit {done.returncode}"}), flush=True)
+    # Configurations take turns, one quiet/loaded pair each per round, so that all of them meet
+    # the same background load; the kernels' JIT cache makes a fresh process cheap.
+    samples = {name: [] for name in args.configs}
+    rounds, per_child = (args.reps, 1) if args.workload == "kernels" else (1, args.reps)
+    for r in range(rounds):
+        for name in args.configs:
+            progress(f"round {r + 1}/{rounds}, {name}: {args.workload} at 2^{args.log2}")
+            env = dict(os.environ, **CONFIGS[name])
+            command = [sys.executable, "-m", "bench.contention", "--workload", args.workload, "--log2", str(args.log2),
+                       "--columns", str(args.columns), "--reps", str(per_child), "--config", name]
+            done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode == 0 and lines:
+                samples[name].append(json.loads(lines[-1]))
+            else:
+                progress(f"{name}: exit {done.returncode}")
+    for name, runs in samples.items():
+        if not runs:
+            print(json.dumps({"bench": "contention", "config": name, "error": "no run finished"}), flush=True)
             continue
-        print(lines[-1], flush=True)
+        quiet = [x for run in runs for x in run["quiet_all_ms"]]
+        loaded = [x for run in runs for x in run["loaded_all_ms"]]
+        q, l = statistics.median(quiet), statistics.median(loaded)
+        line = {**runs[-1], "quiet_ms": round(q, 1), "loaded_ms": round(l, 1), "ratio": round(l / q, 3),
+                "quiet_all_ms": quiet, "loaded_all_ms": loaded, "reps": len(quiet),
+                "loadavg_1m_before": runs[0]["loadavg_1m_before"]}
+        print(json.dumps(line), flush=True)
     return 0
 
 

@@ -26,6 +26,9 @@ def test_configure_sets_passive_waiting_and_keeps_what_is_already_set():
     env = {}
     threads.configure(env)
     assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+    env = {"GOMP_SPINCOUNT": "20000"}        # a spin count chosen by hand is left to work
+    threads.configure(env)
+    assert "OMP_WAIT_POLICY" not in env
 
 
 def test_a_fresh_process_starts_the_pool_with_the_threads_it_was_given():

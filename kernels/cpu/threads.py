@@ -58,7 +58,8 @@ def configure(environ=None) -> int:
     count is applied to the calling thread with numba.set_num_threads instead."""
     environ = os.environ if environ is None else environ
     threads = thread_count(environ)
-    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "GOMP_SPINCOUNT" not in environ:      # a spin count given by hand is a wait policy too
+        environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", LAYER_PRIORITY)
     if "numba" not in sys.modules:
         environ.setdefault("NUMBA_NUM_THREADS", str(threads))
