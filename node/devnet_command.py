@@ -47,7 +47,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
 
 def node_settings(args) -> dict:
     """The node's settings from the options of add_node_arguments (checked by the config)."""
-    return dict(workers=args.workers, provers=args.provers, prover_resource=args.prover_resource, l1=args.l1, l1_key=args.l1_key,
+    return dict(workers=args.workers, provers=args.provers, prover_resource=args.prover_resource,
+                l1=args.l1, l1_key=args.l1_key,
                 rpc_port=None if args.no_rpc else args.port,
                 dashboard_port=None if args.no_dashboard else args.dashboard_port,
                 log2_rows=args.log2_rows, batch_deadline=args.batch_deadline, max_unproven=args.max_unproven,
