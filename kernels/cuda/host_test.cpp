@@ -196,13 +196,14 @@ static std::string msm_command(std::istream& in) {
         if (sorted[i] != ZK_MSM_EMPTY) ++m;
     }
 
-    std::vector<u64> buckets(16 * (u64)windows * B, 0);
+    std::vector<u64> buckets(16 * (u64)windows * B, 0x5a5a5a5a5a5a5a5aull);  // never read unless filled
+    std::vector<unsigned char> filled((u64)windows * B, 0);
     u64 chunks = (m + chunk0 - 1) / chunk0;
     std::vector<u32> level_keys(2 * chunks + 2);
     std::vector<u64> level_values(16 * (2 * chunks + 2));
     for (u64 t = 0; t < chunks; ++t)
         msm_accumulate_chunk<true>(t, chunk0, m, sorted.data(), perm.data(), digits.data(), points.data(), n,
-                                   nullptr, buckets.data(), level_keys.data(), level_values.data());
+                                   nullptr, buckets.data(), filled.data(), level_keys.data(), level_values.data());
     int levels = 1;
     while (chunks > 1) {
         u64 lm = 2 * chunks;
@@ -211,7 +212,8 @@ static std::string msm_command(std::istream& in) {
         std::vector<u64> next_values(16 * 2 * chunks);
         for (u64 t = 0; t < chunks; ++t)
             msm_accumulate_chunk<false>(t, chunk, lm, level_keys.data(), nullptr, nullptr, nullptr, 1,
-                                        level_values.data(), buckets.data(), next_keys.data(), next_values.data());
+                                        level_values.data(), buckets.data(), filled.data(), next_keys.data(),
+                                        next_values.data());
         level_keys.swap(next_keys);
         level_values.swap(next_values);
         ++levels;
@@ -219,7 +221,7 @@ static std::string msm_command(std::istream& in) {
 
     const u64 segs = B / seg_len;
     std::vector<u64> seg(16 * windows * segs);
-    for (u64 t = 0; t < windows * segs; ++t) msm_bucket_segment(t, buckets.data(), B, seg_len, seg.data());
+    for (u64 t = 0; t < windows * segs; ++t) msm_bucket_segment(t, buckets.data(), filled.data(), B, seg_len, seg.data());
     // The device sums the segments with a block tree and the host combines the windows; here
     // both run sequentially on the same point formulas.
     G1Xyzz acc = G1Xyzz::infinity();

@@ -98,7 +98,8 @@ ZK_HD void msm_digits_scalar(u64 i, const u64* canonical, u64 n, u32 c, u32 wind
 template <bool AFFINE>
 ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys, const u32* perm,
                                 const i32* digits, const u64* points, u64 n, const u64* values,
-                                u64* buckets, u32* out_keys, u64* out_values) {
+                                u64* buckets, unsigned char* filled, u32* out_keys,
+                                u64* out_values) {
     const u64 begin = chunk_id * chunk;
     if (begin >= m) return;
     const u64 end = begin + chunk < m ? begin + chunk : m;
@@ -127,6 +128,7 @@ ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys,
             const bool cut_after = r == end && end < m && keys[end] == key;
             if (!cut_before && !cut_after) {
                 acc.store(buckets + 16 * (u64)key);
+                filled[key] = 1;
             } else if (k == begin) {
                 first_key = key;
                 acc.store(first_slot);
@@ -152,15 +154,18 @@ ZK_HD void msm_accumulate_chunk(u64 chunk_id, u32 chunk, u64 m, const u32* keys,
 // Segment `tid` of window tid / (B/L): Σ over its L buckets of digit·S. Bucket b holds digit
 // b + 1; with running sums from the top, acc = Σ_j (j+1)·S_j over the segment, and the segment's
 // first digit offset s·L is added as (s·L)·Σ_j S_j.
-ZK_HD void msm_bucket_segment(u64 tid, const u64* buckets, u32 buckets_per_window, u32 seg_len,
-                              u64* out) {
+ZK_HD void msm_bucket_segment(u64 tid, const u64* buckets, const unsigned char* filled,
+                              u32 buckets_per_window, u32 seg_len, u64* out) {
     const u32 segs = buckets_per_window / seg_len;
     const u64 w = tid / segs;
     const u32 s = (u32)(tid % segs);
-    const u64* base = buckets + 16 * (w * buckets_per_window + (u64)s * seg_len);
+    const u64 first = w * buckets_per_window + (u64)s * seg_len;
+    const u64* base = buckets + 16 * first;
     G1Xyzz run = G1Xyzz::infinity(), acc = G1Xyzz::infinity();
     for (int j = (int)seg_len - 1; j >= 0; --j) {
-        run = add_call(run, G1Xyzz::load(base + 16 * (u64)j));
+        // A bucket no pair reached was never written: `filled` says which hold a sum, so the
+        // bucket array needs no clearing (a byte per bucket is cleared instead of 128).
+        if (filled[first + (u64)j]) run = add_call(run, G1Xyzz::load(base + 16 * (u64)j));
         acc = add_call(acc, run);
     }
     acc = add_call(acc, scalar_mul_small(run, s * seg_len));  // only the offset's significant bits
@@ -217,21 +222,24 @@ extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) msm_digits(const u6
 
 extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_accumulate_affine(u32 chunk, u64 m, const u32* keys, const u32* perm,
                                                  const i32* digits, const u64* points, u64 n,
-                                                 u64* buckets, u32* out_keys, u64* out_values) {
-    msm_accumulate_chunk<true>(ZK_TID(), chunk, m, keys, perm, digits, points, n, nullptr, buckets,
+                                                 u64* buckets, unsigned char* filled, u32* out_keys,
+                                                 u64* out_values) {
+    msm_accumulate_chunk<true>(ZK_TID(), chunk, m, keys, perm, digits, points, n, nullptr, buckets, filled,
                                out_keys, out_values);
 }
 
 extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_accumulate_xyzz(u32 chunk, u64 m, const u32* keys, const u64* values,
-                                               u64* buckets, u32* out_keys, u64* out_values) {
+                                               u64* buckets, unsigned char* filled, u32* out_keys,
+                                               u64* out_values) {
     msm_accumulate_chunk<false>(ZK_TID(), chunk, m, keys, nullptr, nullptr, nullptr, 1, values,
-                                buckets, out_keys, out_values);
+                                buckets, filled, out_keys, out_values);
 }
 
 extern "C" __global__ void __launch_bounds__(ZK_MSM_POINT_THREADS, ZK_MSM_POINT_BLOCKS) msm_bucket_segments(
-    const u64* buckets, u32 buckets_per_window, u32 seg_len, u64 total, u64* out) {
+    const u64* buckets, const unsigned char* filled, u32 buckets_per_window, u32 seg_len, u64 total,
+    u64* out) {
     u64 tid = ZK_TID();
-    if (tid < total) msm_bucket_segment(tid, buckets, buckets_per_window, seg_len, out);
+    if (tid < total) msm_bucket_segment(tid, buckets, filled, buckets_per_window, seg_len, out);
 }
 
 // grid: (ceil(m / 2T), rows); block: T = ZK_SUM_THREADS (a power of two).

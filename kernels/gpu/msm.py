@@ -123,14 +123,16 @@ class GpuMsm:
         perm = cupy.argsort(keys).astype(np.uint32)
         sorted_keys = keys[perm]
 
-        # Accumulation: finished buckets land in `buckets`; cut runs go round again.
-        buckets = cupy.zeros((windows * per_window, 16), dtype=np.uint64)
+        # Accumulation: finished buckets land in `buckets` (marked in `filled`, so the buckets
+        # themselves need no clearing); cut runs go round again.
+        buckets = cupy.empty((windows * per_window, 16), dtype=np.uint64)
+        filled = cupy.zeros(windows * per_window, dtype=np.uint8)
         chunks = -(-pairs // plan.MSM_CHUNK_AFFINE)
         level_keys = cupy.empty(2 * chunks, dtype=np.uint32)
         level_values = cupy.empty((2 * chunks, 16), dtype=np.uint64)
         launch(_kernel("msm_accumulate_affine"), chunks,
                (u32(plan.MSM_CHUNK_AFFINE), u64(pairs), sorted_keys, perm, digits, bases, u64(n),
-                buckets, level_keys, level_values), plan.MSM_POINT_THREADS)
+                buckets, filled, level_keys, level_values), plan.MSM_POINT_THREADS)
         while chunks > 1:
             level_m = 2 * chunks
             chunks = -(-level_m // plan.MSM_CHUNK_PARTIAL)
@@ -138,7 +140,7 @@ class GpuMsm:
             next_values = cupy.empty((2 * chunks, 16), dtype=np.uint64)
             launch(_kernel("msm_accumulate_xyzz"), chunks,
                    (u32(plan.MSM_CHUNK_PARTIAL), u64(level_m), level_keys, level_values, buckets,
-                    next_keys, next_values), plan.MSM_POINT_THREADS)
+                    filled, next_keys, next_values), plan.MSM_POINT_THREADS)
             level_keys, level_values = next_keys, next_values
 
         # Bucket reduction: segments, then a block tree per window until one sum is left.
@@ -147,7 +149,7 @@ class GpuMsm:
         total = windows * width
         partial = cupy.empty((total, 16), dtype=np.uint64)
         launch(_kernel("msm_bucket_segments"), total,
-               (buckets, u32(per_window), u32(seg_len), u64(total), partial), plan.MSM_POINT_THREADS)
+               (buckets, filled, u32(per_window), u32(seg_len), u64(total), partial), plan.MSM_POINT_THREADS)
         while width > 1:
             width_out = -(-width // (2 * plan.MSM_SUM_THREADS))
             nxt = cupy.empty((windows * width_out, 16), dtype=np.uint64)
