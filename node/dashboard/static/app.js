@@ -104,7 +104,8 @@ function renderTiles(s) {
     tile("gauges.queue_depth", "Proof queue", g.queue_depth, fmt.int(g.queue_depth),
       `${num("gauges.pending_txs", g.pending_txs, fmt.int(g.pending_txs))} pending tx`),
     tile("counters.retries", "Retries", c.retries, fmt.int(c.retries),
-      `${num("counters.failures", c.failures, fmt.int(c.failures))} failed attempts`, c.failures > 0 || c.retries > 0),
+      `${num("counters.failures", c.failures, fmt.int(c.failures))} failed attempts · ${num("counters.workers_replaced", c.workers_replaced, fmt.int(c.workers_replaced))} workers replaced`,
+      c.failures > 0 || c.retries > 0 || c.workers_replaced > 0),
     tile("gas.mean", "L1 gas / batch", s.gas.mean, fmt.int(s.gas.mean),
       `${num("gas.count", s.gas.count, fmt.int(s.gas.count))} verified · max ${fmt.int(s.gas.max)}`),
   ];
