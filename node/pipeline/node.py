@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node.datadir import DataDir, DataDirMismatch
 from node.errors import InvalidInput
 
 from .errors import NodeStopped, RollupMissing
@@ -99,8 +100,6 @@ class RollupNode:
     def start(self) -> None:
         import ray
 
-        from node.datadir import DataDir
-
         from .actors import EventRelayRemote
         from .assembly import ProvingPipeline, ProvingSetup
         from .circuit import LedgerCircuit
@@ -154,8 +153,9 @@ class RollupNode:
         self.rpc_url = info["rpc_url"]
         ex = ray.get(self.executor.status.remote())
         if ex["sealed"] < self.l1_height:
-            raise RollupMissing(self.rollup.address, f"{self.l1_spec.describe()}, at batch {self.l1_height} while "
-                                                     f"this node's log ends at batch {ex['sealed']}")
+            raise DataDirMismatch(f"the rollup contract at {self.rollup.address} is at batch {self.l1_height}, but the "
+                                  f"log in {self.data.path} ends at batch {ex['sealed']}: it is not this rollup's log, "
+                                  f"or it lost what it had acknowledged")
         if ex["height"]:
             self.say(f"resumed: {ex['height']} mini-batches, {ex['executed_transfers']} transfers, "
                      f"{ex['sealed']} proof batches from the log; the L1 has {self.l1_height}")
