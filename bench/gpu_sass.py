@@ -152,8 +152,10 @@ class Nvrtc:
         self.lib.nvrtcGetProgramLog(prog, buf)
         return buf.value.decode(errors="replace")
 
-    def compile(self, code: str, name: str, options: list[str], name_expressions=()) -> tuple[bytes, str, dict]:
-        """(cubin, ptxas report, name expression → lowered name)."""
+    def compile(self, code: str, name: str, options: list[str], name_expressions=(),
+                ptx: bool = False) -> tuple[bytes, str, dict]:
+        """(cubin, ptxas report, name expression → lowered name); with `ptx`, the PTX text
+        instead of the cubin."""
         prog = ctypes.c_void_p()
         self._check(self.lib.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), name.encode(), 0, None, None),
                     "create")
@@ -168,10 +170,11 @@ class Nvrtc:
                 self._check(self.lib.nvrtcGetLoweredName(prog, expr.encode(), ctypes.byref(out)), "lowered name")
                 lowered[expr] = out.value.decode()
             size = ctypes.c_size_t()
-            self._check(self.lib.nvrtcGetCUBINSize(prog, ctypes.byref(size)), "cubin size")
-            cubin = ctypes.create_string_buffer(size.value)
-            self._check(self.lib.nvrtcGetCUBIN(prog, cubin), "cubin")
-            return cubin.raw, self._log(prog), lowered
+            kind = "PTX" if ptx else "CUBIN"
+            self._check(getattr(self.lib, f"nvrtcGet{kind}Size")(prog, ctypes.byref(size)), f"{kind} size")
+            out = ctypes.create_string_buffer(size.value)
+            self._check(getattr(self.lib, f"nvrtcGet{kind}")(prog, out), kind)
+            return out.raw, self._log(prog), lowered
         finally:
             self.lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
@@ -331,6 +334,20 @@ def measure_operations(nvrtc: Nvrtc, nvdisasm: Path, arch: str) -> dict[str, int
         io_own, _ = counts[lowered[f"io_probe<{probe}>"]]
         out[key] = op_own - (io_own - 2 * xors)
     return out
+
+
+_CARRY = re.compile(r"^\s*((?:mad|madc)\.(?:lo|hi)(?:\.cc)?|addc?(?:\.cc)?|subc?(?:\.cc)?)\.[us]32\b", re.M)
+
+
+def carry_sequence(nvrtc: Nvrtc, arch: str, probe: str = "FrMul") -> list[str]:
+    """The carry-flag instructions (mad.lo.cc, madc.hi, add.cc, addc, …) of one probe kernel's
+    PTX, in order: what the inline-PTX product hands to ptxas."""
+    ptx, _, lowered = nvrtc.compile(PROBE, "probe.cu", [f"--gpu-architecture={arch}", *loader.compile_options()],
+                                    [f"op_probe<{probe}>"], ptx=True)
+    text = ptx.rstrip(b"\0").decode()
+    start = text.index(f".entry {lowered[f'op_probe<{probe}>']}")
+    body = text[start:text.index("\n}", start)]
+    return [m for m in _CARRY.findall(body) if ".cc" in m or m.startswith(("madc", "addc", "subc"))]
 
 
 def main(argv=None) -> int:

@@ -436,3 +436,23 @@ else:
 """
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_device_product_ptx_is_the_tested_chain():
+    """The PTX of the device product holds exactly the carry-flag instructions of the chain that
+    the emulated-flag build runs on the CPU (test_field_ops_match_python_ints[carry_chain-…]),
+    in the same order, and no other instruction that reads or writes the flag."""
+    from bench import gpu_sass
+
+    try:
+        nvrtc = gpu_sass.Nvrtc(gpu_sass.find_nvrtc())
+    except gpu_sass.ToolMissing as e:
+        pytest.skip(str(e))
+    pair = ["madc.lo.cc", "madc.hi.cc"]
+    reduction = (["mad.lo.cc", "madc.hi.cc"] + pair * 3 + ["addc"]            # ev += q·M_even
+                 + ["mad.lo.cc", "madc.hi.cc"] + pair * 2 + ["madc.lo.cc", "madc.hi"])  # od += q·M_odd
+    shift_and_multiply = (["add.cc"] + pair * 3 + ["madc.lo.cc", "madc.hi"]    # ev_1 + od chain
+                          + ["mad.lo.cc", "madc.hi.cc"] + pair * 3 + ["addc"])  # ev chain
+    want = reduction + 7 * (shift_and_multiply + reduction) + ["add.cc"] + ["addc.cc"] * 6 + ["addc"]
+    for probe in ("FrMul", "FqMul"):
+        assert gpu_sass.carry_sequence(nvrtc, "sm_90", probe) == want, probe

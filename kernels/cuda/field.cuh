@@ -267,46 +267,60 @@ ZK_HD void split_limbs(const u64* x, u32* w) {
 // The product with 8 limbs of 32 bits, interleaving multiplication and reduction (CIOS), with the
 // accumulator kept as two halves so that every chain adds whole 64-bit products at once: `ev`
 // holds the products of the even limbs a_0, a_2, … (lo at limb 2k, hi at 2k + 1: one unbroken
-// chain) and `od` those of the odd limbs, one limb up. Value of the state: ev + od·2^32.
+// chain) and `od` those of the odd limbs, one limb up; `top` is ev's ninth limb. The state's value
+// is ev + top·2^256 + od·2^32.
 //
-// Row i: ev += a_even·b_i (its carry into `top`), od = a_odd·b_i; q = ev_0·(−M^−1); ev += q·M_even,
-// od += q·M_odd; then the whole value is divisible by 2^32 and is shifted down while the halves
-// merge: ev_j ← od_j + ev_(j+1). Bounds (M < 2^254, inputs < M): the state stays below 2M < 2^255
-// after every row, so od·2^32 ≤ 2M + 2^33·M < 2^288 never carries out of its 8 limbs and the
-// merge never carries out either; only ev, which can reach 2^288, needs the extra `top` limb.
+// Row i adds a·b_i, then q·M with q = ev_0·(−M^−1) mod 2^32, which makes the value divisible by
+// 2^32; the shift down by one limb is folded into the next row instead of merging the halves:
+// the shifted od becomes the new even half's addend, and ev shifted by two limbs (plus top) the
+// new odd half's, while the one limb left over, ev_1, is added at limb 0 by `add.cc` whose carry
+// (into limb 1) is the carry-in of the odd chain, which starts at limb 1. After the last row the
+// halves merge once. Bounds (M < 2^254, inputs < M): the value stays below 2M after every row,
+// and below 2^33·M + 2M < 2^288 within one, so od (times 2^32) never carries out of its 8 limbs
+// and top stays below 3; ev + top, which can reach 2^288, is why top exists.
 template <class P>
 ZK_HD Fp<P> mont_mul_chain(const Fp<P>& x, const Fp<P>& y) {
     constexpr u64 M64[4] = {P::M0, P::M1, P::M2, P::M3};
     constexpr u32 INV = (u32)P::INV;  // −M^−1 mod 2^32 is the low half of −M^−1 mod 2^64
-    u32 a[8], b[8], ev[8], od[8], top = 0;
+    u32 a[8], b[8], ev[8], od[8], top;
     split_limbs(x.l, a);
     split_limbs(y.l, b);
     CarryFlag f;
+    // Row 0: plain products (lo and hi land in different limbs: nothing to add).
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        ev[2 * k] = a[2 * k] * b[0];
+        ev[2 * k + 1] = mul_hi32(a[2 * k], b[0]);
+        od[2 * k] = a[2 * k + 1] * b[0];
+        od[2 * k + 1] = mul_hi32(a[2 * k + 1], b[0]);
+    }
+    top = 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-        const u32 bi = b[i];
-        if (i == 0) {
-            // First row: plain products (lo and hi land in different limbs: nothing to add).
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                ev[2 * k] = a[2 * k] * bi;
-                ev[2 * k + 1] = mul_hi32(a[2 * k], bi);
-            }
-            top = 0;
-        } else {
-            ev[0] = mad_lo_cc(a[0], bi, ev[0], f);
-            ev[1] = madc_hi_cc(a[0], bi, ev[1], f);
+        if (i > 0) {
+            const u32 bi = b[i];
+            // Shift down by one limb while adding a·b_i: new ev = od + a_even·b_i (+ ev_1 at
+            // limb 0), new od = (ev >> 64) + a_odd·b_i.
+            const u32 e0 = add_cc(od[0], ev[1], f);
+            u32 o[8];
+            o[0] = madc_lo_cc(a[1], bi, ev[2], f);
+            o[1] = madc_hi_cc(a[1], bi, ev[3], f);
+            o[2] = madc_lo_cc(a[3], bi, ev[4], f);
+            o[3] = madc_hi_cc(a[3], bi, ev[5], f);
+            o[4] = madc_lo_cc(a[5], bi, ev[6], f);
+            o[5] = madc_hi_cc(a[5], bi, ev[7], f);
+            o[6] = madc_lo_cc(a[7], bi, top, f);
+            o[7] = madc_hi(a[7], bi, 0, f);
+            ev[0] = mad_lo_cc(a[0], bi, e0, f);
+            ev[1] = madc_hi_cc(a[0], bi, od[1], f);
 #pragma unroll
             for (int k = 1; k < 4; ++k) {
-                ev[2 * k] = madc_lo_cc(a[2 * k], bi, ev[2 * k], f);
-                ev[2 * k + 1] = madc_hi_cc(a[2 * k], bi, ev[2 * k + 1], f);
+                ev[2 * k] = madc_lo_cc(a[2 * k], bi, od[2 * k], f);
+                ev[2 * k + 1] = madc_hi_cc(a[2 * k], bi, od[2 * k + 1], f);
             }
             top = addc(0, 0, f);
-        }
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            od[2 * k] = a[2 * k + 1] * bi;
-            od[2 * k + 1] = mul_hi32(a[2 * k + 1], bi);
+            for (int j = 0; j < 8; ++j) od[j] = o[j];
         }
         const u32 q = ev[0] * INV;
         ev[0] = mad_lo_cc(q, (u32)M64[0], ev[0], f);  // ≡ 0: only its carry matters
@@ -326,16 +340,17 @@ ZK_HD Fp<P> mont_mul_chain(const Fp<P>& x, const Fp<P>& y) {
         }
         od[6] = madc_lo_cc(q, (u32)(M64[3] >> 32), od[6], f);
         od[7] = madc_hi(q, (u32)(M64[3] >> 32), od[7], f);
-        // Shift down one limb while merging the halves.
-        ev[0] = add_cc(od[0], ev[1], f);
-#pragma unroll
-        for (int j = 1; j < 7; ++j) ev[j] = addc_cc(od[j], ev[j + 1], f);
-        ev[7] = addc(od[7], top, f);
     }
-    Fp<P> r;
+    // The last shift, merging the halves: (ev >> 32) + top·2^224 + od.
+    u32 r[8];
+    r[0] = add_cc(od[0], ev[1], f);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) r.l[i] = (u64)ev[2 * i] | ((u64)ev[2 * i + 1] << 32);
-    return reduce_once(r);
+    for (int j = 1; j < 7; ++j) r[j] = addc_cc(od[j], ev[j + 1], f);
+    r[7] = addc(od[7], top, f);
+    Fp<P> out;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) out.l[i] = (u64)r[2 * i] | ((u64)r[2 * i + 1] << 32);
+    return reduce_once(out);
 }
 
 #endif  // ZK_CARRY_CHAIN
