@@ -271,6 +271,15 @@ class NetnsCluster:
         self._wait(ready, timeout, f"Ray nodes on {', '.join(names)}")
         return found
 
+    def wait_dead(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until Ray's node table (as the dashboard reports it) has no live node on `name`."""
+        def gone():
+            try:
+                return self.alive_node(name) is None
+            except OSError:             # the dashboard did not answer this time
+                return False
+        self._wait(gone, timeout, f"Ray writing {name} off")
+
     def _wait(self, ok, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -386,7 +395,8 @@ class NetnsCluster:
         path = self.base_dir / "cluster.json"
         path.touch(mode=0o600)          # it holds the token
         path.write_text(json.dumps(
-            {"k": self.k, "resource": self.resource, "token": self.token, "hosts": [asdict(h) for h in self.hosts.values()]}, indent=1))
+            {"k": self.k, "resource": self.resource, "token": self.token,
+             "hosts": [asdict(h) for h in self.hosts.values()]}, indent=1))
 
     @classmethod
     def attach(cls, k: int, log=print) -> "NetnsCluster":
