@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from node.l1.errors import TransactionReverted
+from node.l1.errors import L1Unavailable, TransactionReverted
 
 from .errors import RollupMissing, SubmissionRejected
 from .events import Sink, batch_event, counter, discard
@@ -54,8 +54,10 @@ class InOrderSubmitter:
     def read_height(self) -> int:
         try:
             self.height = int(self.contract().last_batch_index())
+        except L1Unavailable:
+            raise                         # no answer: nothing to learn about the contract
         except Exception:
-            self.check_contract()
+            self.check_contract()         # an answer that is no index: is the contract still there?
             raise
         return self.height
 
