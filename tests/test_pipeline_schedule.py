@@ -69,6 +69,7 @@ def test_error_that_a_retry_cannot_fix_fails_at_once():
     book.add(1, 5, "job")
     a = book.next_assignment(["w0"])
     assert book.attempt_failed(1, a.attempt, "w0", "InvalidTrace", retryable=False) == "failed"
+    assert book.state(1) == FAILED and [e.batch for e in book.failed()] == [1]
 
 
 def test_stale_results_are_dropped():
