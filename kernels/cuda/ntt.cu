@@ -150,8 +150,9 @@ ZK_HD void powers_element(u64 i, const u64* pow2_table, const u64* c, u64* out) 
 using namespace zk;
 
 // grid: (blocks per column, columns); block: ZK_NTT_THREADS or fewer; dynamic shared memory:
-// 32 bytes per element of the pass block (at most 32 KiB).
-extern "C" __global__ void __launch_bounds__(ZK_NTT_THREADS) ntt_dif_pass(
+// 32 bytes per element of the pass block (at most 32 KiB). Three blocks per SM fit in 80
+// registers without spills (four would spill).
+extern "C" __global__ void __launch_bounds__(ZK_NTT_THREADS, 3) ntt_dif_pass(
     const u64* src, u64* dst, const u64* tw, u32 log_n, u32 lo, u32 t, u32 g, int last,
     const u64* scale_table, const u64* scale) {
     ZK_DYNAMIC_SHARED(u64, sh);
