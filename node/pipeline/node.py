@@ -94,7 +94,7 @@ class RollupNode:
         self.metrics = None
         self.dashboard_url = None
         self.rpc_url = None
-        self._next_l1_check = 0.0
+        self._l1_gone: str | None = None
 
     # -- set-up -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,6 +168,7 @@ class RollupNode:
         if self.rpc_url:
             self.say(f"JSON-RPC: {self.rpc_url}  (chain id {self.genesis.chain_id})")
         self._start_pump()
+        self._start_l1_watch()
         self._start_dashboard()
 
     def _start_ray(self) -> None:
@@ -292,22 +293,29 @@ class RollupNode:
             raise NodeStopped(st["fatal"])
         if st["failed"]:
             raise NodeStopped(f"proof batch {st['failed'][0]} failed for good: {st['errors'][-1:]}")
-        if time.monotonic() >= self._next_l1_check:
-            self._next_l1_check = time.monotonic() + L1_CHECK_S
-            self._check_l1()
+        if self._l1_gone is not None:
+            raise NodeStopped(self._l1_gone)
         seq = ray.get(self.sequencer.status.remote(), timeout=30)
         if seq.get("failed"):
             raise NodeStopped(f"the sequencer stopped: {seq['failed']}")
         return st
 
-    def _check_l1(self) -> None:
+    def _start_l1_watch(self) -> None:
+        """Every L1_CHECK_S, on a thread of its own (an L1 that does not answer holds up only
+        this thread): does the rollup contract still have code? Proving or not, a reset chain
+        is noticed within seconds."""
         from .submitter import describe_chain
-        try:
-            code = self.rollup.l1.code_at(self.rollup.address)
-        except Exception:  # noqa: BLE001 - not answering: the submitter retries meanwhile
-            return
-        if not code:
-            raise NodeStopped(str(RollupMissing(self.rollup.address, describe_chain(self.rollup.l1))))
+
+        def watch():
+            while not self._pump_stop.wait(L1_CHECK_S):
+                try:
+                    code = self.rollup.l1.code_at(self.rollup.address)
+                except Exception:  # noqa: BLE001 - not answering: the submitter retries meanwhile
+                    continue
+                if not code:
+                    self._l1_gone = str(RollupMissing(self.rollup.address, describe_chain(self.rollup.l1)))
+                    return
+        threading.Thread(target=watch, name="l1-watch", daemon=True).start()
 
     def run_until(self, stop: threading.Event, poll: float = 0.5) -> None:
         """Run until `stop` is set (returns) or the node cannot go on (NodeStopped)."""
