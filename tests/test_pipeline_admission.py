@@ -61,6 +61,15 @@ def test_no_room_for_wait_s_refuses_the_call():
     assert gate.take(5) == 2
 
 
+def test_backlog_replayed_from_the_log_counts():
+    gate = AdmissionGate(wait_s=0.05, limit=10)
+    gate.carry(12)                    # a restart: more than the bound waits for proofs
+    with pytest.raises(AdmissionClosed):
+        gate.take(1)
+    gate.proven(5)
+    assert gate.take(8) == 3 and gate.high_water == 12
+
+
 @pytest.fixture
 def gated(tmp_path):
     keys = dev_keys(4, "admission")

@@ -78,13 +78,19 @@ class AdmissionGate:
                 self._queue.remove(ticket)
                 self._cond.notify_all()
 
+    def carry(self, count: int) -> None:
+        """Count `count` transfers admitted before this gate existed (replayed from the log,
+        not yet proven) in the backlog."""
+        with self._cond:
+            self.backlog += max(0, count)
+            self.high_water = max(self.high_water, self.backlog)
+
     def give_back(self, count: int) -> None:
         """Room taken for transfers that were then refused (invalid) or never admitted."""
         self.proven(count)
 
     def proven(self, count: int) -> None:
-        """`count` transfers were proven: their room is free again. The backlog does not go
-        below zero (after a restart, replayed batches are proven that this gate never saw)."""
+        """`count` transfers were proven: their room is free again (never below zero)."""
         with self._cond:
             self.backlog = max(0, self.backlog - count)
             self._cond.notify_all()

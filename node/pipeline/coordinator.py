@@ -91,6 +91,7 @@ class Coordinator:
         self.backoffs = 0
         self.kept_proofs = ProofStore(c.proof_dir) if c.proof_dir else None
         self.fatal: str | None = None
+        self._proven_unreported = 0                  # transfers proven before `admission` was set
         self._tasks: set[asyncio.Task] = set()
 
     # -- remote methods -----------------------------------------------------------------------
@@ -136,6 +137,9 @@ class Coordinator:
         """Tell `admission` (set_admission(open)) when admission opens or closes, from now on."""
         self.admission = admission
         admission.set_admission.remote(self.admission_is_open)
+        if self._proven_unreported and hasattr(admission, "proven"):
+            admission.proven.remote(self._proven_unreported)   # proven before it was known here
+        self._proven_unreported = 0
 
     def set_submitter(self, submitter) -> None:
         """Use another submitter from now on (offers in flight are repeated to it)."""
@@ -187,7 +191,9 @@ class Coordinator:
     def _proven(self, batch: int, transfers: int) -> None:
         for listener in self.listeners:
             listener.batch_proven.remote(batch)
-        if self.admission is not None and hasattr(self.admission, "proven"):
+        if self.admission is None:
+            self._proven_unreported += transfers
+        elif hasattr(self.admission, "proven"):
             self.admission.proven.remote(transfers)   # room in the sequencer's backlog again
 
     def _attempt_failed(self, a, error: BaseException) -> None:

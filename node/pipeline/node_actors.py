@@ -153,6 +153,9 @@ class SequencerActor:
         replayed = self.sequencer.take_replayed()
         if replayed:
             self._release(ray.get(executor.replay.remote(replayed)), log_seals=False)
+            # What the log holds beyond the L1 counts against the bound until it is proven.
+            st = ray.get(executor.status.remote())
+            self.gate.carry(st["executed_transfers"] - st["verified_transfers"])
         self.server = None
         if rpc_port is not None:
             from node.eth_api import NodeApi
