@@ -238,11 +238,11 @@ class NetnsCluster:
                         "state": raylet.get("state"), "resources": raylet.get("resourcesTotal", {})})
         return out
 
-    def alive_node(self, host: str) -> str | None:
-        """The node id of the live Ray node on `host`, if there is one."""
+    def alive_node(self, host: str, besides=()) -> str | None:
+        """The node id of the live Ray node on `host` (other than those in `besides`), if any."""
         ip = self.hosts[host].ip
         for n in self.nodes():
-            if n["ip"] == ip and n["state"] == "ALIVE":
+            if n["ip"] == ip and n["state"] == "ALIVE" and n["node_id"] not in besides:
                 return n["node_id"]
         return None
 
@@ -254,15 +254,16 @@ class NetnsCluster:
                 return by_ip.get(n["ip"])
         return None
 
-    def wait_alive(self, names, timeout: float = 120.0) -> dict:
-        """Wait until each named host has a live Ray node; returns host → node id."""
+    def wait_alive(self, names, timeout: float = 120.0, besides=()) -> dict:
+        """Wait until each named host has a live Ray node (not one of `besides`); returns host →
+        node id."""
         found: dict = {}
 
         def ready():
             for name in names:
                 if name not in found:
                     try:
-                        node = self.alive_node(name)
+                        node = self.alive_node(name, besides)
                     except OSError:
                         return False
                     if node:
@@ -344,10 +345,15 @@ class NetnsCluster:
         if name == "head" or name not in self.hosts:
             raise ValueError(f"no worker host {name!r}")
         host = self.hosts[name]
+        # The head's node table may still list the old node as alive for a while: wait for another.
+        try:
+            before = {n["node_id"] for n in self.nodes() if n["ip"] == host.ip}
+        except OSError:
+            before = set()
         _ip("link", "set", host.veth, "up")
         self._kill_ns(host)
         self.start_ray(host)
-        node = self.wait_alive([name], timeout)[name]
+        node = self.wait_alive([name], timeout, besides=before)[name]
         self.log(f"  {name}: back as node {node[:12]}")
         return node
 
@@ -446,8 +452,9 @@ def main(argv=None) -> int:
         try:
             c.up()
             print(f"job server: {c.job_address}\n"
+                  f"  export RAY_AUTH_MODE=token RAY_AUTH_TOKEN={c.token}\n"
                   f"  zkpipe submit --address {c.job_address} --cpu-provers -- --prover-resource {c.resource} "
-                  f"--log2-rows 6 --accounts 16 --duration 20 --tps 20\n"
+                  f"--log2-rows 7 --accounts 16 --duration 20 --tps 20\n"
                   f"  ray status --address {c.gcs_address}\nCtrl-C tears it down.", flush=True)
             while True:
                 time.sleep(3600)
