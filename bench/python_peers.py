@@ -9,7 +9,7 @@ once (`agrees`), so a figure for a peer that computes something else never passe
 | peer | MSM | NTT | what one timed call includes |
 |---|---|---|---|
 | arkworks (zksnake) | `multiscalar_mul_g1` | `polynomial_bn254.fft` | its Python API takes Python ints and point objects: converting them to field elements is inside the call, as for any user of the wheel |
-| mcl (mclbn256) | `mclBnG1_mulVec` | none | the library re-initialised to Ethereum's alt_bn128 (the wheel starts on another 254-bit curve); one thread |
+| mcl (mclbn256) | `mclBnG1_mulVec` | none | the library re-initialised to Ethereum's alt_bn128 (the wheel starts on another 254-bit curve); one thread; slices of 2^16 points summed (its mulVec crashes on 2^18 at once) |
 | Fractal JAX (frx) | `lax.msm` | `lax.ntt` | jitted; the arrays are zero-copy views of ours (frx uses the same Montgomery limbs) |
 
 A peer that is not installed, or fails, is reported with its reason; it never stops the run.
@@ -103,6 +103,7 @@ class Mcl(PythonPeer):
     name, package, ops = "mcl", "mclbn256", ("msm",)
     note = "mcl's mulVec on alt_bn128, one thread"
     _SNARK1 = 4   # mcl's MCL_BN_SNARK1: Ethereum's alt_bn128
+    CHUNK = 1 << 16
 
     def __init__(self):
         from mclbn256 import mclbn256 as m
@@ -125,11 +126,18 @@ class Mcl(PythonPeer):
             self._set(lib.mclBnG1_setStr, bases[i], "0" if (x, y) == (0, 0) else f"1 {x} {y}")
         for i, k in enumerate(ks):
             self._set(lib.mclBnFr_setStr, coeffs[i], str(k))
-        out = m.G1()
+        out, part = m.G1(), m.G1()
         buf = ctypes.create_string_buffer(512)
+        g_size, f_size = ctypes.sizeof(m.G1), ctypes.sizeof(m.Fr)
 
         def call():
-            lib.mclBnG1_mulVec(ctypes.byref(out), bases, coeffs, n)
+            # mulVec crashes past about 2^17 points in this build: sum slices of MCL_CHUNK
+            lib.mclBnG1_clear(ctypes.byref(out))
+            for lo in range(0, n, self.CHUNK):
+                k = min(self.CHUNK, n - lo)
+                lib.mclBnG1_mulVec(ctypes.byref(part), ctypes.byref(bases, lo * g_size),
+                                   ctypes.byref(coeffs, lo * f_size), k)
+                lib.mclBnG1_add(ctypes.byref(out), ctypes.byref(out), ctypes.byref(part))
             lib.mclBnG1_normalize(ctypes.byref(out), ctypes.byref(out))
             lib.mclBnG1_getStr(buf, len(buf), ctypes.byref(out), 10)
             parts = buf.value.decode().split()

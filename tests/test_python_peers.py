@@ -46,3 +46,11 @@ def test_a_missing_peer_is_a_reason_not_an_error():
     assert set(found) <= {"mcl"}
     times = python_peers.interleaved_medians({"a": lambda: None, "b": lambda: sum(range(100))}, reps=3)
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_mcl_sums_slices_as_one_msm(inputs):
+    pytest.importorskip("mclbn256")
+    be, points, scalars = inputs
+    peer = python_peers.Mcl()
+    peer.CHUNK = 24                                  # 64 points in three uneven slices
+    assert peer.msm(points, scalars)() == tuple(be.g1.to_ints(be.msm(points, scalars)[None])[0])
