@@ -261,6 +261,7 @@ def test_worker_host_cut_mid_proof_then_back(cluster):
         t_cut = time.monotonic()
         # The dashboard's /metrics shows the worker dead, and Ray has written the host off.
         states.wait(victim, "dead", timeout=60)
+        t_dead = time.monotonic()
         c.wait_dead("w1", timeout=60)
         # Back on the network: a fresh raylet on w1, Ray restarts the prover there, it proves again.
         new_node = c.restore("w1")
@@ -283,7 +284,7 @@ def test_worker_host_cut_mid_proof_then_back(cluster):
                if e.get("type") == "batch"), "no retry after a worker death"
     # After it came back, w1 proved batches again, on its new node.
     assert any(e.get("stage") == "proof_done" and e["node"] == new_node for e in events), new_node
-    print(f"cut→back {t_back - t_cut:.1f} s; retried {retried}; proofs per host "
+    print(f"cut→dead on /metrics {t_dead - t_cut:.1f} s, cut→back {t_back - t_cut:.1f} s; retried {retried}; proofs per host "
           f"{ {h: list(hosts.values()).count(h) for h in ('w1', 'w2')} }")
 
 
