@@ -166,7 +166,16 @@ class NetnsCluster:
             self._wait(lambda: self._http_ok("/api/version"), timeout, "the head's job server")
             for name in self.worker_names():
                 self.start_ray(self.hosts[name])
-            self.wait_alive(self.worker_names(), timeout)
+            try:
+                self.wait_alive(self.worker_names(), timeout)
+            except HarnessError:
+                # A raylet that could not register in time (a busy machine) gets another go.
+                failed = [n for n in self.worker_names() if self.procs[n].poll() is not None]
+                if not failed:
+                    raise
+                for name in failed:
+                    self.start_worker(name, timeout)
+                self.wait_alive(self.worker_names(), timeout)
         except BaseException:
             self.down()
             raise
@@ -351,11 +360,24 @@ class NetnsCluster:
         except OSError:
             before = set()
         _ip("link", "set", host.veth, "up")
-        self._kill_ns(host)
-        self.start_ray(host)
-        node = self.wait_alive([name], timeout, besides=before)[name]
+        node = self.start_worker(name, timeout, besides=before)
         self.log(f"  {name}: back as node {node[:12]}")
         return node
+
+    def start_worker(self, name: str, timeout: float = 120.0, besides=(), attempts: int = 3) -> str:
+        """(Re)start Ray on a worker host, its old processes killed first, until its node is alive.
+        `ray start` gives a raylet 30 s to register with the GCS; on a machine busy enough to miss
+        that, it exits, and is tried again up to `attempts` times. Returns the node id."""
+        host = self.hosts[name]
+        for attempt in range(1, attempts + 1):
+            self._kill_ns(host)
+            self.start_ray(host)
+            try:
+                return self.wait_alive([name], timeout, besides=besides)[name]
+            except HarnessError as e:
+                if attempt == attempts or self.procs[name].poll() is None:
+                    raise
+                self.log(f"  {name}: ray start failed, again ({str(e).splitlines()[-1][:120]})")
 
     # -- down ---------------------------------------------------------------------------------
     def _kill_ns(self, host: Host) -> None:
