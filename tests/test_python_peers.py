@@ -54,3 +54,11 @@ def test_mcl_sums_slices_as_one_msm(inputs):
     peer = python_peers.Mcl()
     peer.CHUNK = 24                                  # 64 points in three uneven slices
     assert peer.msm(points, scalars)() == tuple(be.g1.to_ints(be.msm(points, scalars)[None])[0])
+
+
+def test_frx_refuses_an_msm_that_would_crash_it():
+    pytest.importorskip("frx")
+    peer = python_peers.FractalJax()
+    too_many = np.zeros((peer.MSM_MAX + 1, 2, 4), dtype=np.uint64)
+    with pytest.raises(ValueError, match="crashes"):
+        peer.msm(too_many, np.zeros((peer.MSM_MAX + 1, 4), dtype=np.uint64))
