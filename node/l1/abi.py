@@ -9,6 +9,8 @@ from __future__ import annotations
 from eth_abi import decode, encode
 from eth_utils import keccak
 
+from kernels.errors import InvalidInput
+
 
 def _type_string(param: dict) -> str:
     """The canonical type of an ABI parameter, tuples spelled out."""
@@ -50,7 +52,7 @@ def encode_constructor(abi: list, *args) -> bytes:
         if item.get("type") == "constructor":
             return encode([_type_string(p) for p in item["inputs"]], list(args))
     if args:
-        raise ValueError("the contract has no constructor arguments")
+        raise InvalidInput("the contract has no constructor arguments")
     return b""
 
 

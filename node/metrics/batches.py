@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 
+from kernels.errors import InvalidInput
+
 from .schema import BATCH_STAGES, PHASES
 
 _ORDER = {s: i for i, s in enumerate(BATCH_STAGES)}
@@ -70,7 +72,7 @@ class BatchRecord:
 class BatchHistory:
     def __init__(self, capacity: int = 10_000):
         if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity!r}")
+            raise InvalidInput(f"capacity must be at least 1, got {capacity!r}")
         self.capacity = int(capacity)
         self._records: dict[int, BatchRecord] = {}
         self._ids: list[int] = []  # sorted; batches mostly arrive in order, so insort appends

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from kernels.errors import InvalidInput
+
 from .histogram import LogHistogram
 from .schema import BATCH_EVENT_STAGES, BATCH_STAGES, COUNTERS, GAUGES, TX_STAGES
 
@@ -64,9 +66,9 @@ class Series:
 
     def __init__(self, bucket_s: float = 1.0, max_buckets: int = 3600, open_buckets: int = 5):
         if not (bucket_s > 0 and math.isfinite(bucket_s)):
-            raise ValueError(f"bucket_s must be a positive number of seconds, got {bucket_s!r}")
+            raise InvalidInput(f"bucket_s must be a positive number of seconds, got {bucket_s!r}")
         if max_buckets < 2 or open_buckets < 1 or open_buckets >= max_buckets:
-            raise ValueError("need max_buckets ≥ 2 and 1 ≤ open_buckets < max_buckets")
+            raise InvalidInput("need max_buckets ≥ 2 and 1 ≤ open_buckets < max_buckets")
         self.bucket_s = float(bucket_s)
         self.max_buckets = int(max_buckets)
         self.open_buckets = int(open_buckets)

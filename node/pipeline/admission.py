@@ -17,6 +17,8 @@ import threading
 import time
 from collections import deque
 
+from kernels.errors import InvalidInput
+
 from .errors import AdmissionClosed
 
 FULL = "txpool is full"     # the message prefix clients (and the load generator) recognise
@@ -25,7 +27,7 @@ FULL = "txpool is full"     # the message prefix clients (and the load generator
 class AdmissionGate:
     def __init__(self, wait_s: float = 2.0, limit: int | None = None):
         if limit is not None and limit < 1:
-            raise ValueError(f"the backlog limit must be at least 1 transfer, got {limit}")
+            raise InvalidInput(f"the backlog limit must be at least 1 transfer, got {limit}")
         self.wait_s = wait_s
         self.limit = limit
         self.backlog = 0              # admitted (through this gate), not yet proven

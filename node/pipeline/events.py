@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from kernels.errors import InvalidInput
+
 Sink = Callable[[dict], None]
 
 BATCH_STAGES = ("sequenced", "executed", "proof_queued", "proof_started", "proof_done",
@@ -29,7 +31,7 @@ COUNTERS = ("transactions_received", "transactions_rejected", "retries", "failur
 def batch_event(batch: int, stage: str, t: float | None = None, **extra) -> dict:
     """Batch `batch` reached `stage` (one of BATCH_STAGES)."""
     if stage not in BATCH_STAGES:
-        raise ValueError(f"unknown batch stage {stage!r}")
+        raise InvalidInput(f"unknown batch stage {stage!r}")
     ev = {"type": "batch", "batch": int(batch), "stage": stage, "t": time.time() if t is None else t}
     ev.update({k: v for k, v in extra.items() if v is not None})
     return ev
@@ -38,7 +40,7 @@ def batch_event(batch: int, stage: str, t: float | None = None, **extra) -> dict
 def txs_event(stage: str, latencies_s: Iterable[float], batch: int | None = None, t: float | None = None) -> dict:
     """Transactions reached `stage`; their latencies since submission, in seconds."""
     if stage not in TX_STAGES:
-        raise ValueError(f"unknown transaction stage {stage!r}")
+        raise InvalidInput(f"unknown transaction stage {stage!r}")
     ev = {"type": "txs", "stage": stage, "latencies_s": [round(float(x), 6) for x in latencies_s],
           "t": time.time() if t is None else t}
     if batch is not None:
@@ -48,7 +50,7 @@ def txs_event(stage: str, latencies_s: Iterable[float], batch: int | None = None
 
 def gauge(name: str, value: float, worker: str | None = None, t: float | None = None) -> dict:
     if name not in GAUGES:
-        raise ValueError(f"unknown gauge {name!r}")
+        raise InvalidInput(f"unknown gauge {name!r}")
     ev = {"type": "gauge", "name": name, "value": value, "t": time.time() if t is None else t}
     if worker is not None:
         ev["worker"] = worker
@@ -58,7 +60,7 @@ def gauge(name: str, value: float, worker: str | None = None, t: float | None = 
 def worker_event(worker: str, node: str, state: str, batch: int | None = None, device: str | None = None,
                  t: float | None = None) -> dict:
     if state not in WORKER_STATES:
-        raise ValueError(f"unknown worker state {state!r}")
+        raise InvalidInput(f"unknown worker state {state!r}")
     ev = {"type": "worker", "worker": worker, "node": node, "state": state, "batch": batch,
           "t": time.time() if t is None else t}
     if device is not None:
@@ -68,7 +70,7 @@ def worker_event(worker: str, node: str, state: str, batch: int | None = None, d
 
 def counter(name: str, inc: int = 1, t: float | None = None) -> dict:
     if name not in COUNTERS:
-        raise ValueError(f"unknown counter {name!r}")
+        raise InvalidInput(f"unknown counter {name!r}")
     return {"type": "counter", "name": name, "inc": int(inc), "t": time.time() if t is None else t}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernels.errors import InvalidInput
 from node.l1.client import L1Client
 
 
@@ -31,4 +32,4 @@ def connect_l1(spec: L1Spec) -> L1Client:
     if spec.kind == "rpc":
         from node.l1.rpc import RpcL1
         return RpcL1(spec.url, private_key=spec.private_key, timeout=spec.timeout)
-    raise ValueError(f"unknown L1 kind {spec.kind!r}: expected 'hosted' or 'rpc'")
+    raise InvalidInput(f"unknown L1 kind {spec.kind!r}: expected 'hosted' or 'rpc'")

@@ -16,6 +16,7 @@ import time
 from urllib.parse import urlparse
 from dataclasses import dataclass, field
 
+from kernels.errors import InvalidInput
 from node.transactions import address_of, sign_transfer
 
 from .admission import FULL
@@ -75,7 +76,7 @@ class LoadGenerator:
     def __init__(self, submit, txs: list[bytes], tps: float, duration: float, tick: float = 0.02,
                  max_chunk: int = 4096):
         if tps <= 0 or duration <= 0:
-            raise ValueError("tps and duration must be positive")
+            raise InvalidInput("tps and duration must be positive")
         self.submit, self.txs, self.tps, self.duration, self.tick = submit, txs, tps, duration, tick
         self.max_chunk = max_chunk            # a backlog of due transfers goes in calls of this size
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from kernels.errors import InvalidInput
+
 from .errors import PipelineError
 
 WAITING, PROVING, PROVEN, VERIFIED, FAILED = "waiting", "proving", "proven", "verified", "failed"
@@ -51,7 +53,7 @@ class JobBook:
 
     def __init__(self, max_attempts: int = 3, max_unproven: int = 4, max_unverified: int = 16, height: int = 0):
         if max_attempts < 1 or max_unproven < 1 or max_unverified < max_unproven:
-            raise ValueError("need max_attempts ≥ 1 and 1 ≤ max_unproven ≤ max_unverified")
+            raise InvalidInput("need max_attempts ≥ 1 and 1 ≤ max_unproven ≤ max_unverified")
         self.max_attempts = max_attempts
         self.max_unproven = max_unproven
         self.max_unverified = max_unverified

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
+from kernels.errors import InvalidInput
 from node.l1.errors import L1Unavailable, TransactionReverted
 
 from .errors import RollupMissing, SubmissionRejected
@@ -27,7 +28,7 @@ class InOrderSubmitter:
 
     def __init__(self, rollup=None, sink: Sink = discard, connect=None):
         if rollup is None and connect is None:
-            raise ValueError("give a rollup contract or a way to connect to one")
+            raise InvalidInput("give a rollup contract or a way to connect to one")
         self.rollup = rollup
         self.connect = connect                # makes the contract when first needed (the L1 may
                                               # be down when the submitter starts)
