@@ -17,10 +17,11 @@ from urllib.parse import urlparse
 from dataclasses import dataclass, field
 
 from kernels.errors import InvalidInput
+from node.errors import InvalidTransaction
 from node.transactions import address_of, sign_transfer
 
 from .admission import FULL
-from .errors import AdmissionClosed
+from .errors import AdmissionClosed, PipelineError
 
 
 def dev_keys(count: int, seed: str = "zkpipe devnet") -> list[bytes]:
@@ -124,7 +125,7 @@ class LoadGenerator:
 class RpcClient:
     """The load generator's side of the node's bulk JSON-RPC method (zkpipe_sendRawTransactions),
     on one kept-alive HTTP connection. A call the node refuses as a whole because proving is
-    behind raises AdmissionClosed; other JSON-RPC errors raise RuntimeError."""
+    behind raises AdmissionClosed; other JSON-RPC errors raise PipelineError."""
 
     def __init__(self, url: str, timeout: float = 120.0):
         u = urlparse(url)
@@ -150,13 +151,13 @@ class RpcClient:
             message = reply["error"].get("message", "")
             if "proving is behind" in message:
                 raise AdmissionClosed(message)
-            raise RuntimeError(f"{method}: JSON-RPC error {reply['error'].get('code')}: {message}")
+            raise PipelineError(f"{method}: JSON-RPC error {reply['error'].get('code')}: {message}")
         return reply["result"]
 
     def send_many(self, raws: list[bytes]) -> list:
         """Per transaction its hash (hex) or an exception with the node's refusal."""
         out = self.call("zkpipe_sendRawTransactions", [["0x" + r.hex() for r in raws]])
-        return [r["hash"] if "hash" in r else RuntimeError(r["error"]["message"]) for r in out]
+        return [r["hash"] if "hash" in r else InvalidTransaction(r["error"]["message"]) for r in out]
 
     def close(self) -> None:
         if self.conn is not None:
