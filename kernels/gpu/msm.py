@@ -9,11 +9,9 @@ from typing import Optional
 import cupy
 import numpy as np
 
-from numba import njit
-
 from ..backend import MSMConfig
 from ..errors import InvalidInput
-from ..cpu import curve as host_curve
+from ..cpu import msm as host_msm
 from ..params import LIMBS
 from . import loader, plan
 from .curve import POINT, GpuG1
@@ -46,25 +44,12 @@ class ResidentBases:
         return ResidentBases(self._g1, None, self.points[index])
 
 
-@njit(cache=True)
-def _horner(window_sums, c):
-    """Σ_w 2^(c·w)·R_w over (W, 4, 4) XYZZ rows, Horner's rule from the top window."""
-    acc = host_curve.INFINITY
-    for w in range(window_sums.shape[0] - 1, -1, -1):
-        for _ in range(c):
-            acc = host_curve.double(acc)
-        acc = host_curve.add(acc, host_curve.load_xyzz(window_sums, w))
-    out = np.zeros((1, 4, 4), dtype=np.uint64)
-    host_curve.store_xyzz(out, 0, acc)
-    return out
-
-
 def combine_windows(window_sums: np.ndarray, c: int) -> np.ndarray:
     """Σ_w 2^(c·w)·R_w on the host from the (W, 16) XYZZ window sums, as one affine point (2, 4):
-    the CPU backend's compiled XYZZ formulas (a few hundred doublings, about 0.1 ms, instead of a
-    one-thread kernel), one inversion at the end."""
-    total = _horner(np.ascontiguousarray(window_sums).reshape(-1, 4, LIMBS), c)
-    return host_curve.xyzz_to_affine(total)[0]
+    Horner's rule with the CPU backend's compiled formulas (kernels/cpu/msm.py, the same step of
+    its own MSM), a few hundred doublings and one inversion, instead of a one-thread kernel."""
+    sums = np.ascontiguousarray(window_sums).reshape(-1, 4, LIMBS)
+    return host_msm.combine_windows(sums, sums.shape[0], 1, c)
 
 
 class GpuMsm:
