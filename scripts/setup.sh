@@ -11,11 +11,12 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.zkpipe-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+extras='test,bench,sass'   # test runner and browser driver; benchmark peers; NVRTC/nvdisasm for SASS counts
+want=$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python dependencies into .venv" >&2
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test,bench]'
+    .venv/bin/python -m pip install -q -e ".[$extras]"
     echo "$want" > "$stamp"
 fi
 
