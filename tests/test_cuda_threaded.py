@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kernels import InvalidInput, MSMConfig
-from kernels.params import R_MODULUS
+from kernels.params import P_MODULUS, R_MODULUS
 
 from .cuda_threads import LaunchError, build, threaded_backend
 
@@ -167,6 +167,46 @@ def test_msm_configs_and_errors(gpu, cpu, rng):
     with pytest.raises(InvalidInput):
         gpu.msm(points, scalars, MSMConfig(window_bits=1))
     assert np.array_equal(gpu.msm(points[:0], scalars[:0]), np.zeros((2, 4), dtype=np.uint64))
+
+
+def _off_curve_cases(points):
+    """(index, points) pairs: y replaced by x (off the curve), and x = p (a coordinate not below p)."""
+    off = points.copy()
+    off[9, 1] = off[9, 0]
+    over = points.copy()
+    over[3, 0] = [(P_MODULUS >> (64 * i)) & (2**64 - 1) for i in range(4)]
+    return [(9, off), (3, over)]
+
+
+def test_msm_checks_points_as_the_cpu_does(threaded, gpu, cpu, rng):
+    """MSMConfig.check_points: on by default, the GPU driver runs the on-curve kernel over array
+    bases and raises the CPU backend's error for the first bad point; off, it runs no check (and
+    valid bases still give the CPU's sum); resident bases are checked once, when made."""
+    n = 64
+    points = cpu.g1.random(n, rng)
+    scalars = cpu.fr.random(n, rng)
+    for index, bad in _off_curve_cases(points):
+        for config in (None, MSMConfig(check_points=True)):
+            with pytest.raises(InvalidInput) as on_gpu:
+                gpu.msm(bad, scalars, config)
+            with pytest.raises(InvalidInput) as on_cpu:
+                cpu.msm(bad, scalars, config)
+            assert str(on_gpu.value) == str(on_cpu.value)
+            assert f"points[{index}]" in str(on_gpu.value)
+        threaded[1].clear()
+        assert gpu.msm(bad, scalars, MSMConfig(check_points=False)).shape == (2, 4)
+        assert launches(threaded, "g1_check") == []
+        with pytest.raises(InvalidInput):
+            gpu.msm_bases(bad)
+    unchecked = MSMConfig(check_points=False)
+    np.testing.assert_array_equal(gpu.msm(points, scalars, unchecked), cpu.msm(points, scalars, unchecked))
+    threaded[1].clear()
+    np.testing.assert_array_equal(gpu.msm(points, scalars), cpu.msm(points, scalars))
+    assert len(launches(threaded, "g1_check")) == 1
+    resident = gpu.msm_bases(points)
+    threaded[1].clear()
+    np.testing.assert_array_equal(gpu.msm(resident, scalars), cpu.msm(points, scalars))
+    assert launches(threaded, "g1_check") == []
 
 
 def test_unknown_kernel_is_an_error(libs):

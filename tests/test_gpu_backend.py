@@ -233,6 +233,30 @@ def test_msm_resident_bases_and_validation(gpu, cpu, rng):
         gpu.msm_bases(bad)
 
 
+def test_msm_honours_check_points(gpu, cpu, rng):
+    """On by default: off-curve bases (or a coordinate ≥ p) raise the CPU backend's InvalidInput;
+    with check_points=False none is checked, and valid bases give the same sum."""
+    pts = cpu.g1.random(200, rng)
+    k = cpu.fr.random(200, rng)
+    off = pts.copy()
+    off[9, 1] = off[9, 0]
+    over = pts.copy()
+    over[3, 0] = [(P >> (64 * i)) & (2**64 - 1) for i in range(4)]
+    for index, bad in ((9, off), (3, over)):
+        for config in (None, MSMConfig(check_points=True)):
+            with pytest.raises(InvalidInput, match=rf"points\[{index}\]") as on_gpu:
+                gpu.msm(bad, k, config)
+            with pytest.raises(InvalidInput) as on_cpu:
+                cpu.msm(bad, k, config)
+            assert str(on_gpu.value) == str(on_cpu.value)
+            with pytest.raises(InvalidInput):
+                gpu.msm(gpu.asarray(bad), k, config)  # device-resident arrays too
+        assert gpu.to_host(gpu.msm(bad, k, MSMConfig(check_points=False))).shape == (2, 4)
+    unchecked = MSMConfig(check_points=False)
+    same(gpu, cpu.msm(pts, k), gpu.msm(pts, k, unchecked))
+    same(gpu, cpu.msm(pts, k), gpu.msm(gpu.asarray(pts), k, unchecked))
+
+
 def test_transfers_through_staging(gpu, cpu, rng):
     a = cpu.fr.random(1 << 16, rng)
     b = cpu.fr.random(1 << 10, rng)

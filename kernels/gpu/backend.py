@@ -49,7 +49,8 @@ class GpuBackend(Backend):
         return self._ntt(a, inverse=inverse, coset=coset, shift=shift)
 
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
-        """Σ k_i·P_i; `points` an array of G1 points or a ResidentBases from `msm_bases`."""
+        """Σ k_i·P_i; `points` an array of G1 points (checked to be on the curve unless
+        `config.check_points` is False) or a ResidentBases from `msm_bases` (checked once)."""
         return self._msm(points, scalars, config)
 
     def msm_bases(self, points) -> ResidentBases:

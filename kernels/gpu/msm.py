@@ -53,9 +53,11 @@ def combine_windows(window_sums: np.ndarray, c: int) -> np.ndarray:
 
 
 class GpuMsm:
-    """Σ k_i·P_i. Bases come as a ResidentBases (no copy, no check) or as an array (copied and
-    validated on every call). Host synchronizations per call: the scalars' validity and widest
-    bit length (only when `scalar_bits` is not given; with it, none) and the W window sums."""
+    """Σ k_i·P_i. Bases come as a ResidentBases (no copy, no check: checked when made resident)
+    or as an array, checked to be on the curve on every call unless `config.check_points` is
+    False (a caller's SRS, validated once). Host synchronizations per call: the on-curve check
+    (when it runs), the scalars' validity and widest bit length (only when `scalar_bits` is not
+    given; with it, none) and the W window sums."""
 
     def __init__(self, fr: GpuField, g1: GpuG1):
         self._fr = fr
@@ -64,12 +66,21 @@ class GpuMsm:
     def resident(self, points) -> ResidentBases:
         return ResidentBases(self._g1, points)
 
+    def check_points(self, bases: cupy.ndarray) -> None:
+        """InvalidInput naming the first base off the curve (or with a coordinate not below p),
+        worded as the CPU backend's MSM words it; one host synchronization."""
+        bad = first_false(self._g1.is_on_curve(bases))
+        if bad >= 0:
+            raise InvalidInput(f"points[{bad}] has a coordinate not below p or is not on the curve")
+
     def __call__(self, points, scalars, config: Optional[MSMConfig] = None) -> cupy.ndarray:
         config = config or MSMConfig()
         if isinstance(points, ResidentBases):
-            bases = points.points
+            bases = points.points  # checked once, when they were made resident
         else:
-            bases = self._g1.validate(points, "points").reshape(-1, *POINT)
+            bases = device_array(points, "points", POINT).reshape(-1, *POINT)
+            if config.check_points:
+                self.check_points(bases)
         scalars = device_array(scalars, "scalars").reshape(-1, LIMBS)
         n = bases.shape[0]
         if scalars.shape[0] != n:
