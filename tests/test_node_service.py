@@ -52,7 +52,7 @@ def test_embedded_l1_continues_after_kill9(tmp_path):
         resumed = [line for line in node.printed if line.startswith(("L1:", "resumed:"))]
         assert "last batch 0" not in resumed[0] and resumed[1].startswith("resumed:"), node.printed
         sender.send(url, 5)
-        time.sleep(3)                         # the deadline seals the last batch; it is proven
+        wait_for(lambda: sender.all_finalized(url), 120, "every block finalized on the L1")
         assert node.stop() == 0, node.output()
     finally:
         node.kill()

@@ -107,6 +107,12 @@ class Sender:
             raise RuntimeError(reply["error"])
         return reply["result"]
 
+    def all_finalized(self, url: str) -> bool:
+        """Whether the node's latest block is also its finalized one (on the L1)."""
+        latest = int(self.rpc(url, "eth_blockNumber"), 16)
+        final = self.rpc(url, "eth_getBlockByNumber", "finalized", False)
+        return final is not None and int(final["number"], 16) == latest
+
     def send(self, url: str, count: int, stop: threading.Event | None = None) -> int:
         nonces = {k: int(self.rpc(url, "eth_getTransactionCount", "0x" + address_of(k).hex(), "latest"), 16)
                   for k in self.keys}
