@@ -250,7 +250,12 @@ class Coordinator:
             except ray.exceptions.ActorDiedError:
                 if self.spawn_worker is None:
                     break           # out of restarts: gone for good
-                self.workers[name] = self.spawn_worker(name)
+                try:
+                    self.workers[name] = self.spawn_worker(name)
+                except Exception as e:  # noqa: BLE001 - try again while the deadline allows
+                    self.errors.append(f"worker {name}: no replacement yet: {type(e).__name__}: {e}"[:300])
+                    await asyncio.sleep(1.0)
+                    continue
                 self.replaced += 1
                 self.errors.append(f"worker {name} was out of restarts; replaced by a new one")
                 self.sink(counter("workers_replaced"))
