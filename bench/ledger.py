@@ -9,6 +9,13 @@ proving), trace_ms (build_trace from the job), prove_ms and one `<phase>_ms` per
 transfers_per_s (transfers / prove time), verify_ms (the Python verifier), commitments_ms
 (recomputing the batch's public commitments, as `zkpipe verify` does), proof_bytes. A small
 batch is proven first so that JIT compilation is not timed.
+
+Peers in the same run, as in bench.prove (`--python-peers`, default all): after each size, the
+proof's longest commitment MSM and its NTTs timed through ours and arkworks, mcl and frx
+("op": "msm" / "ntt" lines with `python_peers` and `best_peer_ratio`, ratio = ours / peer), and
+a line "op": "prove" with our median proof time beside arkworks Groth16 (`groth16py`, a
+different statement at the same 2^k domain, one of its proofs after each of ours) under
+`whole_proof_peers`, or the reason it cannot run here.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
+import tempfile
 import time
 
 
@@ -36,7 +45,14 @@ def batch_job(log2_rows: int, seed: int = 1):
     return LedgerJob(1, log2_rows, addresses, balances, transfers, claims)
 
 
-def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> list[dict]:
+def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers: dict | None = None,
+            whole_peer=None, peer_reps: int = 3) -> list[dict]:
+    """Prove a full batch `repeat` times (one line each); with `peers` ({name: peer or reason},
+    bench.python_peers) the proof's MSM and NTTs beside theirs, and with `whole_peer` (a
+    Groth16Proof or the reason it is missing) our median proof time beside its. Returns every
+    line (printed unless `print_rows` is False)."""
+    from bench.primitives import machine_description
+    from bench.prove import peer_operation_lines, timed, whole_proof_prover, whole_proof_summary
     from circuits.ledger import Ledger, build_trace, trace_commitments
     from circuits.ledger_commitments import pinned
     from prover.air import compile_air
@@ -52,6 +68,16 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> lis
     setup_ms = (time.perf_counter() - t) * 1e3
     job = batch_job(log2_rows)
     rows = []
+
+    def emit(line: dict) -> None:
+        if print_rows:
+            print(json.dumps(line), flush=True)
+        rows.append(line)
+
+    workdir = tempfile.TemporaryDirectory(prefix="bench-ledger-")
+    whole_call, whole_info = (whole_proof_prover(whole_peer, log2_rows, workdir.name)
+                              if whole_peer is not None else (None, {}))
+    whole_ms: list[float] = []
     for _ in range(repeat):
         t = time.perf_counter()
         trace, pub = build_trace(job)
@@ -73,9 +99,19 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True) -> lis
                "transfers_per_s": round(len(job.transfers) / (tm["prove_ms"] / 1e3), 1),
                "verify_ms": round(verify_ms, 1), "commitments_ms": round(commitments_ms, 1),
                "proof_bytes": len(data)}
-        if print_rows:
-            print(json.dumps(row), flush=True)
-        rows.append(row)
+        if whole_call is not None:
+            # one peer proof after each of ours, so that both meet the same load
+            row["whole_proof_peer_ms"] = round(timed(whole_call), 1)
+            whole_ms.append(row["whole_proof_peer_ms"])
+        emit(row)
+    fields = {"bench": "ledger", "log2_n": log2_rows, "backend": be.name, "machine": machine_description()}
+    if peers:
+        peer_operation_lines(be, pk.srs_g1, log2_rows, air, peers, peer_reps, fields, emit)
+    if whole_info:
+        ours = statistics.median(r["prove_ms"] for r in rows if "prove_ms" in r)
+        emit({"op": "prove", **fields, "median_ms": round(ours, 1), "runs": repeat,
+              "whole_proof_peers": whole_proof_summary(whole_info, whole_ms, ours)})
+    workdir.cleanup()
     return rows
 
 
@@ -86,11 +122,21 @@ def main(argv=None) -> None:
     ap.add_argument("--log2", type=int, nargs="+", default=[12, 16], help="batch sizes as log2 (default 12 16)")
     ap.add_argument("--backend", default="cpu", choices=("cpu", "gpu", "auto"))
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--python-peers", nargs="*", default=None, metavar="NAME",
+                    help="peers beside ours: arkworks mcl frx groth16 (default: all; none given: none)")
+    ap.add_argument("--peer-reps", type=int, default=3, help="timed turns of each peer operation")
     a = ap.parse_args(argv)
+    if a.peer_reps < 1:
+        ap.error("--peer-reps must be at least 1")
+    from bench.python_peers import available_peers, whole_proof_peer
+
     be = get_backend(a.backend)
+    names = a.python_peers
+    peers = available_peers([p for p in names if p != "groth16"] if names is not None else None)
+    whole = whole_proof_peer() if names is None or "groth16" in names else None
     measure(8, be, print_rows=False)  # JIT warm-up
     for k in a.log2:
-        measure(k, be, a.repeat)
+        measure(k, be, a.repeat, peers=peers, whole_peer=whole, peer_reps=a.peer_reps)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ once (`agrees`), so a figure for a peer that computes something else never passe
 | mcl (mclbn256) | `mclBnG1_mulVec` | none | the library re-initialised to Ethereum's alt_bn128 (the wheel starts on another 254-bit curve); one thread; slices of 2^16 points summed (its mulVec crashes on 2^18 at once) |
 | Fractal JAX (frx) | `lax.msm` | `lax.ntt` | jitted; the arrays are zero-copy views of ours (frx uses the same Montgomery limbs); MSM up to 2^16 points (2^18 crashes the process) |
 
+`Groth16Proof` is a whole-proof peer (bench.prove, bench.ledger): arkworks' Groth16 through the
+`groth16py` wheel, proving a circuit of its own at the same 2^k domain; a different statement,
+labelled so wherever its figure appears.
+
 A peer that is not installed, or fails, is reported with its reason; it never stops the run.
 Install them with `pip install -e '.[bench]'` (scripts/setup.sh does).
 
@@ -182,6 +186,75 @@ class FractalJax(PythonPeer):
 
 
 PEERS = (Arkworks, Mcl, FractalJax)
+
+
+class Groth16Proof:
+    """A whole-proof peer: arkworks' Groth16 prover through the `groth16py` wheel, on a circuit
+    of its own at the same 2^k domain (a chain of k·n multiplications x_i = x_{i-1}^2 + b, circom
+    compiled in-process). A different statement from ours: users compare seconds per proof, so
+    the figure is given, never as the same work. Setup is untimed; the timed call includes the
+    witness (circom's wasm under wasmi) and the proof, as `groth16py.prove` does for a user."""
+
+    name, package = "groth16", "groth16py"
+    statement = ("different statement: Groth16 (arkworks) of a chain of squarings with a 2^k "
+                 "R1CS domain, not our AIR")
+
+    def __init__(self):
+        import groth16py
+
+        self._g = groth16py
+
+    @property
+    def label(self) -> str:
+        return f"arkworks Groth16 ({self.package} {_version(self.package)})"
+
+    @staticmethod
+    def constraints(log2_n: int) -> int:
+        """Multiplications of the chain: the R1CS (with the public output and the one wire)
+        fills the 2^k domain, as arkworks sizes it (constraints + instance variables)."""
+        return (1 << log2_n) - 16
+
+    def prover(self, log2_n: int, workdir) -> Callable[[], bytes]:
+        """Compile and set up the chain for 2^log2_n, check one proof with groth16py's
+        verifier, and return the call that proves it again."""
+        import os
+        import sys
+        from pathlib import Path
+
+        steps = self.constraints(log2_n)
+        path = Path(workdir) / f"chain_{log2_n}.circom"
+        path.write_text(
+            "pragma circom 2.0.0;\n"
+            "template Chain(N) {\n    signal input a;\n    signal input b;\n    signal output out;\n"
+            "    signal x[N];\n    x[0] <== a * b;\n"
+            "    for (var i = 1; i < N; i++) {\n        x[i] <== x[i - 1] * x[i - 1] + b;\n    }\n"
+            "    out <== x[N - 1];\n}\n"
+            f"component main = Chain({steps});\n")
+        # circom's compiler reports on fd 1: keep stdout for the JSON lines
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            pk, vk = self._g.setup_circom(str(path))
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        a, b = 3, 5
+        out = a * b % R_MODULUS
+        for _ in range(steps - 1):
+            out = (out * out + b) % R_MODULUS
+        inputs = {"a": a, "b": b}
+        if not self._g.Verifier(vk).verify(self._g.prove(pk, inputs), [out]):
+            raise RuntimeError("groth16py's proof of the chain did not verify")
+        return lambda: self._g.prove(pk, inputs)
+
+
+def whole_proof_peer() -> object:
+    """The Groth16 whole-proof peer, or the reason (str) it cannot be used here."""
+    try:
+        return Groth16Proof()
+    except Exception as exc:
+        return f"groth16py unavailable: {type(exc).__name__}: {exc}"[:300]
 
 
 def available_peers(names: Optional[list[str]] = None) -> dict[str, object]:
