@@ -572,6 +572,8 @@ def circuit_digest(cs: ConstraintSystem) -> bytes:
              f"max_pack_width {air.max_pack_width or 0}",
              "fixed " + " ".join(air.fixed_columns),
              "public_inputs " + " ".join(air.public_inputs)]
+    if air.state_layout is not None:  # the new state's groups get a degree bound (prover.groups)
+        lines.append("degree_bound " + " ".join(air.state_layout.new_state))
     lines += [f"{c.selector} {to_text(c.expr)}" for c in cs.constraints]
     for h in cs.helpers:
         lines.append(f"helper {h.argument} " + " ".join(

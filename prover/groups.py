@@ -9,9 +9,15 @@ group's columns at a point c are exactly the remainder of P by X^k − c, and on
 opens all of them (fflonk). The L1 verifier pays one ecMul per group, whatever k is.
 
 Groups, in commitment order: the fixed columns (committed in the verification key), each public
-group (unblinded), the blinded witness columns (one pack, or several under `max_pack_width`),
+group (unblinded), the degree bound of each bounded public group (below), the blinded witness columns (one pack, or several under `max_pack_width`),
 the interaction columns, the quotient chunks. A group whose columns some constraint reads at the
 next row is opened at ζω as well as at ζ, all of its columns.
+
+A *degree bound* (docs/protocol.md §1) proves that a public group's P has fewer than k·n
+coefficients, i.e. that its commitment is the one anyone recomputes from the values: its group
+commits X^s·P with s = D − k·n, D the SRS's size, and claims at ζ the remainder
+ζ^(s/k)·r_ζ(X) (X^s ≡ ζ^(s/k) mod X^k − ζ), reusing the public group's evaluations. A P of
+higher degree would make X^s·P exceed the D powers anyone holds.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .air import ConstraintSystem
+from .errors import InvalidCircuit
 from .types import ColumnKind, GroupKind
 
 # The kind of a group as the verification key encodes it.
-KIND_CODES = {GroupKind.FIXED: 1, GroupKind.PUBLIC: 2, GroupKind.WITNESS: 3, GroupKind.INTERACTION: 4,
-              GroupKind.QUOTIENT: 5}
+KIND_CODES = {GroupKind.FIXED: 1, GroupKind.PUBLIC: 2, GroupKind.BOUND: 3, GroupKind.WITNESS: 4,
+              GroupKind.INTERACTION: 5, GroupKind.QUOTIENT: 6}
 
 # Blinded columns (witness, interaction) carry this many random coefficients times Z_H: each is
 # opened at up to two points, plus the commitment (docs/protocol.md §7).
@@ -41,6 +48,8 @@ class Group:
     columns: tuple[tuple[ColumnKind, int], ...]
     next_row: bool
     length: int
+    source: int = -1      # BOUND: the index of the group it bounds
+    shift: int = 0        # BOUND: s, the power of X the source is multiplied by
 
     @property
     def width(self) -> int:
@@ -79,8 +88,34 @@ def witness_packs(cs: ConstraintSystem) -> list[list[int]]:
     return packs
 
 
+def degree_bounded_groups(cs: ConstraintSystem) -> tuple[str, ...]:
+    """The public groups whose degree the verifier bounds: a rollup's new state (the commitment
+    the next batch must start from, so that anyone holding the state can continue it)."""
+    layout = cs.air.state_layout
+    return tuple(layout.new_state) if layout is not None else ()
+
+
 def commitment_groups(cs: ConstraintSystem, n: int) -> list[Group]:
     """The circuit's groups at n rows, in commitment order."""
+    groups = _groups_without_bounds(cs, n)
+    bounded = degree_bounded_groups(cs)
+    if not bounded:
+        return groups
+    sources = [gi for gi, g in enumerate(groups) if g.kind == GroupKind.PUBLIC and g.name in bounded]
+    if len(sources) != len(set(bounded)):
+        raise InvalidCircuit(f"{cs.air.name}: its new state {bounded} names a group that is not public")
+    size = max(g.width * g.length for g in groups)
+    # D is a multiple of every bounded width, so that s = D − k·n is one too.
+    for gi in sources:
+        size = -(-size // groups[gi].width) * groups[gi].width
+    at = max(gi for gi, g in enumerate(groups) if g.kind in (GroupKind.FIXED, GroupKind.PUBLIC)) + 1
+    bounds = [Group(GroupKind.BOUND, f"{groups[gi].name}_bound", groups[gi].columns, False,
+                    size // groups[gi].width, gi, size - groups[gi].width * groups[gi].length)
+              for gi in sources]
+    return groups[:at] + bounds + groups[at:]
+
+
+def _groups_without_bounds(cs: ConstraintSystem, n: int) -> list[Group]:
     nxt = cs.read_at_next_row()
     blinded = n + BLINDING_COEFFICIENTS
     groups: list[Group] = []
@@ -113,10 +148,12 @@ def evaluation_slots(groups: list[Group]) -> tuple[dict, dict]:
     """Where each column's claimed evaluation sits in the proof's lists at ζ and at ζω."""
     at_zeta, at_next = {}, {}
     for g in groups:
+        if g.kind == GroupKind.BOUND:  # claims its source's evaluations, scaled
+            continue
         for key in g.columns:
             at_zeta[key] = len(at_zeta)
     for g in groups:
-        if g.next_row:
+        if g.next_row and g.kind != GroupKind.BOUND:
             for key in g.columns:
                 at_next[key] = len(at_next)
     return at_zeta, at_next

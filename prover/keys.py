@@ -24,7 +24,7 @@ from .srs import SRS, dev_setup
 from .transcript import encode_point
 from .types import G1Point, G2Point, GroupKind
 
-VK_VERSION = 2
+VK_VERSION = 3
 # Trace sizes 2^3 … 2^26: the smallest domain the protocol's boundary selectors need, and the
 # largest whose quotient coset still fits Fr's 2^28 roots of unity at every circuit degree here.
 MIN_LOG2_N = 3
@@ -128,8 +128,8 @@ def _check_group_shape(groups, nw: int, nf: int, ni: int, nc: int) -> None:
             raise InvalidInput("verification key holds an empty group or a bad ζω flag")
         width[kind] += w
     count = {k: kinds.count(k) for k in order}
-    fixed, public, witness, interaction, quotient = (KIND_CODES[k] for k in GroupKind)
-    if (count[fixed] != (1 if nf else 0) or count[interaction] != (1 if ni else 0)
+    fixed, public, bound, witness, interaction, quotient = (KIND_CODES[k] for k in GroupKind)
+    if (count[bound] > count[public] or count[fixed] != (1 if nf else 0) or count[interaction] != (1 if ni else 0)
             or count[quotient] != 1 or kinds[-1] != quotient or groups[-1][2]
             or width[fixed] != nf or width[public] + width[witness] != nw
             or width[interaction] != ni or width[quotient] != nc):

@@ -19,6 +19,12 @@ from .fold import IntAlgebra, horner
 from .groups import Group
 
 
+def bound_scale(group: Group, zeta: int) -> int:
+    """ζ^(s/k): a degree bound's group X^s·P ≡ ζ^(s/k)·r_ζ mod X^k − ζ, where r_ζ is its source
+    group's remainder (s is a multiple of k), so it claims the source's evaluations scaled."""
+    return pow(zeta, group.shift // group.width, R_MODULUS)
+
+
 def batch_inverse(values: Sequence[int]) -> list[int]:
     """Every value's inverse mod r with one modular exponentiation (Montgomery's trick), as
     the Solidity verifier computes them. The values must be nonzero."""

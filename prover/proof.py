@@ -76,7 +76,9 @@ class ProofShape:
 
 def proof_shape(vk: VerificationKey) -> ProofShape:
     committed = [g for g in vk.groups if g[0] != KIND_CODES[GroupKind.FIXED]]
-    return ProofShape(len(committed), sum(g[1] for g in vk.groups), sum(g[1] for g in vk.groups if g[2]))
+    # A degree bound claims its source group's evaluations: it adds a commitment, no scalar.
+    evaluated = [g for g in vk.groups if g[0] != KIND_CODES[GroupKind.BOUND]]
+    return ProofShape(len(committed), sum(g[1] for g in evaluated), sum(g[1] for g in evaluated if g[2]))
 
 
 def proof_length(vk: VerificationKey) -> int:

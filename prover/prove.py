@@ -251,7 +251,8 @@ class ProofInProgress:
         if step.message in (Message.EVALS_ZETA, Message.EVALS_ZETA_OMEGA):
             self.open_at(challenges[ChallengeName.ZETA])
             at_next = step.message == Message.EVALS_ZETA_OMEGA
-            return [y for _, point, _, evals in self.opened if (point != self.zeta) == at_next for y in evals]
+            return [y for gi, point, _, evals in self.opened if (point != self.zeta) == at_next
+                    and self.groups[gi].kind != GroupKind.BOUND for y in evals]
         if step.message == Message.OPENING:
             return [self.combined_quotient(challenges[ChallengeName.NU])]
         raise InvalidInput(f"the schedule asks for an unknown message {step.message!r}")
@@ -262,10 +263,24 @@ class ProofInProgress:
             self.interaction(challenges)
         elif g.kind == GroupKind.QUOTIENT:
             self.quotient(challenges)
+        if g.kind == GroupKind.BOUND:
+            return self.commit_bound(gi)
         with self.timer.phase("witness"):
             self.packed[gi] = pack(self.be, [self.polys[key] for key in g.columns], g.length)
         with self.timer.phase("msm"):
             self.commitments[gi] = commit(self.be, self.srs, self.packed[gi])
+        return self.commitments[gi]
+
+    def commit_bound(self, gi: int) -> G1Point:
+        """[X^s·P_source] from the top powers of the SRS: only a P_source of at most k·n
+        coefficients fits below the SRS's end (docs/protocol.md §1, degree bounds)."""
+        g, be = self.groups[gi], self.be
+        source = self.packed[g.source]
+        with self.timer.phase("witness"):
+            self.packed[gi] = be.xp.concatenate([be.fr.zeros(g.shift), source], axis=0)
+        with self.timer.phase("msm"):
+            self.commitments[gi] = be.g1.to_ints(be.msm(self.srs[g.shift:g.shift + source.shape[0]],
+                                                        source, _SRS_MSM))[0]
         return self.commitments[gi]
 
     # -- round 2: the logUp interaction columns, after β, γ, λ --------------------------------
@@ -352,8 +367,9 @@ class ProofInProgress:
         with self.timer.phase("msm"):
             w_prime = commit(be, self.srs, w_z[:, 0])
         commitments = [self.commitments[gi] for gi, g in enumerate(self.groups) if g.kind != GroupKind.FIXED]
-        evals_zeta = [y for _, pt, _, ev in self.opened if pt == self.zeta for y in ev]
-        evals_next = [y for _, pt, _, ev in self.opened if pt != self.zeta for y in ev]
+        claimed = [(pt, ev) for gi, pt, _, ev in self.opened if self.groups[gi].kind != GroupKind.BOUND]
+        evals_zeta = [y for pt, ev in claimed if pt == self.zeta for y in ev]
+        evals_next = [y for pt, ev in claimed if pt != self.zeta for y in ev]
         proof = Proof(commitments, evals_zeta, evals_next, self.w, w_prime)
         proof.timings = {"log2_n": self.vk.log2_n, "backend": be.name, **self.timer.result()}
         return proof

@@ -49,7 +49,7 @@ Step = Absorb | Draw
 SCHEDULE: tuple[Step, ...] = (
     # round 1: the statement and the trace
     Absorb(Message.PUBLIC_INPUTS),
-    Absorb(Message.COMMITMENTS, (GroupKind.PUBLIC, GroupKind.WITNESS)),
+    Absorb(Message.COMMITMENTS, (GroupKind.PUBLIC, GroupKind.BOUND, GroupKind.WITNESS)),
     # round 2: the logUp interaction columns
     Draw(ChallengeName.BETA, logup=True),
     Draw(ChallengeName.GAMMA, logup=True),

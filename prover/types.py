@@ -47,6 +47,7 @@ class GroupKind(NameEnum):
 
     FIXED = "fixed"
     PUBLIC = "public"
+    BOUND = "bound"                # a public group shifted to the SRS's top: its degree bound
     WITNESS = "witness"
     INTERACTION = "interaction"
     QUOTIENT = "quotient"

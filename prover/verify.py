@@ -20,7 +20,7 @@ from .fold import IntAlgebra, fold_constraints, horner, quotient_identity
 from .groups import Group, claims, commitment_groups, evaluation_slots
 from .inputs import public_input_values
 from .keys import VerificationKey, check_circuit
-from .opening import opening_scalars
+from .opening import bound_scale, opening_scalars
 from .polynomials import Domain
 from .proof import Proof, decode_proof
 from .schedule import Message
@@ -83,8 +83,12 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     per_group: dict = {}
     for at_next in (False, True):
         for gi, g in enumerate(groups):
-            if g.next_row or not at_next:
+            if (g.next_row or not at_next) and g.kind != GroupKind.BOUND:
                 per_group[(gi, at_next)] = [next(evals[at_next]) for _ in range(g.width)]
+    for gi, g in enumerate(groups):
+        if g.kind == GroupKind.BOUND:
+            scale = bound_scale(g, zeta)
+            per_group[(gi, False)] = [y * scale % r for y in per_group[(g.source, False)]]
     scalars, e = opening_scalars(groups, [(gi, zeta_omega if nxt else zeta, per_group[(gi, nxt)])
                                           for gi, nxt in claims(groups)], ch[ChallengeName.NU], z)
 

@@ -106,8 +106,9 @@ def test_ledger_within_budget_and_rejected_when_cheating():
     assert_agree(air, vk, pub, data, expect=True)
     receipt = solidity_verifier(air, vk).verify(data, pub_words(air, pub))
     assert receipt.status and receipt.exec_gas < GAS_BUDGET
-    # 7 commitments (fixed, 3 public groups, witness, interaction, quotient) → 9 ecMuls.
-    assert ecmul_calls(air, vk) == len(vk.groups) + 2 == 9
+    # 8 commitments (fixed, 3 public groups, the new state's degree bound, witness, interaction,
+    # quotient) → 10 ecMuls.
+    assert ecmul_calls(air, vk) == len(vk.groups) + 2 == 10
     bad = {c: [int(x) for x in v] for c, v in trace.items()}
     bad["bal_new"][0] = (bad["bal_new"][0] + 1) % R_MODULUS   # value from nowhere
     bad[air.limbs.limb_columns("bal_new")[0]][0] = (bad[air.limbs.limb_columns("bal_new")[0]][0] + 1) % R_MODULUS

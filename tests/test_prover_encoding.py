@@ -78,7 +78,7 @@ def test_proof_layout_follows_the_key(honest):
     vk, proof = honest
     shape = proof_shape(vk)
     groups = vk.groups  # range_check: fixed(1), witness(2), interaction(2, at ζω), quotient(2)
-    assert [g[0] for g in groups] == [1, 3, 4, 5]
+    assert [g[0] for g in groups] == [1, 4, 5, 6]  # kind codes; 2 public and 3 bound are absent
     assert shape.commitments == 3 == len(proof.commitments)
     assert shape.evals_zeta == sum(g[1] for g in groups) == len(proof.evals_zeta)
     assert shape.evals_zeta_omega == sum(g[1] for g in groups if g[2]) == len(proof.evals_zeta_omega)
@@ -89,7 +89,7 @@ def test_verification_key_round_trip_and_strict_decoding(honest):
     vk, _ = honest
     data = vk.to_bytes()
     assert VerificationKey.from_bytes(data) == vk
-    assert int.from_bytes(data[:32], "big") == 2  # version
+    assert int.from_bytes(data[:32], "big") == 3  # version
     with pytest.raises(InvalidInput, match="version"):
         VerificationKey.from_bytes((1).to_bytes(32, "big") + data[32:])
     with pytest.raises(InvalidInput, match="bytes"):
