@@ -7,8 +7,8 @@ by new addresses in the batch). Fields: log2_rows, transfers, backend, witness/f
 interaction/chunk column counts, setup_ms (insecure development SRS and keys; not part of
 proving), trace_ms (build_trace from the job), prove_ms and one `<phase>_ms` per prover phase,
 transfers_per_s (transfers / prove time), verify_ms (the Python verifier), commitments_ms
-(recomputing the batch's public commitments, as `zkpipe verify` does), proof_bytes. A small
-batch is proven first so that JIT compilation is not timed.
+(recomputing the batch's public commitments, as `zkpipe verify` does), proof_bytes, loadavg_1m
+(just before the batch). A small batch is proven first so that JIT compilation is not timed.
 
 Peers in the same run, as in bench.prove (`--python-peers`, default all): after each size, the
 proof's longest commitment MSM and its NTTs timed through ours and arkworks, mcl and frx
@@ -51,7 +51,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
     bench.python_peers) the proof's MSM and NTTs beside theirs, and with `whole_peer` (a
     Groth16Proof or the reason it is missing) our median proof time beside its. Returns every
     line (printed unless `print_rows` is False)."""
-    from bench.primitives import machine_description
+    from bench.primitives import load_average, machine_description
     from bench.prove import peer_operation_lines, timed, whole_proof_prover, whole_proof_summary
     from circuits.ledger import Ledger, build_trace, trace_commitments
     from circuits.ledger_commitments import pinned
@@ -79,6 +79,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
                               if whole_peer is not None else (None, {}))
     whole_ms: list[float] = []
     for _ in range(repeat):
+        load = load_average()
         t = time.perf_counter()
         trace, pub = build_trace(job)
         trace_ms = (time.perf_counter() - t) * 1e3
@@ -98,7 +99,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
                **{k: v for k, v in tm.items() if k.endswith("_ms")},
                "transfers_per_s": round(len(job.transfers) / (tm["prove_ms"] / 1e3), 1),
                "verify_ms": round(verify_ms, 1), "commitments_ms": round(commitments_ms, 1),
-               "proof_bytes": len(data)}
+               "proof_bytes": len(data), "loadavg_1m": load}
         if whole_call is not None:
             # one peer proof after each of ours, so that both meet the same load
             row["whole_proof_peer_ms"] = round(timed(whole_call), 1)
@@ -110,6 +111,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
     if whole_info:
         ours = statistics.median(r["prove_ms"] for r in rows if "prove_ms" in r)
         emit({"op": "prove", **fields, "median_ms": round(ours, 1), "runs": repeat,
+              "loadavg_1m": [r["loadavg_1m"] for r in rows if "prove_ms" in r],
               "whole_proof_peers": whole_proof_summary(whole_info, whole_ms, ours)})
     workdir.cleanup()
     return rows

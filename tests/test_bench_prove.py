@@ -80,6 +80,7 @@ def test_ledger_reports_a_missing_whole_proof_peer_and_times_the_rest(capsys, mo
     assert printed_lines(capsys) == lines
     assert [l.get("op") for l in lines] == [None, "msm", "ntt", "ntt", "prove"]
     assert lines[0]["transfers"] == 256 and "whole_proof_peer_ms" not in lines[0]
+    assert lines[4]["loadavg_1m"] == [lines[0]["loadavg_1m"]]
     for line in lines[1:4]:
         assert line["bench"] == "ledger" and line["log2_n"] == 8
         check_peer_fields(line, ["mcl"])
