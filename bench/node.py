@@ -19,6 +19,10 @@ Prints one JSON object per measurement on stdout and nothing else (progress goes
 - admission_2proc: the same with signature recovery on a pool of 2 worker processes
   (`recover_pool`), the stateful part staying on the sequencer's process.
 - rpc_bulk: `zkpipe_sendRawTransactions` over HTTP against a LocalNode, chunks of 2000.
+- restart: a node's restart on a long write-ahead log (`--restart-transfers` in mini-batches of
+  `--restart-mini-batch`, a seal per proof batch): the sequencer's and the executor's replay of
+  the whole log, against loading the newest snapshot and replaying the `--restart-tail`
+  mini-batches after it; with the snapshot's size and the time to write it (node/snapshot.py).
 
 Signing the inputs is not timed (and is itself spread over 2 processes).
 """
@@ -184,9 +188,62 @@ def bench_rpc_bulk(genesis, raws, context, chunk=2000):
          seconds=round(dt, 3), request_chunk=chunk)
 
 
+def bench_restart(args, context):
+    from node.blocks import Seal, encode_record
+    from node.snapshot import load_newest, write_snapshot
+    from node.wal import WriteAheadLog
+
+    n, mb_size, log2_rows = args.restart_transfers, args.restart_mini_batch, args.restart_log2_rows
+    progress(f"restart: building a log of {n} transfers, mini-batches of {mb_size}")
+    genesis, batches = executor_inputs(n, min(args.accounts, 1 << (log2_rows - 1)), 0.0, mb_size, 2)
+    raw = b"\x02" * 110                      # about a signed transfer's size
+    batches = [MiniBatch(b.number, b.parent_hash, b.hash, b.cut_time,
+                         [t._replace(raw=raw) for t in b.transfers]) for b in batches]
+    snap_at = len(batches) - args.restart_tail
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        ex = Executor(genesis, log2_rows=log2_rows, batch_deadline=float("inf"))
+        with WriteAheadLog(d / "sequencer.wal", genesis.digest) as wal:
+            for mb in batches:
+                wal.append(encode_record(mb), sync=False)
+                for b in ex.apply(mb):
+                    wal.append(encode_record(Seal(b.index, b.last_block)), sync=False)
+                ex.take_sealed()
+                if mb.number == snap_at:
+                    if ex.batch_count > 4:
+                        ex.mark_verified(ex.batch_count - 5)
+                    t0 = time.perf_counter()
+                    path = write_snapshot(d / "snapshots", ex.snapshot(genesis.digest))
+                    write_s = time.perf_counter() - t0
+            wal.sync()
+        wal_bytes = (d / "sequencer.wal").stat().st_size
+
+        def restart(use_snapshot: bool):
+            t0 = time.perf_counter()
+            snap = load_newest(d / "snapshots", genesis.digest, 1 << log2_rows)[0] if use_snapshot else None
+            seq = Sequencer(genesis, d / "sequencer.wal", capacity=1 << log2_rows, snapshot=snap)
+            r = Executor(genesis, log2_rows=log2_rows, batch_deadline=float("inf"))
+            if seq.snapshot is not None:
+                r.restore(seq.snapshot)
+            r.replay(seq.take_replayed())
+            seq.wal.close()
+            dt = time.perf_counter() - t0
+            assert r.height == ex.height and r.state.balances == ex.state.balances
+            return dt
+
+        full = min(restart(False) for _ in range(args.reps))
+        snapped = min(restart(True) for _ in range(args.reps))
+        emit(context, bench="restart", transfers=n, mini_batches=len(batches), mini_batch=mb_size,
+             log2_rows=log2_rows, wal_bytes=wal_bytes, full_replay_s=round(full, 3),
+             snapshot_restart_s=round(snapped, 3), tail_mini_batches=args.restart_tail,
+             snapshot_bytes=path.stat().st_size, snapshot_write_s=round(write_s, 3),
+             speedup=round(full / snapped, 1), reps=args.reps)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.node", description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", nargs="+", choices=["executor", "recover", "admission", "admission_2proc", "rpc_bulk"])
+    p.add_argument("--only", nargs="+", choices=["executor", "recover", "admission", "admission_2proc", "rpc_bulk",
+                                                 "restart"])
     p.add_argument("--transfers", type=int, default=500_000, help="executor: transfers applied")
     p.add_argument("--accounts", type=int, default=20_000, help="executor: funded accounts")
     p.add_argument("--new-share", type=float, default=0.1, help="executor: share of transfers to new addresses")
@@ -196,13 +253,19 @@ def main(argv=None) -> int:
                    help="executor: transfers per proof batch (each seal snapshots the 2^n slots)")
     p.add_argument("--reps", type=int, default=3, help="executor: runs, the fastest reported")
     p.add_argument("--signed", type=int, default=20_000, help="admission: signed transactions")
+    p.add_argument("--restart-transfers", type=int, default=1_000_000, help="restart: transfers in the log")
+    p.add_argument("--restart-mini-batch", type=int, default=64, help="restart: transfers per mini-batch")
+    p.add_argument("--restart-log2-rows", type=int, default=10, help="restart: 2^n slots and rows per batch")
+    p.add_argument("--restart-tail", type=int, default=100, help="restart: mini-batches after the snapshot")
     args = p.parse_args(argv)
-    only = set(args.only or ["executor", "recover", "admission", "admission_2proc", "rpc_bulk"])
+    only = set(args.only or ["executor", "recover", "admission", "admission_2proc", "rpc_bulk", "restart"])
     context = {"machine": machine_description()}
 
     if "executor" in only:
         bench_executor(args, context)
-    if only - {"executor"}:
+    if "restart" in only:
+        bench_restart(args, context)
+    if only - {"executor", "restart"}:
         with ProcessPoolExecutor(2) as pool:
             progress(f"signing {args.signed} transfers (not timed)")
             genesis, raws = signed_inputs(args.signed, 256, pool)

@@ -14,7 +14,8 @@ from eth_hash.auto import keccak
 from .errors import WALCorrupt
 from .transactions import Transfer
 
-__all__ = ["MiniBatch", "Seal", "block_hash", "encode_record", "decode_record", "GENESIS_HASH"]
+__all__ = ["MiniBatch", "Seal", "block_hash", "encode_record", "decode_record", "record_number",
+           "GENESIS_HASH"]
 
 GENESIS_HASH = bytes(32)  # the parent of mini-batch 1
 
@@ -62,6 +63,13 @@ def encode_record(entry: Union[MiniBatch, Seal]) -> bytes:
         parts.append(pack(sender, to, value, nonce, h, len(raw)))
         parts.append(raw)
     return b"".join(parts)
+
+
+def record_number(payload: bytes):
+    """The number of the mini-batch a log record holds, without decoding it; None for a seal."""
+    if payload[0] == _MINI_BATCH and len(payload) >= _MB_HEAD.size:
+        return _MB_HEAD.unpack_from(payload)[1]
+    return None
 
 
 def decode_record(payload: bytes, parent_hash: bytes) -> Union[MiniBatch, Seal]:

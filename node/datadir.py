@@ -4,6 +4,8 @@
                            rollup contract's address (written once the contract is deployed)
     DIR/genesis.json       the chain's genesis (the write-ahead log is tied to its digest)
     DIR/sequencer.wal      the write-ahead log: every acknowledged transfer and proof-batch seal
+    DIR/snapshots/         the executed state at some height (node/snapshot.py), the newest two:
+                           a restart replays only the log after the newest that fits it
     DIR/proofs/            proofs kept until the end (a restart submits them, not proves again)
     DIR/l1/                the embedded L1's chain file, or anvil's state file
     DIR/metrics.jsonl      the metrics record (the dashboard's history)
@@ -53,6 +55,10 @@ class DataDir:
     @property
     def wal(self) -> Path:
         return self.path / "sequencer.wal"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.path / "snapshots"
 
     @property
     def proofs(self) -> Path:

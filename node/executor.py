@@ -16,6 +16,7 @@ proof) or "verified" (the L1 accepted the proof). The pipeline reports the last 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Callable, Iterable, Optional, Union
@@ -23,6 +24,7 @@ from typing import Callable, Iterable, Optional, Union
 from .errors import HistoryUnavailable, InvalidInput, WALCorrupt
 from .genesis import Genesis
 from .blocks import GENESIS_HASH, MiniBatch, Seal
+from .snapshot import PendingBatch, Snapshot
 from .state import LedgerState
 from .transactions import Transfer
 
@@ -119,6 +121,10 @@ class Executor:
         self._batch_last_block: list[int] = []  # per sealed batch
         self._proven: set[int] = set()
         self._verified_upto = -1
+        # Sealed batches not yet verified, for snapshots: index → (first, last block, slots
+        # claimed before, rows).
+        self._unverified: dict[int, tuple[int, int, int, list]] = {}
+        self._base_parent = GENESIS_HASH        # parent of the oldest block kept (after restore)
         self._reset_open()
 
     def _reset_open(self) -> None:
@@ -215,6 +221,7 @@ class Executor:
         self._batch_last_block.append(batch.last_block)
         self._reset_open()
         self._sealed.append(batch)
+        self._unverified[batch.index] = (batch.first_block, batch.last_block, claimed, batch.transfers)
         if live and self.on_seal is not None:
             self.on_seal(batch)
         return batch
@@ -228,6 +235,84 @@ class Executor:
     def open_transfers(self) -> int:
         return len(self._rows)
 
+    # -- snapshots (node/snapshot.py) ----------------------------------------------------------
+
+    def snapshot(self, genesis_digest: bytes) -> Snapshot:
+        """What a restart needs to go on from this height as a replay of the whole log would:
+        the state, the batch bookkeeping, the batches not yet verified and the open one, and the
+        blocks the JSON-RPC history window and those batches reach."""
+        height = self.height
+        if height == 0:
+            raise InvalidInput("nothing executed yet: no snapshot at genesis")
+        pending = [PendingBatch(i, first, last, claimed, rows)
+                   for i, (first, last, claimed, rows) in sorted(self._unverified.items())
+                   if i > self._verified_upto]
+        if self._rows:
+            pending.append(PendingBatch(self.batch_count, self._first_block, None, self._old_claimed,
+                                        list(self._rows)))
+        first = max(1, min([self.history_start()] + [p.first_block for p in pending]))
+        blocks, parent = [], self._hash_before(first)
+        for n in range(first, height + 1):
+            b = self.blocks[n]
+            blocks.append(MiniBatch(n, parent, b.hash, b.cut_time, b.transfers))
+            parent = b.hash
+        state, claimed = self.state, self.state.claimed
+        return Snapshot(genesis_digest, state.capacity, height, self.blocks[height].hash,
+                        blocks[-1].parent_hash, list(state.addresses), state.balances[:claimed],
+                        state.nonces[:claimed], list(self._batch_last_block), self._verified_upto,
+                        pending, blocks)
+
+    def _hash_before(self, number: int) -> bytes:
+        if number == 1:
+            return GENESIS_HASH
+        before = self.blocks[number - 1]
+        return self._base_parent if before is None else before.hash
+
+    def restore(self, s: Snapshot) -> None:
+        """Continue from snapshot `s` (on a fresh executor): state, height, blocks and batches as
+        a replay of the log up to `s.height` leaves them. Its sealed batches not yet verified are
+        handed out again by `take_sealed`, and its open batch stays open."""
+        if self.height or self.batch_count:
+            raise InvalidInput("only a fresh executor can be restored from a snapshot")
+        if s.capacity != self.state.capacity or not s.blocks or s.blocks[-1].number != s.height:
+            raise InvalidInput(f"snapshot at mini-batch {s.height} does not fit this executor "
+                               f"({self.state.capacity} slots)")
+        now = self.clock()
+        self.state = state = LedgerState.restore(s.capacity, s.addresses, s.balances, s.nonces)
+        self.batch_count = len(s.batch_last_block)
+        self._batch_last_block = list(s.batch_last_block)
+        self._verified_upto = s.verified_upto
+        self._base_parent = s.blocks[0].parent_hash
+        self._first_kept = s.blocks[0].number
+        self.blocks = [None] * s.blocks[0].number
+        for mb in s.blocks:
+            self.blocks.append(ExecutedBlock(mb.number, mb.hash, mb.cut_time, now,
+                                             bisect_left(self._batch_last_block, mb.number), mb.transfers))
+            self._tx_block.update(dict.fromkeys(map(_hash_of, mb.transfers), mb.number))
+        # The state before each pending batch: the rows undone from the state after them.
+        balances, before = list(state.balances), []
+        for p in reversed(s.pending):
+            for f, d, value in reversed(p.rows):
+                balances[d] -= value
+                balances[f] += value
+            before.append(list(balances))
+        before.reverse()
+        self._address_ints = ints = [int.from_bytes(a, "big") for a in state.addresses]
+        claimed_after = [p.old_claimed for p in s.pending[1:]] + [state.claimed]
+        for p, old, after in zip(s.pending, before, claimed_after):
+            if p.last_block is None:
+                self._rows, self._first_block, self._opened_at = list(p.rows), p.first_block, now
+                self._old_balances, self._old_claimed = old, p.old_claimed
+                continue
+            self._unverified[p.index] = (p.first_block, p.last_block, p.old_claimed, p.rows)
+            self._sealed.append(ProofBatch(
+                index=p.index, log2_rows=self.log2_rows, first_block=p.first_block,
+                last_block=p.last_block,
+                old_addresses=ints[:p.old_claimed] + [0] * (state.capacity - p.old_claimed),
+                old_balances=old, transfers=p.rows,
+                claims=[(slot, ints[slot]) for slot in range(p.old_claimed, after)],
+                opened_at=now, sealed_at=now))
+
     # -- status from the pipeline ------------------------------------------------------------
 
     def mark_proven(self, batch: int) -> None:
@@ -240,6 +325,8 @@ class Executor:
         earlier batch is verified too."""
         self._check_sealed(batch)
         self._verified_upto = max(self._verified_upto, batch)
+        for done in [b for b in self._unverified if b <= batch]:
+            del self._unverified[done]
 
     def _check_sealed(self, batch: int) -> None:
         if type(batch) is not int or not 0 <= batch < self.batch_count:
@@ -276,6 +363,8 @@ class Executor:
     HISTORY_BLOCKS = 4096        # state queries reach this many blocks back ...
     HISTORY_TRANSFERS = 1 << 16  # ... and at most this many transfers back
     _block_numbers: Optional[dict] = None   # block hash → number, indexed on demand
+    _indexed_upto = 0
+    _first_kept = 1                         # the oldest block held (later after a restore)
 
     def block(self, number: int) -> Optional[ExecutedBlock]:
         """Executed block `number` (0 is genesis, with no transfers), None if not yet executed."""
@@ -283,7 +372,11 @@ class Executor:
             return ExecutedBlock(0, GENESIS_HASH, 0.0, 0.0, 0, [])
         if not 0 < number < len(self.blocks):
             return None
-        return self.blocks[number]
+        block = self.blocks[number]
+        if block is None:
+            raise HistoryUnavailable(f"block {number} was executed before the snapshot this node "
+                                     f"started from; it keeps blocks {self._first_kept}..{self.height}")
+        return block
 
     def block_by_hash(self, block_hash: bytes) -> Optional[ExecutedBlock]:
         if block_hash == GENESIS_HASH:
@@ -291,9 +384,12 @@ class Executor:
         if self._block_numbers is None:
             self._block_numbers = {}
         numbers = self._block_numbers
-        # Indexed here rather than in `apply`, whose hot path stays as it is.
-        for n in range(len(numbers) + 1, len(self.blocks)):
-            numbers[self.blocks[n].hash] = n
+        # Indexed here rather than in `apply`, whose hot path stays as it is (blocks before a
+        # restored snapshot's are None).
+        for n in range(self._indexed_upto + 1, len(self.blocks)):
+            if self.blocks[n] is not None:
+                numbers[self.blocks[n].hash] = n
+        self._indexed_upto = len(self.blocks) - 1
         number = numbers.get(block_hash)
         return None if number is None else self.blocks[number]
 

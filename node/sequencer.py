@@ -15,7 +15,9 @@ acknowledged. Nothing is acknowledged before its fsync.
 
 A restarted sequencer replays its log: the pending state is rebuilt from genesis and the logged
 mini-batches (never re-admitted: a logged transfer was checked once), and `take_replayed()` gives
-the mini-batches and proof-batch seals to the executor, which re-applies them in order.
+the mini-batches and proof-batch seals to the executor, which re-applies them in order. Given a
+snapshot of the executed state (node/snapshot.py) that matches the log, it starts from the
+snapshot's state instead and replays only what the log holds after the snapshot's mini-batch.
 
 `python -m node.local_node` runs a sequencer, an executor and the JSON-RPC server in one process
 (see docs/node.md).
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
-from .blocks import GENESIS_HASH, MiniBatch, Seal, block_hash, decode_record, encode_record
+from .blocks import GENESIS_HASH, MiniBatch, Seal, block_hash, decode_record, encode_record, record_number
 from .errors import InvalidInput, InvalidTransaction, NodeError, NodeFailed, WALCorrupt
 from .genesis import Genesis
 from .state import LedgerState
@@ -63,7 +65,7 @@ class Sequencer:
                  max_pending: Optional[int] = None, admit_timeout: float = 5.0,
                  recover_pool=None, recover_chunk: int = 512,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, snapshot=None):
         if max_mini_batch < 1 or cut_interval < 0:
             raise InvalidInput("max_mini_batch must be positive and cut_interval non-negative")
         self.chain_id = genesis.chain_id
@@ -83,8 +85,10 @@ class Sequencer:
         self.height = 0
         self.head_hash = GENESIS_HASH
         self._replayed: list[Union[MiniBatch, Seal]] = []
+        self.snapshot = None          # the snapshot started from, if `snapshot` fits the log
+        self.snapshot_refused: Optional[str] = None   # else why not
         try:
-            self._replay()
+            self._replay(snapshot)
         except BaseException:
             self.wal.close()
             raise
@@ -105,8 +109,16 @@ class Sequencer:
         self._on_cut: Optional[Callable[[MiniBatch], object]] = None
         self.rejected = 0
 
-    def _replay(self) -> None:
-        for payload in self.wal.records:
+    def _replay(self, snapshot) -> None:
+        start = 0
+        if snapshot is not None:
+            start, self.snapshot_refused = self._after(snapshot)
+            if self.snapshot_refused is None:
+                self.snapshot = snapshot
+                self.state = LedgerState.restore(self.state.capacity, snapshot.addresses,
+                                                 snapshot.balances, snapshot.nonces)
+                self.height, self.head_hash = snapshot.height, snapshot.head_hash
+        for payload in self.wal.records[start:]:
             entry = decode_record(payload, self.head_hash)
             if isinstance(entry, MiniBatch):
                 if entry.number != self.height + 1:
@@ -119,6 +131,23 @@ class Sequencer:
                 self.height, self.head_hash = entry.number, entry.hash
             self._replayed.append(entry)
         self.wal.records = []  # replayed: do not keep a second copy
+
+    def _after(self, snapshot) -> tuple[int, Optional[str]]:
+        """Where the log goes on after `snapshot`'s mini-batch (the index of the next record), or
+        why the snapshot is not of this log: mini-batch `height` must be in the log and hash, from
+        the snapshot's parent hash, to the snapshot's head hash."""
+        records = self.wal.records
+        for i, payload in enumerate(records):
+            number = record_number(payload)
+            if number is None or number < snapshot.height:
+                continue
+            if number == snapshot.height:
+                mb = decode_record(payload, snapshot.parent_hash)
+                if mb.hash == snapshot.head_hash:
+                    return i + 1, None
+            return 0, (f"mini-batch {snapshot.height} in the log is not the snapshot's (another "
+                       f"log of this genesis)")
+        return 0, f"the log ends before the snapshot's mini-batch {snapshot.height}"
 
     def take_replayed(self) -> list[Union[MiniBatch, Seal]]:
         """The logged mini-batches and seals, in order, for the executor to re-apply (once)."""

@@ -48,6 +48,23 @@ class LedgerState:
             state.balances[state.claim(address)] = balance
         return state
 
+    @classmethod
+    def restore(cls, capacity: int, addresses: Sequence[bytes], balances: Sequence[int],
+                nonces: Sequence[int]) -> "LedgerState":
+        """The state whose claimed slots hold these addresses, balances and nonces (a snapshot's)."""
+        if not len(addresses) == len(balances) == len(nonces) <= capacity:
+            raise InvalidInput(f"a state of {len(addresses)} addresses, {len(balances)} balances "
+                               f"and {len(nonces)} nonces does not fit {capacity} slots")
+        state = cls(capacity)
+        state.addresses = list(addresses)
+        state.slot_of = {a: i for i, a in enumerate(state.addresses)}
+        if len(state.slot_of) != len(state.addresses):
+            raise InvalidInput("an address holds two slots")
+        n = len(addresses)
+        state.balances[:n] = balances
+        state.nonces[:n] = nonces
+        return state
+
     def copy(self) -> "LedgerState":
         other = LedgerState.__new__(LedgerState)
         other.capacity = self.capacity

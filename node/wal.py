@@ -32,7 +32,7 @@ from typing import Union
 
 from .errors import InvalidInput, NodeFailed, WALCorrupt, WALInUse
 
-__all__ = ["WriteAheadLog", "MAX_RECORD"]
+__all__ = ["WriteAheadLog", "MAX_RECORD", "fsync_dir"]
 
 MAGIC = b"ZKPWAL\x00\x01"
 HEADER_SIZE = len(MAGIC) + 32
@@ -81,7 +81,7 @@ class WriteAheadLog:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def _replay(self, digest: bytes) -> list[bytes]:
         size = os.fstat(self._fd).st_size
@@ -180,7 +180,8 @@ def _next_record(data, offset: int, size: int):
         offset += 1
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the creation, rename or removal of a file in the directory `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

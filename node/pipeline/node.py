@@ -9,15 +9,16 @@ Start-up, on a new or an existing data directory (node.datadir):
    the rollup contract deployed once and found again at its address on every restart. An L1
    that answers without the contract there was reset: RollupMissing, the node does not start;
 4. the L1's last batch index h: batches up to h are done; the proving pipeline starts from h;
-5. the executor, then the sequencer, which replays its log: the batches it seals again and
-   that are above h are queued; those whose proof was kept go to the L1 without proving;
+5. the executor, then the sequencer, which starts from the newest snapshot of the executed
+   state that fits its log (node.snapshot) and replays the log after it: the batches it seals
+   again and that are above h are queued; those whose proof was kept go to the L1 without proving;
 6. the provers; only then are queued batches dispatched.
 
 While it runs, `check_health` turns what cannot be got past into NodeStopped: a batch that
 failed for good, an L1 that lost the rollup contract (checked every few seconds, proving or
 not), a sequencer that stopped. Everything else (workers dying, an L1 that does not answer) is
-retried. `stop` closes admission, logs what was admitted, and leaves work in flight to the next
-start.
+retried. `stop` closes admission, logs what was admitted, writes a snapshot, and leaves work in
+flight to the next start.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class RollupNode:
         use_gpu, workers = self._provers()
         self.executor = ExecutorRemote.options(**head).remote(
             self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline, relay=self.relay,
-            l1_height=self.l1_height)
+            l1_height=self.l1_height, snapshot_dir=str(self.data.snapshots.resolve()))
+        # Stopping: the sequencer first (it logs and executes what was admitted), then a snapshot.
+        self._stop.append(lambda: ray.get(self.executor.save_snapshot.remote(), timeout=60))
         self.proving = ProvingPipeline(ProvingSetup(
             self.circuit, self.pk, self.l1_spec, self.rollup.artifact, self.rollup.address, workers=workers,
             use_gpu=use_gpu, head_options=head,
@@ -147,18 +150,23 @@ class RollupNode:
         self.sequencer = SequencerRemote.options(**head).remote(
             self.genesis, str(self.data.wal.resolve()), self.executor,
             log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
-            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows)
+            rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows,
+            snapshot_dir=str(self.data.snapshots.resolve()))
         self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
         info = ray.get(self.sequencer.ready.remote())
         self.rpc_url = info["rpc_url"]
+        for why in info["snapshot_skipped"]:
+            self.say(f"snapshot skipped: {why}")
         ex = ray.get(self.executor.status.remote())
         if ex["sealed"] < self.l1_height:
             raise DataDirMismatch(f"the rollup contract at {self.rollup.address} is at batch {self.l1_height}, but the "
                                   f"log in {self.data.path} ends at batch {ex['sealed']}: it is not this rollup's log, "
                                   f"or it lost what it had acknowledged")
         if ex["height"]:
+            origin = ("the log" if info["snapshot"] is None else
+                      f"the snapshot at mini-batch {info['snapshot']} and the log after it")
             self.say(f"resumed: {ex['height']} mini-batches, {ex['executed_transfers']} transfers, "
-                     f"{ex['sealed']} proof batches from the log; the L1 has {self.l1_height}")
+                     f"{ex['sealed']} proof batches from {origin}; the L1 has {self.l1_height}")
         ray.get(self.proving.coordinator.set_admission.remote(self.sequencer))
         t = time.perf_counter()
         for name, w in self.proving.start().items():

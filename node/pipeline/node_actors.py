@@ -138,21 +138,30 @@ class SequencerActor:
 
     def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None,
-                 max_backlog: int | None = None):
+                 max_backlog: int | None = None, snapshot_dir: str | None = None):
         from node.sequencer import Sequencer
+        from node.snapshot import load_newest
 
         self.sink = relay_sink(relay)
         self.executor = executor
         self.gate = AdmissionGate(admit_wait_s, max_backlog)
+        # The newest snapshot of the executed state that fits the log: only the log after it is
+        # replayed (none, or none that fits: the whole log).
+        snapshot, self.snapshot_skipped = (load_newest(snapshot_dir, genesis.digest, 1 << log2_rows)
+                                           if snapshot_dir else (None, []))
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows, max_mini_batch=max_mini_batch,
-                                   cut_interval=cut_interval)
+                                   cut_interval=cut_interval, snapshot=snapshot)
+        if self.sequencer.snapshot_refused:
+            self.snapshot_skipped.append(self.sequencer.snapshot_refused)
         self._submitted: dict[bytes, float] = {}     # tx hash → submission time, until cut
         self._lock = threading.Lock()
         self._sample = Every(0.5)
         self.front = GatedSequencer(self.sequencer, self.gate, self._admitted)
+        restored = [] if self.sequencer.snapshot is None else ray.get(
+            executor.restore.remote(self.sequencer.snapshot))
         replayed = self.sequencer.take_replayed()
-        if replayed:
-            self._release(ray.get(executor.replay.remote(replayed)), log_seals=False)
+        if replayed or restored:
+            self._release(restored + ray.get(executor.replay.remote(replayed)), log_seals=False)
             # What the log holds beyond the L1 counts against the bound until it is proven.
             st = ray.get(executor.status.remote())
             self.gate.carry(st["executed_transfers"] - st["verified_transfers"])
@@ -166,7 +175,10 @@ class SequencerActor:
 
     # -- remote methods -----------------------------------------------------------------------
     def ready(self) -> dict:
-        return {"rpc_url": self.server.url if self.server else None, "chain_id": self.sequencer.chain_id}
+        snapshot = self.sequencer.snapshot
+        return {"rpc_url": self.server.url if self.server else None, "chain_id": self.sequencer.chain_id,
+                "snapshot": None if snapshot is None else snapshot.height,
+                "snapshot_skipped": self.snapshot_skipped}
 
     def submit_many(self, raws: list, t_submit: float | None = None) -> list:
         """The bulk path: per transaction its hash, or the InvalidTransaction that refused it.
@@ -238,7 +250,8 @@ class ExecutorActor:
     transfers' submission times, kept per batch until the L1 verifies it."""
 
     def __init__(self, genesis, *, log2_rows: int, max_batch_transfers: int | None = None,
-                 batch_deadline: float = 0.5, relay=None, coordinator=None, l1_height: int = 0):
+                 batch_deadline: float = 0.5, relay=None, coordinator=None, l1_height: int = 0,
+                 snapshot_dir: str | None = None, snapshot_blocks: int = 1000, snapshot_s: float = 10.0):
         self.sink = relay_sink(relay)
         self.executor = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=max_batch_transfers,
                                  batch_deadline=batch_deadline)
@@ -253,6 +266,12 @@ class ExecutorActor:
         self.l1_height = l1_height          # batches up to this one were on the L1 at the start
         self.batch_transfers: dict[int, int] = {}   # L1 batch → its transfers, until verified
         self.verified_transfers = 0
+        # Snapshots of the executed state (node/snapshot.py): every `snapshot_blocks` mini-batches
+        # or `snapshot_s` seconds, taken only while no seal waits to be logged.
+        self.genesis_digest = genesis.digest
+        self.snapshot_dir, self.snapshot_blocks, self.snapshot_s = snapshot_dir, snapshot_blocks, snapshot_s
+        self.snapshot_height, self._snapshot_at = 0, time.monotonic()
+        self.snapshot_error: str | None = None
         self._sample = Every(0.25)
 
     def set_coordinator(self, coordinator) -> None:
@@ -291,7 +310,41 @@ class ExecutorActor:
         for batch in self.executor.take_sealed():
             self.held[batch.index] = batch
             out.append((batch.index, batch.last_block))
+        if not out:
+            self._snapshot_if_due()
         return out
+
+    def restore(self, snapshot) -> list:
+        """Start from a snapshot (before any replay): its sealed batches not yet verified are
+        sealed again, to be released as replayed ones are."""
+        self.executor.restore(snapshot)
+        self.executed = snapshot.transfers
+        self.verified_transfers = snapshot.transfers - sum(len(p.rows) for p in snapshot.pending)
+        self.snapshot_height, self._snapshot_at = snapshot.height, time.monotonic()
+        return self._take()
+
+    def _snapshot_if_due(self) -> None:
+        height = self.executor.height
+        if height > self.snapshot_height and (height - self.snapshot_height >= self.snapshot_blocks
+                                              or time.monotonic() - self._snapshot_at >= self.snapshot_s):
+            try:
+                self.save_snapshot()
+            except OSError as e:
+                # Only the restart's speed depends on it: the log still holds everything.
+                self.snapshot_error = f"{type(e).__name__}: {e}"
+                self._snapshot_at = time.monotonic()
+
+    def save_snapshot(self) -> int | None:
+        """Write a snapshot now (also on a graceful stop); its height, or None when there is
+        nothing new or a sealed batch still waits for its seal to be logged (a snapshot never
+        holds a seal the log may not have)."""
+        from node.snapshot import write_snapshot
+        height = self.executor.height
+        if self.snapshot_dir is None or self.held or height == 0 or height == self.snapshot_height:
+            return None
+        write_snapshot(self.snapshot_dir, self.executor.snapshot(self.genesis_digest))
+        self.snapshot_height, self._snapshot_at = height, time.monotonic()
+        return height
 
     def release(self, indices: list) -> None:
         """Seals are durable: queue these batches for proving."""
@@ -315,6 +368,7 @@ class ExecutorActor:
             ref = ray.put(job)
             self.coordinator.enqueue.remote(b, len(batch.transfers), [ref])
             self.released += 1
+        self._snapshot_if_due()
 
     # -- from the coordinator -----------------------------------------------------------------
     def batch_proven(self, b: int) -> None:
@@ -357,7 +411,8 @@ class ExecutorActor:
         ex = self.executor
         return {"height": ex.height, "sealed": ex.batch_count, "open_transfers": ex.open_transfers,
                 "released": self.released, "held": sorted(self.held), "batch_offset": self.batch_offset,
-                "executed_transfers": self.executed, "verified_transfers": self.verified_transfers}
+                "executed_transfers": self.executed, "verified_transfers": self.verified_transfers,
+                "snapshot_height": self.snapshot_height, "snapshot_error": self.snapshot_error}
 
     def balances(self) -> tuple[list, list]:
         """(addresses, balances) by slot: the executed state, for end-of-run checks."""
