@@ -164,6 +164,8 @@ def write_snapshot(directory: Union[str, Path], s: Snapshot, keep: int = KEEP) -
     delete all but the newest `keep`."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    for stale in d.glob(f".{_PREFIX}*{_SUFFIX}.tmp"):   # left by a crash while writing
+        stale.unlink(missing_ok=True)
     path = d / f"{_PREFIX}{s.height:012d}{_SUFFIX}"
     tmp = d / ("." + path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -202,4 +204,3 @@ def load_newest(directory: Union[str, Path], genesis_digest: bytes,
         except (OSError, SnapshotInvalid) as e:
             skipped.append(f"{path.name}: {e}")
     return None, skipped
-

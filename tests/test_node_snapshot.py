@@ -147,9 +147,14 @@ def test_damaged_foreign_and_mismatched_snapshots_are_skipped(tmp_path):
         assert seq.height == 15 and len([e for e in seq.take_replayed() if not isinstance(e, Seal)]) == 15
     finally:
         seq.wal.close()
-    # Only the newest two are kept.
+    # A crash while writing leaves only a temporary file: never read, removed by the next write.
     newer.unlink()
+    torn = d / f".executed-{snap.height + 5:012d}.snap.tmp"
+    torn.write_bytes(older.read_bytes()[:100])
+    assert load_newest(d, chain.genesis.digest, 1 << LOG2_ROWS)[0].height == snap.height
+    # Only the newest two are kept.
     for h in (30, 40):
         snap.height = h
         write_snapshot(d, snap)
     assert [p.name for p in snapshot_paths(d)] == ["executed-000000000040.snap", "executed-000000000030.snap"]
+    assert not torn.exists()

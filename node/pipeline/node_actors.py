@@ -272,6 +272,7 @@ class ExecutorActor:
         self.snapshot_dir, self.snapshot_blocks, self.snapshot_s = snapshot_dir, snapshot_blocks, snapshot_s
         self.snapshot_height, self._snapshot_at = 0, time.monotonic()
         self.snapshot_error: str | None = None
+        self._writer: threading.Thread | None = None   # the last snapshot's writer
         self._sample = Every(0.25)
 
     def set_coordinator(self, coordinator) -> None:
@@ -327,24 +328,37 @@ class ExecutorActor:
         height = self.executor.height
         if height > self.snapshot_height and (height - self.snapshot_height >= self.snapshot_blocks
                                               or time.monotonic() - self._snapshot_at >= self.snapshot_s):
-            try:
-                self.save_snapshot()
-            except OSError as e:
-                # Only the restart's speed depends on it: the log still holds everything.
-                self.snapshot_error = f"{type(e).__name__}: {e}"
-                self._snapshot_at = time.monotonic()
+            if self._writer is None or not self._writer.is_alive():
+                self.save_snapshot(wait=False)
 
-    def save_snapshot(self) -> int | None:
-        """Write a snapshot now (also on a graceful stop); its height, or None when there is
-        nothing new or a sealed batch still waits for its seal to be logged (a snapshot never
-        holds a seal the log may not have)."""
-        from node.snapshot import write_snapshot
+    def save_snapshot(self, wait: bool = True) -> int | None:
+        """Take a snapshot now and write it (also on a graceful stop); its height, or None when
+        there is nothing new or a sealed batch still waits for its seal to be logged (a snapshot
+        never holds a seal the log may not have). Taking it is quick and happens here; encoding
+        and writing it go on a thread of their own unless `wait`."""
         height = self.executor.height
         if self.snapshot_dir is None or self.held or height == 0 or height == self.snapshot_height:
+            if wait and self._writer is not None:
+                self._writer.join()          # the one being written is on disk when this returns
             return None
-        write_snapshot(self.snapshot_dir, self.executor.snapshot(self.genesis_digest))
+        snapshot = self.executor.snapshot(self.genesis_digest)
+        if self._writer is not None:
+            self._writer.join()
         self.snapshot_height, self._snapshot_at = height, time.monotonic()
+        self._writer = threading.Thread(target=self._write_snapshot, args=(snapshot,),
+                                        name="snapshot-writer", daemon=True)
+        self._writer.start()
+        if wait:
+            self._writer.join()
         return height
+
+    def _write_snapshot(self, snapshot) -> None:
+        from node.snapshot import write_snapshot
+        try:
+            write_snapshot(self.snapshot_dir, snapshot)
+        except OSError as e:
+            # Only the restart's speed depends on it: the log still holds everything.
+            self.snapshot_error = f"{type(e).__name__}: {e}"
 
     def release(self, indices: list) -> None:
         """Seals are durable: queue these batches for proving."""
