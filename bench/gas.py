@@ -17,6 +17,9 @@ Each line is one transaction, sent with an explicit gas limit and measured from 
   groups          packed commitments (docs/protocol.md): the verifier pays one ecMul per group
   public_inputs   the number of public inputs
   proof_bytes, calldata_bytes
+  data_bytes      the batch's published data, carried at the proof's end (docs/protocol.md §10;
+                  0 for a circuit that publishes nothing), and data_calldata_gas, what those
+                  bytes cost as calldata (16 a nonzero byte, 4 a zero one)
   tx_gas          the receipt's gasUsed: what the sender pays for
   exec_gas        tx_gas − intrinsic gas, where intrinsic gas = 21000 + 4 per zero byte and 16 per
                   non-zero byte of the calldata (EIP-2028; no access list, no contract creation):
@@ -122,14 +125,19 @@ class Prepared:
             self.batches.append((prove(self.air, self.pk, trace2, pub2, be).to_bytes(),
                                  [int(pub2[k]) for k in self.air.public_inputs]))
 
-    def row(self, l1_name: str, op: str, receipt, calldata: bytes, **extra) -> dict:
+    def row(self, l1_name: str, op: str, receipt, calldata: bytes, proof: bytes | None = None, **extra) -> dict:
+        from prover.proof import proof_length
         vk = self.vk
+        # A publishing circuit's proof ends with the batch's data (docs/protocol.md §10).
+        data = (self.proof if proof is None else proof)[proof_length(vk):]
         if not receipt.status:
             raise RuntimeError(f"{op} of {self.name} on {l1_name} reverted: {receipt.revert_reason}")
         return {"l1": l1_name, "op": op, "circuit": self.name, "log2_n": self.log2_n,
                 "columns": vk.num_witness + vk.num_fixed + vk.num_interaction, "groups": len(vk.groups),
                 "public_inputs": vk.num_public_inputs, **extra, "proof_bytes": len(self.proof),
-                "calldata_bytes": len(calldata), "tx_gas": receipt.tx_gas, "exec_gas": receipt.exec_gas}
+                "calldata_bytes": len(calldata), "data_bytes": len(data),
+                "data_calldata_gas": sum(16 if b else 4 for b in data),
+                "tx_gas": receipt.tx_gas, "exec_gas": receipt.exec_gas}
 
 
 def check_above_floor(receipt, calldata: bytes) -> None:
@@ -158,7 +166,7 @@ def measure(l1, l1_name: str, prepared: list[Prepared]):
         for index, (proof, pub) in enumerate(p.batches, 1):
             calldata = encode_call(rollup.artifact.abi, "submitBatch", index, proof, pub)
             receipt = rollup.submit_batch(index, proof, pub)
-            row = p.row(l1_name, "submit_batch", receipt, calldata, batch=index)
+            row = p.row(l1_name, "submit_batch", receipt, calldata, proof, batch=index)
             check_above_floor(receipt, calldata)
             yield row
 

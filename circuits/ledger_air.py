@@ -28,6 +28,7 @@ from kernels.params import R_MODULUS
 from prover.air import Air, AirBuilder
 from prover.errors import InvalidCircuit
 from prover.keys import MAX_LOG2_N, MIN_LOG2_N
+from prover.publication import Publication, PublishedField, PublishedPart
 from prover.state_layout import StateLayout
 
 VALUE_BITS = 64          # balances and amounts lie in [0, 2^64)
@@ -40,6 +41,18 @@ MAX_LOG2_ROWS = MAX_LOG2_N    # the largest domain a verification key may descri
 OLD_STATE = ("addr_old", "bal_old")
 NEW_STATE = ("addr_new", "bal_new")
 DATA = ("from_slot", "to_slot", "amount")
+
+# What each batch publishes on the L1 (docs/ledger.md §5): its transfers, rows 0, 1, … up to the
+# last one that moves or names anything, and each newly claimed slot with its address
+# (addr_new − addr_old is the address on a claimed slot and 0 elsewhere). 16 bytes per transfer,
+# 24 per claim: slots fit 4 bytes (n ≤ 2^26), amounts 8, addresses 20.
+PUBLICATION = Publication((
+    PublishedPart("transfers", (PublishedField("from_slot", 4, (("from_slot", 1),)),
+                                PublishedField("to_slot", 4, (("to_slot", 1),)),
+                                PublishedField("amount", 8, (("amount", 1),)))),
+    PublishedPart("claims", (PublishedField("address", ADDRESS_BITS // 8,
+                                            (("addr_new", 1), ("addr_old", R_MODULUS - 1))),), row_bytes=4),
+))
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,7 @@ class Ledger(Air):
     # What the rollup contract reads: the proof is accepted only as batch `batch_index`.
     state_layout = StateLayout(old_state="old_state", new_state="new_state", data="data",
                                batch_index="batch_index")
+    publication = PUBLICATION
 
     def __init__(self, log2_rows: int):
         if not isinstance(log2_rows, int) or not MIN_LOG2_ROWS <= log2_rows <= MAX_LOG2_ROWS:

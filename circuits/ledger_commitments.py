@@ -48,7 +48,7 @@ def trace_commitments(air: Ledger, srs_g1, trace: Mapping[str, Sequence[int]], b
 
 def proof_commitments(air: Ledger, vk, proof: bytes) -> dict:
     """group name → the commitment a proof carries for it (the proof is decoded strictly)."""
-    p = decode_proof(proof, vk)
+    p = decode_proof(proof, vk, publishes=air.publication is not None)
     groups = [g for g in commitment_groups(compile_air(air), vk.n) if g.kind != GroupKind.FIXED]
     return {g.name: (pt,) for g, pt in zip(groups, p.commitments) if g.kind == GroupKind.PUBLIC}
 

@@ -225,6 +225,8 @@ class Air:
     public_inputs: values the verifier supplies; constraints read them with `b.public(name)`.
     state_layout: for a rollup's circuit, which public groups are its old state, new state and
         batch data (prover.state_layout); None for a circuit no L1 contract chains.
+    publication: the rows the L1 receives as calldata, bound to the public groups
+        (prover.publication); None for a circuit that publishes nothing.
     """
 
     name: str = "air"
@@ -235,6 +237,7 @@ class Air:
     fixed_columns: tuple[str, ...] = ()
     public_inputs: tuple[str, ...] = ()
     state_layout: StateLayout | None = None
+    publication: "Publication | None" = None
 
     def fixed_values(self, n: int) -> Mapping[str, Sequence[int]]:
         """The fixed columns' values for a trace of n rows."""
@@ -574,6 +577,8 @@ def circuit_digest(cs: ConstraintSystem) -> bytes:
              "public_inputs " + " ".join(air.public_inputs)]
     if air.state_layout is not None:  # the new state's groups get a degree bound (prover.groups)
         lines.append("degree_bound " + " ".join(air.state_layout.new_state))
+    if air.publication is not None:
+        lines.append("publication " + air.publication.describe())
     lines += [f"{c.selector} {to_text(c.expr)}" for c in cs.constraints]
     for h in cs.helpers:
         lines.append(f"helper {h.argument} " + " ".join(

@@ -33,6 +33,7 @@ class Proof:
     evals_zeta_omega: list[int]
     opening: G1Point            # W
     opening_at_z: G1Point       # W'
+    published: bytes = b""      # a publishing circuit's data (prover.publication), after W'
     timings: dict = field(default_factory=dict, compare=False)
 
     def to_bytes(self) -> bytes:
@@ -42,11 +43,11 @@ class Proof:
         for s in self.evals_zeta + self.evals_zeta_omega:
             out += encode_scalar(s)
         out += encode_point(self.opening) + encode_point(self.opening_at_z)
-        return bytes(out)
+        return bytes(out) + bytes(self.published)
 
     @classmethod
-    def from_bytes(cls, data: bytes, vk: VerificationKey) -> "Proof":
-        return decode_proof(data, vk)
+    def from_bytes(cls, data: bytes, vk: VerificationKey, publishes: bool = False) -> "Proof":
+        return decode_proof(data, vk, publishes)
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,13 @@ def _scalar(data: bytes, off: int, what: str) -> int:
     return v
 
 
-def decode_proof(data: bytes, vk: VerificationKey) -> Proof:
-    """Parse `data` strictly against the shape recorded in `vk`."""
+def decode_proof(data: bytes, vk: VerificationKey, publishes: bool = False) -> Proof:
+    """Parse `data` strictly against the shape recorded in `vk`. The proof of a circuit that
+    publishes data carries it after W' (`publishes`; prover.publication decodes it)."""
     if not isinstance(data, (bytes, bytearray)):
         raise InvalidProof(f"a proof is bytes, got {type(data).__name__}")
     shape = proof_shape(vk)
-    if len(data) != shape.length:
+    if len(data) < shape.length if publishes else len(data) != shape.length:
         raise InvalidProof(f"proof is {len(data)} bytes; this verification key expects {shape.length}")
     commitments = [_point(data, 64 * i, f"group commitment[{i}]") for i in range(shape.commitments)]
     ez = [_scalar(data, shape.off_evals + 32 * i, f"evaluation at zeta[{i}]")
@@ -116,4 +118,4 @@ def decode_proof(data: bytes, vk: VerificationKey) -> Proof:
            for i in range(shape.evals_zeta_omega)]
     w = _point(data, shape.off_openings, "opening W")
     w_z = _point(data, shape.off_openings + 64, "opening W' at z")
-    return Proof(commitments, ez, ezw, w, w_z)
+    return Proof(commitments, ez, ezw, w, w_z, bytes(data[shape.length:]))

@@ -32,6 +32,7 @@ from .opening import nu_powers, opening_scalars
 from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
                           linear_combination, pack, powers, synthetic_division)
 from .proof import Proof
+from .publication import data_digest, published_data
 from .schedule import Message
 from .transcript import Transcript
 from .types import ChallengeName, ColumnKind, G1Point, GroupKind, Selector
@@ -187,15 +188,19 @@ def pad_rows(be, a, length: int):
 
 
 def prove(air: Air, pk: ProvingKey, trace: Mapping[str, Sequence[int]], public_inputs,
-          be: Backend | None = None, rng=None, refuse_invalid: bool = True) -> Proof:
+          be: Backend | None = None, rng=None, refuse_invalid: bool = True,
+          published: bytes | None = None) -> Proof:
     """A proof that `trace` satisfies `air` with these public inputs. `rng` (a numpy Generator)
     draws the blinding; leave it None in production (fresh OS entropy).
 
     A trace that breaks a constraint is refused (InvalidTrace). `refuse_invalid=False` skips
     that refusal and commits to whatever comes out, as a cheating prover would: the soundness
-    tests use it to show that the verifier, not the prover's honesty, rejects such proofs."""
+    tests use it to show that the verifier, not the prover's honesty, rejects such proofs;
+    `published` then replaces the data the trace publishes (prover.publication)."""
     run = ProofInProgress(air, pk, be or get_backend("auto"), rng, refuse_invalid)
     run.load_trace(trace, public_inputs)
+    if published is not None and not refuse_invalid:
+        run.published = bytes(published)
     challenges = schedule.run(Transcript(pk.vk.digest), run.cs.has_interaction, run.message)
     return run.finish(challenges[ChallengeName.Z])
 
@@ -232,6 +237,14 @@ class ProofInProgress:
                 extra = set(trace) - set(air.witness_columns)
                 raise InvalidInput(f"{air.name} trace: missing columns {sorted(missing)}, unknown {sorted(extra)}")
             self.witness = be.xp.stack([column_to_field(be, trace[c], n, c) for c in air.witness_columns])
+            # The published data is the trace's own (prover.publication): a trace whose rows do
+            # not fit the encoding cannot be published, and an honest prover refuses it.
+            self.published = None
+            if air.publication is not None:
+                try:
+                    self.published = published_data(air.publication, trace, n, wrap=not self.refuse_invalid)
+                except InvalidInput as e:
+                    raise InvalidTrace(f"{air.name}: the trace's published rows do not encode: {e}") from None
         with self.timer.phase("ntt"):
             w_coeffs = be.ntt(self.witness, inverse=True)
         public = set(cs.public_column_indices)
@@ -246,6 +259,8 @@ class ProofInProgress:
         """The values of one absorption of the schedule."""
         if step.message == Message.PUBLIC_INPUTS:
             return self.pub
+        if step.message == Message.PUBLISHED:
+            return [] if self.published is None else [data_digest(self.published)]
         if step.message == Message.COMMITMENTS:
             return [self.commit_group(gi, challenges) for gi, g in enumerate(self.groups) if g.kind in step.kinds]
         if step.message in (Message.EVALS_ZETA, Message.EVALS_ZETA_OMEGA):
@@ -370,7 +385,7 @@ class ProofInProgress:
         claimed = [(pt, ev) for gi, pt, _, ev in self.opened if self.groups[gi].kind != GroupKind.BOUND]
         evals_zeta = [y for pt, ev in claimed if pt == self.zeta for y in ev]
         evals_next = [y for pt, ev in claimed if pt != self.zeta for y in ev]
-        proof = Proof(commitments, evals_zeta, evals_next, self.w, w_prime)
+        proof = Proof(commitments, evals_zeta, evals_next, self.w, w_prime, self.published or b"")
         proof.timings = {"log2_n": self.vk.log2_n, "backend": be.name, **self.timer.result()}
         return proof
 def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values, pub, challenges,

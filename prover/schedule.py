@@ -19,6 +19,7 @@ class Message(NameEnum):
     """A value the prover sends, as the transcript absorbs it."""
 
     PUBLIC_INPUTS = "public_inputs"        # scalars, in declaration order
+    PUBLISHED = "published"                # keccak256(published data) mod r; none without a publication
     COMMITMENTS = "commitments"            # points: the groups of the step's kinds, commitment order
     EVALS_ZETA = "evals_zeta"              # scalars: every group's columns at ζ
     EVALS_ZETA_OMEGA = "evals_zeta_omega"  # scalars: the columns of the groups opened at ζω
@@ -49,6 +50,7 @@ Step = Absorb | Draw
 SCHEDULE: tuple[Step, ...] = (
     # round 1: the statement and the trace
     Absorb(Message.PUBLIC_INPUTS),
+    Absorb(Message.PUBLISHED),
     Absorb(Message.COMMITMENTS, (GroupKind.PUBLIC, GroupKind.BOUND, GroupKind.WITNESS)),
     # round 2: the logUp interaction columns
     Draw(ChallengeName.BETA, logup=True),

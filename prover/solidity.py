@@ -52,6 +52,9 @@ SOLIDITY_PRAGMA = "0.8.28"
 _R = "mload(0x00)"
 _P = "mload(0x20)"
 _INVALID_PROOF = keccak256(b"InvalidProof()")[:4].hex()
+# A publishing circuit's data: the proof's bytes past its fixed part (docs/protocol.md §5, §10).
+_DATA_OFFSET = "add(proof.offset, PROOF_LENGTH)"
+_DATA_LENGTH = "sub(proof.length, PROOF_LENGTH)"
 
 
 @dataclass
@@ -206,6 +209,7 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     # The constraint code is written first (its temporaries take memory below the transcript
     # buffer) and placed after the transcript.
     constraint_code = _constraints_at_zeta(v)
+    published_code = _published_at_zeta(v)
     opening_code = _opening_scalars(v)
     transcript = _transcript_plan(v)
     tbuf = v.mem.alloc(32 + max(sum(length for _, _, length in copies) for _, copies in transcript))
@@ -214,6 +218,7 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
     _emit_transcript(v, transcript, tbuf)
     v.add("// 3. the constraints at ζ against the chunks: Σ_j ζ^(nj)·q_j(ζ) = Q(ζ), cross-multiplied")
     v.body.extend(constraint_code)
+    v.body.extend(published_code)
     v.body.extend(opening_code)
     _commitment_sum(v)
     _pairing(v)
@@ -236,6 +241,10 @@ def _load_and_range_check(v: _Verifier) -> None:
     for off in range(v.shape.off_evals, v.off_w, 32):
         add(f"ok := and(ok, lt({pm(off)}, {_R}))")
     add(f"ok := and(ok, lt({pm(v.off_w + 32)}, {_P}))")
+    if v.air.publication is not None:
+        add("// the published data's digest, keccak256(data) mod r, absorbed after the public inputs")
+        add(f"calldatacopy(__MEM_TOP__, {_DATA_OFFSET}, {_DATA_LENGTH})")
+        add(f"mstore({v.s('published')}, mod(keccak256(__MEM_TOP__, {_DATA_LENGTH}), {_R}))")
 
 
 def _message_sections(v: _Verifier, step: schedule.Absorb) -> list[tuple[str, int, int]]:
@@ -243,6 +252,8 @@ def _message_sections(v: _Verifier, step: schedule.Absorb) -> list[tuple[str, in
     shape = v.shape
     if step.message == Message.PUBLIC_INPUTS:
         return [("publicInputs", 0, 32 * v.npub)]
+    if step.message == Message.PUBLISHED:
+        return [("memory", v.mem.slot("published"), 32)] if v.air.publication is not None else []
     if step.message == Message.COMMITMENTS:
         return [("proof", v.com_off[gi], 64) for gi, g in enumerate(v.groups) if g.kind in step.kinds]
     if step.message == Message.EVALS_ZETA:
@@ -263,7 +274,7 @@ def _transcript_plan(v: _Verifier) -> list[tuple[ChallengeName, list[tuple[str, 
         for area, off, length in _message_sections(v, step):
             if not length:
                 continue
-            if pending and pending[-1][0] == area and pending[-1][1] + pending[-1][2] == off:
+            if pending and area != "memory" and pending[-1][0] == area and pending[-1][1] + pending[-1][2] == off:
                 pending[-1] = (area, pending[-1][1], pending[-1][2] + length)
             else:
                 pending.append((area, off, length))
@@ -277,8 +288,11 @@ def _emit_transcript(v: _Verifier, plan, tbuf: int) -> None:
     for challenge, copies in plan:
         pos = tbuf + 32
         for area, off, length in copies:
-            src = f"add({area}.offset, {_h(off)})" if off else f"{area}.offset"
-            v.add(f"calldatacopy({_h(pos)}, {src}, {_h(length)})")
+            if area == "memory":
+                v.add(f"mstore({_h(pos)}, mload({_h(off)}))")
+            else:
+                src = f"add({area}.offset, {_h(off)})" if off else f"{area}.offset"
+                v.add(f"calldatacopy({_h(pos)}, {src}, {_h(length)})")
             pos += length
         v.add(f"mstore({_h(tbuf)}, keccak256({_h(tbuf)}, {_h(pos - tbuf)}))")
         v.add(f"mstore({v.s(challenge)}, mod(mload({_h(tbuf)}), {_R}))")
@@ -302,6 +316,81 @@ def _constraints_at_zeta(v: _Verifier) -> list[str]:
     q_zeta = horner(alg, chunks, v.ld("zn"))
     lhs, rhs = quotient_identity(alg, acc, q_zeta, v.ld("zh"), v.ld("dfirst"), v.ld("dlast"))
     lines.append(f"ok := and(ok, eq({lhs}, {rhs}))")
+    return lines
+
+
+def _published_at_zeta(v: _Verifier) -> list[str]:
+    """3. The published data's rows interpolated at ζ against the public columns opened there
+    (prover.publication): each record's ω^row and ζ − ω^row, one inversion of their product
+    (modexp), then per field Σ_j v_j·ω^row_j/(ζ − ω^row_j)·Z_H(ζ)/n = Σ coeff·y(ζ). Records go
+    to memory past the verifier's region: 64 bytes each (ω^row, running product)."""
+    pub = v.air.publication
+    if pub is None:
+        return []
+    r, n, lines = R_MODULUS, v.dom.n, []
+    add = lines.append
+    w = v.air.witness_columns
+    sums = {(pi, fi): v.mem.slot(f"pub{pi}_{fi}") for pi, part in enumerate(pub.parts) for fi in range(len(part.fields))}
+    starts = [v.mem.slot(f"pubstart{pi}") for pi in range(len(pub.parts))]
+    counts = [v.mem.slot(f"pubcount{pi}") for pi in range(len(pub.parts))]
+    zeta = v.ld(ChallengeName.ZETA)
+    add("// 3b. the published data at ζ: parse, ω^row and ζ − ω^row per record, their product")
+    add(f"{{ let p := {_DATA_OFFSET} let end := add(proof.offset, proof.length) let m := __MEM_TOP__ let acc := 1 let k := 0")
+    for pi, part in enumerate(pub.parts):
+        add(f"  // part {part.name}: {part.record_bytes} bytes a record")
+        add("  if gt(add(p, 4), end) { ok := 0 p := end }")
+        add(f"  {{ let cnt := shr(224, calldataload(p)) p := add(p, 4)")
+        add(f"    ok := and(ok, iszero(gt(cnt, {_h(n)})))")
+        add(f"    if gt(mul(cnt, {_h(part.record_bytes)}), sub(end, p)) {{ ok := 0 cnt := 0 }}")
+        add(f"    mstore({_h(counts[pi])}, cnt) mstore({_h(starts[pi])}, p)")
+        add(f"    let x := 1 let last := 0")
+        add(f"    for {{ let j := 0 }} lt(j, cnt) {{ j := add(j, 1) }} {{")
+        if part.row_bytes:
+            add(f"      let row := shr({256 - 8 * part.row_bytes}, calldataload(add(p, mul(j, {_h(part.record_bytes)}))))")
+            add(f"      ok := and(ok, and(lt(row, {_h(n)}), or(iszero(j), gt(row, last)))) last := row")
+            add(f"      x := 1 {{ let b := {_h(v.dom.omega)} for {{}} row {{ row := shr(1, row) }} {{ if and(row, 1) {{ x := mulmod(x, b, {_R}) }} b := mulmod(b, b, {_R}) }} }}")
+        else:
+            add(f"      if j {{ x := mulmod(x, {_h(v.dom.omega)}, {_R}) }}")
+        add(f"      acc := mulmod(acc, addmod({zeta}, sub({_R}, x), {_R}), {_R})")
+        add("      mstore(add(m, shl(6, k)), x) mstore(add(m, add(shl(6, k), 0x20)), acc) k := add(k, 1)")
+        add("    }")
+        add(f"    p := add(p, mul(cnt, {_h(part.record_bytes)})) }}")
+    add("  ok := and(ok, eq(p, end))")
+    add("  // one inversion of the product (ζ is off H, so no factor vanishes)")
+    pin = v.pair_in
+    add(f"  mstore({_h(pin)}, 0x20) mstore({_h(pin + 0x20)}, 0x20) mstore({_h(pin + 0x40)}, 0x20)")
+    add(f"  mstore({_h(pin + 0x60)}, acc) mstore({_h(pin + 0x80)}, {_h(r - 2)}) mstore({_h(pin + 0xa0)}, {_R})")
+    add(f"  ok := and(ok, staticcall(gas(), 0x05, {_h(pin)}, 0xc0, {_h(pin)}, 0x20))")
+    add(f"  let inv := mload({_h(pin)})")
+    add("  // back to front: 1/(ζ − ω^row) = inv · (product before it); its Lagrange weight ω^row/(ζ − ω^row)")
+    for pi in range(len(pub.parts) - 1, -1, -1):
+        part = pub.parts[pi]
+        add(f"  {{ let q := mload({_h(starts[pi])}) let cnt := mload({_h(counts[pi])})")
+        for fi in range(len(part.fields)):
+            add(f"    mstore({_h(sums[(pi, fi)])}, 0)")
+        add("    for { let j := cnt } j { j := sub(j, 1) } {")
+        add("      k := sub(k, 1)")
+        add("      let before := 1 if k { before := mload(add(m, sub(shl(6, k), 0x20))) }")
+        add(f"      let lag := mulmod(mload(add(m, shl(6, k))), mulmod(inv, before, {_R}), {_R})")
+        add(f"      inv := mulmod(inv, addmod({zeta}, sub({_R}, mload(add(m, shl(6, k)))), {_R}), {_R})")
+        add(f"      let rec := add(q, mul(sub(j, 1), {_h(part.record_bytes)}))")
+        off = part.row_bytes
+        for fi, f in enumerate(part.fields):
+            add(f"      mstore({_h(sums[(pi, fi)])}, addmod(mload({_h(sums[(pi, fi)])}), "
+                f"mulmod(shr({256 - 8 * f.width}, calldataload(add(rec, {_h(off)}))), lag, {_R}), {_R}))")
+            off += f.width
+        add("    } }")
+    add("}")
+    add("// each field: (Σ v·ω^row/(ζ − ω^row))·Z_H(ζ)/n equals its columns opened at ζ")
+    scale = f"mulmod({v.ld('zh')}, {_h(pow(n, -1, r))}, {_R})"
+    for pi, part in enumerate(pub.parts):
+        for fi, f in enumerate(part.fields):
+            opened = "0"
+            for col, c in f.terms:
+                y = v.evaluation((ColumnKind.WITNESS, w.index(col)), False)
+                term = y if c % r == 1 else f"mulmod({y}, {_h(c % r)}, {_R})"
+                opened = term if opened == "0" else f"addmod({opened}, {term}, {_R})"
+            add(f"ok := and(ok, eq(mulmod(mload({_h(sums[(pi, fi)])}), {scale}, {_R}), {opened}))  // {part.name}.{f.name}")
     return lines
 
 
@@ -443,9 +532,12 @@ def _contract(v: _Verifier, layout_code: str, contract_name: str) -> str:
                 success := and(success, staticcall(150, 0x06, {_h(acc)}, 0x80, {_h(acc)}, 0x40))
             }}"""
     indent = " " * 12
-    body = [f"mstore(0x40, {_h(v.mem.top)})" if line == "MEM_END" else line for line in v.body]
+    body = [f"mstore(0x40, {_h(v.mem.top)})" if line == "MEM_END" else line.replace("__MEM_TOP__", _h(v.mem.top))
+            for line in v.body]
     asm = "\n".join(indent + line for line in body)
     air, vk = v.air, v.vk
+    # A publishing circuit's proof carries its published data past the fixed part (§10).
+    length_check = "proof.length < PROOF_LENGTH" if air.publication is not None else "proof.length != PROOF_LENGTH"
     return f"""// SPDX-License-Identifier: Apache-2.0
 // Generated by zkpipe (prover/solidity.py) for circuit {air.name!r}, n = 2^{vk.log2_n}, protocol v3.
 // Verification key digest 0x{vk.digest.hex()}. Do not edit: regenerate from the key.
@@ -459,10 +551,11 @@ abstract contract {contract_name}Base {{
     uint256 internal constant PROOF_LENGTH = {v.shape.length};
     uint256 internal constant NUM_PUBLIC_INPUTS = {v.npub};
 
-    /// Reverts with InvalidProof unless `proof` is valid for `publicInputs`. Uses memory from
+    /// Reverts with InvalidProof unless `proof` is valid for `publicInputs` (and, for a circuit
+    /// that publishes data, its bytes past PROOF_LENGTH are exactly the proven rows). Uses memory from
     /// 0x80 on as scratch: call it before anything is allocated.
     function _verifyProof(bytes calldata proof, uint256[] calldata publicInputs) internal view {{
-        if (proof.length != PROOF_LENGTH || publicInputs.length != NUM_PUBLIC_INPUTS) revert InvalidProof();
+        if ({length_check} || publicInputs.length != NUM_PUBLIC_INPUTS) revert InvalidProof();
         assembly {{{helpers}
 {asm}
         }}

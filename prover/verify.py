@@ -23,6 +23,7 @@ from .keys import VerificationKey, check_circuit
 from .opening import bound_scale, opening_scalars
 from .polynomials import Domain
 from .proof import Proof, decode_proof
+from .publication import data_digest, published_values_at
 from .schedule import Message
 from .srs import G2_GENERATOR, g1_to_py_ecc, g2_to_py_ecc
 from .transcript import Transcript
@@ -33,7 +34,9 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
            public_commitments: Optional[Mapping[str, G1Point]] = None) -> bool:
     """True when `proof` shows a trace satisfying `air` under `vk` with these public inputs;
     raises InvalidProof otherwise (never returns False). `public_commitments` pins the
-    commitments of public groups (by group name) to values the caller knows (the L1's state)."""
+    commitments of public groups (by group name) to values the caller knows (the L1's state).
+    A circuit with a publication (prover.publication) has its data in the proof, after W':
+    the proof must open the public groups to exactly those rows."""
     r = R_MODULUS
     cs = compile_air(air)
     try:
@@ -42,7 +45,8 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
         raise InvalidProof(f"the verification key is not for circuit {air.name!r}") from None
     if isinstance(proof, Proof):
         proof = proof.to_bytes()
-    p = decode_proof(proof, vk)
+    p = decode_proof(proof, vk, publishes=air.publication is not None)
+    data = p.published if air.publication is not None else None
     try:
         pub = public_input_values(air, public_inputs)
     except InvalidInput as e:
@@ -63,6 +67,8 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     def message(step: schedule.Absorb, _challenges) -> list:
         if step.message == Message.PUBLIC_INPUTS:
             return pub
+        if step.message == Message.PUBLISHED:
+            return [] if data is None else [data_digest(data)]
         if step.message == Message.COMMITMENTS:
             return [pt for g, pt in zip(groups, points) if g.kind in step.kinds]
         if step.message == Message.EVALS_ZETA:
@@ -76,6 +82,8 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
 
     # 2. The constraints at ζ against the quotient chunks: Σ_j ζ^{nj}·q_j(ζ) = Q(ζ).
     check_constraints_at_zeta(cs, dom, groups, p, pub, ch)
+    if air.publication is not None:
+        check_published_at_zeta(air, dom, groups, p, data, zeta)
 
     # 3. Every claim t = (P_t, Z_t = X^{k_t} − c_t, r_t) into one polynomial L, opened at z.
     zeta_omega = zeta * dom.omega % r
@@ -128,6 +136,24 @@ def check_constraints_at_zeta(cs: ConstraintSystem, dom: Domain, groups: list[Gr
     lhs, rhs = quotient_identity(IntAlgebra, acc, q_zeta, zh, (zeta - 1) % r, (zeta - dom.omega_last) % r)
     if lhs != rhs:
         raise InvalidProof("the constraints do not hold at ζ (quotient identity failed)")
+
+
+def check_published_at_zeta(air: Air, dom: Domain, groups: list[Group], p: Proof, data: bytes, zeta: int) -> None:
+    """Every published field's rows, interpolated at ζ, equal the combination of the public
+    columns the proof opens there (prover.publication)."""
+    r = R_MODULUS
+    at_zeta, _ = evaluation_slots(groups)
+    public = {i for g in groups if g.kind == GroupKind.PUBLIC for _, i in g.columns}
+    records = air.publication.decode(bytes(data), dom.n)
+    values = published_values_at(air.publication, records, dom.n, dom.omega, zeta)
+    w = air.witness_columns
+    for part, sums in zip(air.publication.parts, values):
+        for f, v in zip(part.fields, sums):
+            if any(w.index(col) not in public for col, _ in f.terms):
+                raise InvalidCircuit(f"{air.name}: published field {f.name} reads a column outside the public groups")
+            opened = sum(c * p.evals_zeta[at_zeta[(ColumnKind.WITNESS, w.index(col))]] for col, c in f.terms) % r
+            if opened != v:
+                raise InvalidProof(f"the published {part.name}.{f.name} differ from the proven ones")
 
 
 def pairing_check(pairs) -> bool:

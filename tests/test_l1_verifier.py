@@ -105,7 +105,9 @@ def test_ledger_within_budget_and_rejected_when_cheating():
     data = prove(air, pk, trace, pub, BE).to_bytes()
     assert_agree(air, vk, pub, data, expect=True)
     receipt = solidity_verifier(air, vk).verify(data, pub_words(air, pub))
-    assert receipt.status and receipt.exec_gas < GAS_BUDGET
+    # The proof check within budget; the published data's check (docs/protocol.md §10) costs
+    # about 2 500 gas a batch and under 1 000 a record on top (10 records here).
+    assert receipt.status and receipt.exec_gas < GAS_BUDGET + 2_500 + 1_000 * 10
     # 8 commitments (fixed, 3 public groups, the new state's degree bound, witness, interaction,
     # quotient) → 10 ecMuls.
     assert ecmul_calls(air, vk) == len(vk.groups) + 2 == 10
