@@ -14,6 +14,16 @@ client's and the load's acknowledgement latency (from the first offer, time defe
 
     python -m bench.pipeline --overload 2000 --duration 20 --log2-rows 8
 
+The ceiling (--find-ceiling): one devnet per offered load, raised by --step from --start-tps
+until the verified throughput stops following it (the load's transfers verified within two
+proofs and 0.5 s of its end, per second of load, below --follow × offered), within
+--max-seconds. One line per load: the latency curve (L1-verified p50/p99) and each stage's
+median delay (admission and signature recovery, execution, batching and proving, L1) from the
+pipeline's own events, the provers' busy fraction and the trace building's share of a proof;
+the last line gives the ceiling (the most verified tx/s seen) and the stage that saturated.
+
+    python -m bench.pipeline --find-ceiling --start-tps 100 --step 1.6 --duration 12 --max-seconds 600
+
 Prover only (--prover-only): no Ray, no node, no L1; full ledger batches (2^k transfers each)
 proven one after another by the pipeline's own ProverWorker, as a GPU machine without Ray runs
 it. Each line is one batch; the last line sums them up: transfers proven per second, p50/p99
@@ -54,7 +64,8 @@ def end_to_end(args) -> list[dict]:
         ctx = context()
         cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
                            log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
-                           max_unproven=args.max_unproven, rpc_port=0, dashboard_port=None,
+                           work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                           rpc_port=0, dashboard_port=None,
                            run_dir=f"{args.run_dir}/tps-{tps:g}" if args.run_dir else None, out=progress)
         started = time.perf_counter()
         summary, ok = run_devnet(cfg)
@@ -69,7 +80,7 @@ def end_to_end(args) -> list[dict]:
                "proof_p50_s": b["proof_s"]["p50"], "proof_p99_s": b["proof_s"]["p99"],
                "l1_gas_per_batch": b["l1_gas_mean"], "all_verified_nothing_lost": ok,
                "log2_rows": args.log2_rows, "workers": args.workers or 1, "provers": args.provers,
-               "run_s": round(time.perf_counter() - started, 1), **ctx}
+               "batching": args.batching, "run_s": round(time.perf_counter() - started, 1), **ctx}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -129,7 +140,8 @@ def overload(args) -> dict:
     tps = args.overload
     cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
                        log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
-                       max_unproven=args.max_unproven, rpc_port=0, dashboard_port=None, give_up_after=args.duration,
+                       work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                       rpc_port=0, dashboard_port=None, give_up_after=args.duration,
                        run_dir=f"{args.run_dir}/overload-{tps:g}" if args.run_dir else None, out=progress)
     ctx = context()
     net = Devnet(cfg)
@@ -173,6 +185,138 @@ def overload(args) -> dict:
            "provers": args.provers, **ctx}
     print(json.dumps(row), flush=True)
     return row
+
+
+# ---------------------------------------------------------------------------------------------
+# The ceiling
+
+STAGES = ("admission and signature recovery", "execution", "trace building", "proving", "L1")
+SATURATED = 0.9     # provers busy this fraction of the time count as saturated (as bench.capacity)
+
+
+def stage_delays(log) -> dict:
+    """Median delay each stage adds, from the per-transaction latencies since submission."""
+    p50 = {stage: float(np.median(v)) if len(v) else None for stage, v in log.latencies.items()}
+    if any(p50.get(s) is None for s in ("sequenced", "executed", "proven", "l1_verified")):
+        return {}
+    return {"admission and signature recovery": p50["sequenced"],
+            "execution": max(0.0, p50["executed"] - p50["sequenced"]),
+            "batching and proving": max(0.0, p50["proven"] - p50["executed"]),
+            "L1": max(0.0, p50["l1_verified"] - p50["proven"])}
+
+
+def prover_use(log, workers: int) -> dict:
+    """The provers' busy fraction over the span they worked, and the trace building's share of
+    a proof (the worker's witness phase, which builds the trace)."""
+    spans = [(st["proof_started"], st["proof_done"]) for st in log.batches.values()
+             if "proof_started" in st and "proof_done" in st]
+    if not spans:
+        return {"provers_busy": None, "trace_share": None}
+    busy = sum(done - start for start, done in spans)
+    window = max(d for _, d in spans) - min(s for s, _ in spans)
+    phases = [info["phases_ms"] for info in log.batch_info.values() if "phases_ms" in info]
+    witness = sum(p.get("witness", 0.0) for p in phases)
+    total = sum(sum(p.values()) for p in phases)
+    return {"provers_busy": round(busy / max(window * workers, 1e-9), 3),
+            "trace_share": round(witness / total, 3) if total else None}
+
+
+def kept_up_tps(log, load, proof_s: float) -> float:
+    """Transfers per second of the load verified on the L1 within one settling time of its end:
+    two proofs (a transfer waits at most for the proof in progress and its own) and 0.5 s.
+    Equal to the admitted rate while the pipeline keeps up; below it once a backlog builds."""
+    settle = 2 * proof_s + 0.5
+    done = sum(log.batch_info.get(b, {}).get("transfers", 0) for b, st in log.batches.items()
+               if st.get("l1_verified", float("inf")) <= load.finished + settle)
+    return round(min(done, load.accepted) / max(load.finished - load.started, 1e-9), 1)
+
+
+def saturating_stage(row: dict, first: dict) -> str:
+    """The stage that sets the ceiling: proving (or trace building, where it is most of a
+    proof) when the provers were busy nearly all the time on full batches (with work-conserving
+    batching a prover is busy at any load, but its batches fill only when it cannot keep up);
+    admission when the load was not even admitted and nothing downstream held it back; else the
+    stage whose delay grew most from the lightest load."""
+    if (row["provers_busy"] or 0) >= SATURATED and row["batch_fill"] >= SATURATED:
+        return "trace building" if (row["trace_share"] or 0) > 0.5 else "proving"
+    if row["accepted_tps"] < row["follow"] * row["offered_tps"] and not row["admission_waited"]:
+        return "admission and signature recovery"
+    growth = {s: d - first["stage_delay_p50_s"].get(s, 0.0) for s, d in row["stage_delay_p50_s"].items()}
+    if not growth:
+        return "unknown"
+    stage = max(growth, key=growth.get)
+    return "proving" if stage == "batching and proving" else stage
+
+
+def ceiling_step(args, tps: float, remaining_s: float) -> dict:
+    import ray
+
+    from node.pipeline.devnet import Devnet, DevnetConfig
+    from node.pipeline.summary import summarize
+
+    cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
+                       log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
+                       work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                       rpc_port=0, dashboard_port=None,
+                       give_up_after=args.duration, drain_timeout=max(10.0, remaining_s),
+                       run_dir=f"{args.run_dir}/ceiling-{tps:g}" if args.run_dir else None, out=progress)
+    ctx = context()
+    started = time.perf_counter()
+    net = Devnet(cfg)
+    try:
+        net.start()
+        load = net.run_load()
+        checks = net.check(load, net.drain())
+        summary = summarize(net.events, load)
+        seq = ray.get(net.sequencer.status.remote())
+        delays = stage_delays(net.events)
+        kept_up = kept_up_tps(net.events, load, summary["batches"]["proof_s"]["p50"] or 0.0)
+        use = prover_use(net.events, args.workers or 1)
+    finally:
+        net.stop()
+    lat = summary["latency_s"]["l1_verified"]
+    return {"bench": "pipeline", "mode": "ceiling_step", "offered_tps": tps, "duration_s": args.duration,
+            "accepted_tps": summary["load"]["accepted_tps"], "verified_tps": kept_up,
+            "verified_tps_with_drain": summary["load"]["verified_tps"], "follow": args.follow,
+            "l1_verified_p50_s": lat["p50"], "l1_verified_p99_s": lat["p99"],
+            "stage_delay_p50_s": {k: round(v, 4) for k, v in delays.items()}, **use,
+            "transfers_per_batch": summary["batches"]["transfers_mean"],
+            "batch_fill": round(summary["batches"]["transfers_mean"] / (1 << args.log2_rows), 3),
+            "proof_p50_s": summary["batches"]["proof_s"]["p50"],
+            "admission_waited": seq["admission_waited"], "admission_refused": seq["admission_refused"],
+            "all_verified_nothing_lost": checks["ok"], "log2_rows": args.log2_rows,
+            "batching": args.batching, "workers": args.workers or 1, "provers": args.provers,
+            "run_s": round(time.perf_counter() - started, 1), **ctx}
+
+
+def find_ceiling(args) -> dict:
+    """Raise the offered load until the verified throughput stops following it."""
+    t0 = time.perf_counter()
+    rows, tps, step_s, reason = [], args.start_tps, 0.0, "time"
+    while True:
+        elapsed = time.perf_counter() - t0
+        if rows and elapsed + step_s > args.max_seconds:
+            break                            # the next step would not fit in --max-seconds
+        row = ceiling_step(args, tps, args.max_seconds - elapsed)
+        step_s = max(step_s, row["run_s"])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        if row["verified_tps"] < args.follow * tps or not row["all_verified_nothing_lost"]:
+            reason = "verified throughput stopped following the offered load"
+            break
+        tps = round(tps * args.step, 1)
+    best = max(rows, key=lambda r: r["verified_tps"])
+    last = rows[-1]
+    out = {"bench": "pipeline", "mode": "ceiling", "ceiling_verified_tps": best["verified_tps"],
+           "at_offered_tps": best["offered_tps"], "stopped": reason,
+           "saturating_stage": saturating_stage(last, rows[0]) if reason != "time" else None,
+           "curve": [{"offered_tps": r["offered_tps"], "verified_tps": r["verified_tps"],
+                      "l1_verified_p50_s": r["l1_verified_p50_s"], "l1_verified_p99_s": r["l1_verified_p99_s"],
+                      "provers_busy": r["provers_busy"]} for r in rows],
+           "seconds": round(time.perf_counter() - t0, 1), "log2_rows": args.log2_rows,
+           "workers": args.workers or 1, "provers": args.provers, **context()}
+    print(json.dumps(out), flush=True)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +393,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prover-only", action="store_true", help="prove full batches with the worker alone (no Ray)")
     parser.add_argument("--overload", type=float, default=None, metavar="TPS",
                         help="one devnet offered TPS (above what it can prove) with a light client beside the load")
+    parser.add_argument("--find-ceiling", action="store_true",
+                        help="raise the offered load until verified throughput stops following it")
+    parser.add_argument("--start-tps", type=float, default=100.0, help="first offered load (--find-ceiling)")
+    parser.add_argument("--step", type=float, default=1.6, help="factor between loads (--find-ceiling)")
+    parser.add_argument("--follow", type=float, default=0.9,
+                        help="verified below this fraction of offered is the ceiling (--find-ceiling)")
+    parser.add_argument("--max-seconds", type=float, default=900.0,
+                        help="time bound for --find-ceiling: no step starts that would not end within it")
     parser.add_argument("--loads", type=float, nargs="+", default=[50, 100, 200, 400],
                         help="offered transfers per second, one devnet each (end to end)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per devnet")
@@ -257,8 +409,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="prover workers (end to end)")
     parser.add_argument("--provers", choices=("auto", "gpu", "cpu"), default="auto")
     parser.add_argument("--accounts", type=int, default=64, help="funded accounts")
-    parser.add_argument("--batch-deadline", type=float, default=2.0, help="seconds a proof batch stays open")
+    parser.add_argument("--batch-deadline", type=float, default=2.0,
+                        help="seconds a proof batch stays open at most (batches close when a prover is free)")
     parser.add_argument("--max-unproven", type=int, default=4)
+    parser.add_argument("--batching", choices=("work-conserving", "deadline"), default="work-conserving",
+                        help="deadline: batches close only when full or at --batch-deadline (the former policy)")
     parser.add_argument("--run-dir", default=None, help="keep each devnet's files under this folder")
     parser.add_argument("--batches", type=int, default=5, help="batches to prove (prover only)")
     parser.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="auto", help="prover only")
@@ -274,10 +429,15 @@ def main(argv=None) -> int:
         parser.error("need 3 ≤ --log2-rows ≤ 26, --batches ≥ 1, positive --duration and --loads")
     if args.overload is not None and args.overload <= 0:
         parser.error("--overload needs a positive offered load")
+    if args.find_ceiling and not (args.start_tps > 0 and args.step > 1 and 0 < args.follow <= 1
+                                  and args.max_seconds > 0):
+        parser.error("--find-ceiling needs --start-tps > 0, --step > 1, 0 < --follow ≤ 1, --max-seconds > 0")
     if args.prover_only:
         prover_only(args)
     elif args.overload is not None:
         overload(args)
+    elif args.find_ceiling:
+        find_ceiling(args)
     else:
         end_to_end(args)
     return 0

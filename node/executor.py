@@ -3,7 +3,12 @@
 Each mini-batch is applied the moment it arrives (soft finality: its receipts are queryable at
 once). Mini-batches accumulate into the open proof batch, which is sealed when the next
 mini-batch would overflow it (`max_batch_transfers`, at most the circuit's rows), when it is
-exactly full, or when its oldest mini-batch has waited `batch_deadline` seconds. A sealed batch
+exactly full, or, work-conserving, when a prover is free to take it: `poll(provers_free=n)` with
+n > 0 seals whatever the open batch holds, at most one batch per `min_seal_interval` seconds (so
+that several idle provers take turns on batches of a useful size instead of each taking a
+sliver). Under load the batch therefore grows to what arrives during one proof: its size follows
+the load, and a transfer waits for at most the proof in progress, never for a timer.
+`batch_deadline` (None: none) is an optional upper bound on how long a batch stays open. A sealed batch
 becomes a `ProofBatch`: the compact job a prover needs (the state before the batch, slot by slot,
 one (from_slot, to_slot, amount) row per transfer, and the slots new addresses claimed), not the
 expanded trace.
@@ -97,7 +102,8 @@ class Executor:
     `on_seal(batch)` is called for each proof batch sealed while running live (not in replay)."""
 
     def __init__(self, genesis: Genesis, *, log2_rows: int, max_batch_transfers: Optional[int] = None,
-                 batch_deadline: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 batch_deadline: Optional[float] = 0.5, min_seal_interval: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic,
                  on_seal: Optional[Callable[[ProofBatch], object]] = None):
         if type(log2_rows) is not int or not 1 <= log2_rows <= 28:
             raise InvalidInput(f"log2_rows must be an integer in [1, 28], got {log2_rows!r}")
@@ -107,7 +113,11 @@ class Executor:
             raise InvalidInput(f"max_batch_transfers must be in [1, {capacity}] (the circuit's rows)")
         self.log2_rows = log2_rows
         self.max_batch_transfers = max_batch_transfers
+        if batch_deadline is not None and not batch_deadline > 0:
+            raise InvalidInput(f"batch_deadline must be positive or None, got {batch_deadline!r}")
         self.batch_deadline = batch_deadline
+        self.min_seal_interval = min_seal_interval   # between seals for a free prover (pacing)
+        self._last_seal = -float("inf")
         self.clock = clock
         self.on_seal = on_seal
         self.state = LedgerState.from_genesis(genesis, capacity)
@@ -145,10 +155,15 @@ class Executor:
         """Apply a mini-batch (soft finality); returns the proof batches this sealed."""
         return self._apply(mb, live=True)
 
-    def poll(self, now: Optional[float] = None) -> list[ProofBatch]:
-        """Seal the open proof batch if its deadline has passed."""
+    def poll(self, now: Optional[float] = None, *, provers_free: int = 0) -> list[ProofBatch]:
+        """Seal the open proof batch if a prover is free to take it (`provers_free` > 0 and the
+        last seal at least `min_seal_interval` ago) or if its deadline has passed."""
         now = self.clock() if now is None else now
-        if self._rows and now - self._opened_at >= self.batch_deadline:
+        if not self._rows:
+            return []
+        if provers_free > 0 and now - self._last_seal >= self.min_seal_interval:
+            return [self._seal(now, live=True)]
+        if self.batch_deadline is not None and now - self._opened_at >= self.batch_deadline:
             return [self._seal(now, live=True)]
         return []
 
@@ -158,7 +173,8 @@ class Executor:
 
     def replay(self, entries: Iterable[Union[MiniBatch, Seal]]) -> None:
         """Re-apply logged mini-batches, sealing proof batches where the log says they were
-        sealed (deadline seals depend on time, so they are logged; size seals are re-derived)."""
+        sealed (seals for a free prover or a deadline depend on time, so they are logged; size
+        seals are re-derived)."""
         for entry in entries:
             if isinstance(entry, MiniBatch):
                 self._apply(entry, live=False)
@@ -218,6 +234,7 @@ class Executor:
             claims=[(slot, ints[slot]) for slot in range(claimed, len(ints))],
             opened_at=self._opened_at, sealed_at=now)
         self.batch_count += 1
+        self._last_seal = now
         self._batch_last_block.append(batch.last_block)
         self._reset_open()
         self._sealed.append(batch)

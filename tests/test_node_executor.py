@@ -130,6 +130,29 @@ def test_full_batch_seals_at_once_and_deadline(rng):
     check_batch_chain(chain.genesis, ex.take_sealed(), ex)
 
 
+def test_free_prover_seals_without_a_timer_and_paced(rng):
+    chain = Chain(rng)
+    clock = FakeClock(10.0)
+    ex = Executor(chain.genesis, log2_rows=4, batch_deadline=None, min_seal_interval=0.3, clock=clock)
+    ex.apply(chain.mini_batch(2))
+    clock.t = 1000.0
+    assert ex.poll() == []                          # no prover free and no deadline: it stays open
+    (b,) = ex.poll(provers_free=1)                   # a prover is free: it takes what is there
+    assert (b.index, b.first_block, b.last_block, len(b.transfers)) == (0, 1, 1, 2)
+    assert ex.poll(provers_free=1) == []             # nothing open
+    ex.apply(chain.mini_batch(3))
+    ex.apply(chain.mini_batch(1))
+    clock.t = 1000.2
+    assert ex.poll(provers_free=2) == []             # paced: the last seal was 0.2 s ago
+    clock.t = 1000.31
+    (b,) = ex.poll(provers_free=2)
+    assert (b.first_block, b.last_block, len(b.transfers)) == (2, 3, 4)
+    ex.apply(chain.mini_batch(16))                   # full seals ignore the pacing
+    assert [len(b.transfers) for b in ex.take_sealed()] == [2, 4, 16]
+    with pytest.raises(InvalidInput):
+        Executor(chain.genesis, log2_rows=4, batch_deadline=0)
+
+
 def test_bad_mini_batches_change_nothing(rng):
     chain = Chain(rng)
     ex = Executor(chain.genesis, log2_rows=3)

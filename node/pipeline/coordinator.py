@@ -16,13 +16,19 @@ JobBook (node.pipeline.schedule); this module adds the remote calls and their fa
   is repeated to its successor, which checks the L1 before sending anything; an L1 without the
   rollup contract (a reset chain) is `fatal`, reported in the status for the node to stop on;
 - admission is closed (the sequencer told) while too many batches wait for a proof or for the
-  L1, and opened again when they drain.
+  L1, and opened again when they drain;
+- batching is work-conserving: each listener with `provers_free` is told how many workers are
+  idle with nothing queued for them, the last batch the coordinator has been given, and the
+  pace (a recent proof's time ÷ the workers, 0 with one worker), so that the executor seals a
+  batch when a prover can take it, and with several workers a new one at most that often.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import ray
@@ -92,6 +98,9 @@ class Coordinator:
         self.kept_proofs = ProofStore(c.proof_dir) if c.proof_dir else None
         self.fatal: str | None = None
         self._proven_unreported = 0                  # transfers proven before `admission` was set
+        self.given_upto = c.height                   # the highest batch enqueued so far
+        self.proof_s: deque = deque(maxlen=8)        # recent proofs' wall times (for the pace)
+        self._demand = None                          # last (free, given_upto, pace) told
         self._tasks: set[asyncio.Task] = set()
 
     # -- remote methods -----------------------------------------------------------------------
@@ -109,6 +118,7 @@ class Coordinator:
     async def enqueue(self, batch: int, transfers: int, payload) -> None:
         """A new batch to prove. `payload` is what the worker's prove() takes as its job: a
         list holding the job's object reference, so that Ray hands it on unresolved."""
+        self.given_upto = max(self.given_upto, batch)
         kept = self.kept_proofs.load(batch) if self.kept_proofs else None
         if kept is not None:           # proven before a restart: to the L1 without proving again
             self.book.add_proven(batch, transfers, kept)
@@ -166,6 +176,7 @@ class Coordinator:
         self.sink(batch_event(a.batch, "proof_started", worker=a.worker, node=node, attempt=a.attempt))
         self.sink(worker_event(a.worker, node, "busy", a.batch, device=self.devices[a.worker]))
         ref = handle.prove.remote(a.payload[0], a.attempt)
+        started = time.monotonic()
         try:
             result: ProofResult = await asyncio.wait_for(asyncio.wrap_future(ref.future()),
                                                          self.config.proof_timeout_s)
@@ -176,6 +187,7 @@ class Coordinator:
             return
         self.busy.pop(a.worker, None)
         self.idle.append(a.worker)
+        self.proof_s.append(time.monotonic() - started)
         self.sink(worker_event(a.worker, node, "idle", None, device=self.devices[a.worker]))
         if self.book.proven(a.batch, a.attempt, result):
             if self.kept_proofs is not None:
@@ -296,7 +308,27 @@ class Coordinator:
         self._report()
 
     # -- reporting ----------------------------------------------------------------------------
+    def demand(self) -> tuple[int, int, float]:
+        """(workers idle with nothing queued for them, the highest batch enqueued, the pace):
+        what the executor needs to seal a batch when a prover can take it. The pace is the
+        median recent proof time ÷ the live workers, so that N workers take turns on batches
+        of what arrives in T/N rather than each taking a sliver; 0 with one worker."""
+        free = max(0, len(self.idle) - self.book.queue_depth)
+        live = len(self.workers) - len(self.dead)
+        pace = statistics.median(self.proof_s) / live if live > 1 and self.proof_s else 0.0
+        return free, self.given_upto, round(pace, 3)
+
+    def _tell_demand(self) -> None:
+        demand = self.demand()
+        if demand == self._demand:
+            return
+        self._demand = demand
+        for listener in self.listeners:
+            if hasattr(listener, "provers_free"):
+                listener.provers_free.remote(*demand)
+
     def _report(self) -> None:
+        self._tell_demand()
         b = self.book
         self.sink(gauge("queue_depth", b.queue_depth))
         self.sink(gauge("proven_height", b.proven_height()))

@@ -51,6 +51,7 @@ class NodeConfig:
     prover_resource: str | None = None  # a custom Ray resource each prover takes one unit of: only
                                         # hosts offering it get provers (default workers: every unit)
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
+    work_conserving: bool = True    # a batch closes when a prover is free (False: only full or deadline)
     max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
     max_unverified: int = 16        # batches not yet on the L1 before admission closes
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
@@ -134,7 +135,8 @@ class RollupNode:
 
         use_gpu, workers = self._provers()
         self.executor = ExecutorRemote.options(**head).remote(
-            self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline, relay=self.relay,
+            self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline,
+            work_conserving=cfg.work_conserving, relay=self.relay,
             l1_height=self.l1_height, snapshot_dir=str(self.data.snapshots.resolve()))
         # Stopping: the sequencer first (it logs and executes what was admitted), then a snapshot.
         self._stop.append(lambda: ray.get(self.executor.save_snapshot.remote(), timeout=60))

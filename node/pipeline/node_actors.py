@@ -8,6 +8,10 @@ these wrappers add what the pipeline needs around them:
 - a proof batch is sealed by the executor, its seal written to the sequencer's log, and only
   then released to the coordinator (a restart seals the same batch, so nothing is proven under
   two numberings);
+- batching is work-conserving: the coordinator tells the executor actor how many provers are
+  free (`provers_free`), and the executor seals its open batch at the next mini-batch or tick
+  (every cut interval) while one is, less the batches sealed that the coordinator has not seen
+  yet (so one free prover gets one batch, not one per tick);
 - admission passes through a gate (node.pipeline.admission) that bounds the transfers admitted
   and not yet proven, per transaction, and that the coordinator closes while the L1 is behind;
 - each transfer's submission time travels with it, so that every stage reports latencies
@@ -250,7 +254,8 @@ class ExecutorActor:
     transfers' submission times, kept per batch until the L1 verifies it."""
 
     def __init__(self, genesis, *, log2_rows: int, max_batch_transfers: int | None = None,
-                 batch_deadline: float = 0.5, relay=None, coordinator=None, l1_height: int = 0,
+                 batch_deadline: float | None = 0.5, work_conserving: bool = True, relay=None,
+                 coordinator=None, l1_height: int = 0,
                  snapshot_dir: str | None = None, snapshot_blocks: int = 1000, snapshot_s: float = 10.0):
         self.sink = relay_sink(relay)
         self.executor = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=max_batch_transfers,
@@ -273,6 +278,9 @@ class ExecutorActor:
         self.snapshot_height, self._snapshot_at = 0, time.monotonic()
         self.snapshot_error: str | None = None
         self._writer: threading.Thread | None = None   # the last snapshot's writer
+        self.work_conserving = work_conserving  # False: batches close only when full or at the deadline
+        self._free = 0                       # provers free, as the coordinator last said
+        self._given_upto = l1_height         # the last batch the coordinator had then
         self._sample = Every(0.25)
 
     def set_coordinator(self, coordinator) -> None:
@@ -291,11 +299,25 @@ class ExecutorActor:
         self.sink(txs_event("executed", now - times, batch=self.l1_batch(self.executor.batch_count), t=now))
         if self._sample():
             self.sink(gauge("executed_height", self.executor.height))
-        return self._take()
+        return self.poll()
 
     def poll(self) -> list:
-        self.executor.poll()
+        self.executor.poll(provers_free=self.provers_waiting())
         return self._take()
+
+    def provers_free(self, free: int, given_upto: int, pace_s: float) -> None:
+        """From the coordinator: `free` workers idle with nothing queued, when it had been given
+        batches up to `given_upto`; seal for a free prover at most every `pace_s` seconds."""
+        self._free, self._given_upto = free, max(self._given_upto, given_upto)
+        self.executor.min_seal_interval = pace_s
+
+    def provers_waiting(self) -> int:
+        """Free provers not yet served: those the coordinator reported, less the batches sealed
+        since that it had not been given yet."""
+        if not self.work_conserving:
+            return 0
+        in_transit = self.l1_batch(self.executor.batch_count - 1) - self._given_upto
+        return self._free - max(0, in_transit)
 
     def seal_open(self) -> list:
         self.executor.seal()

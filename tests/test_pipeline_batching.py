@@ -1,0 +1,39 @@
+"""Work-conserving batching between the coordinator and the executor actor (plain classes, no
+Ray cluster): the coordinator's demand (free provers, batches given, pace) and the executor
+actor sealing one batch per free prover, not one per tick."""
+
+import asyncio
+
+from node.pipeline.coordinator import Coordinator
+from node.pipeline.node_actors import ExecutorActor
+
+from tests.test_node_executor import Chain
+
+
+def test_coordinator_demand_counts_free_workers_batches_given_and_pace():
+    c = Coordinator({"w0": None, "w1": None}, submitter=None)
+    assert c.demand() == (0, 0, 0.0)                   # not started: no worker idle
+    asyncio.run(c.enqueue(1, 5, [None]))               # queued, nobody to take it
+    assert c.demand() == (0, 1, 0.0)
+    c.idle = ["w0", "w1"]
+    assert c.demand() == (1, 1, 0.0)                   # one of the two idle has batch 1 queued
+    c.proof_s.extend([0.4, 0.6, 0.5])
+    assert c.demand() == (1, 1, 0.25)                  # median proof ÷ two workers
+    c.dead.add("w1")
+    assert c.demand()[2] == 0.0                        # one live worker: no pacing
+
+
+def test_executor_actor_seals_once_per_free_prover(rng):
+    chain = Chain(rng)
+    ex = ExecutorActor(chain.genesis, log2_rows=4, batch_deadline=None)
+    assert ex.apply(chain.mini_batch(2), [0.0, 0.0]) == []      # no prover free: stays open
+    ex.provers_free(1, 0, 0.0)
+    assert ex.poll() == [(0, 1)]                                # L1 batch 1: executor index 0
+    assert ex.apply(chain.mini_batch(3), [0.0] * 3) == []       # batch 1 not given yet: no sliver
+    assert ex.provers_waiting() == 0
+    ex.provers_free(1, 1, 0.0)                                  # given, and the prover still free
+    assert ex.poll() == [(1, 2)]
+    ex.provers_free(2, 2, 0.0)
+    assert ex.apply(chain.mini_batch(1), [0.0]) == [(2, 3)]     # sealed on arrival
+    assert ex.apply(chain.mini_batch(1), [0.0]) == [(3, 4)]     # the second free prover's
+    assert ex.apply(chain.mini_batch(1), [0.0]) == []           # both served
