@@ -35,7 +35,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log2-rows", type=int, default=10,
                         help="ledger circuit size: 2^k account slots and transfers per batch (default 10)")
     parser.add_argument("--batch-deadline", type=float, default=2.0,
-                        help="seconds a proof batch stays open at most (default 2)")
+                        help="upper bound on how long a proof batch stays open (default 2); batches close "
+                             "sooner, when a prover is free or the batch is full")
     parser.add_argument("--max-unproven", type=int, default=4,
                         help="batches waiting for a proof before admission slows (default 4)")
     parser.add_argument("--ray-address", default=None,
