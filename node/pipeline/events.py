@@ -1,5 +1,5 @@
 """The pipeline's events: what every stage reports, in the schema the metrics and the dashboard
-read (docs/pipeline.md lists it), and the sinks that carry them.
+read (docs/dashboard.md lists it), and the sinks that carry them.
 
 Every event is a flat JSON-able dict with a "type" and a wall-clock "t" (unix seconds). A sink
 is any callable taking one event; actors hand theirs a buffered sink that forwards to the
