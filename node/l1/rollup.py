@@ -44,11 +44,6 @@ def rollup_sources(air: Air, vk: VerificationKey, layout: StateLayout) -> dict[s
             ROLLUP_FILE: (CONTRACTS_DIR / ROLLUP_FILE).read_text()}
 
 
-def state_layout(air: Air) -> StateLayout | None:
-    """The state layout a circuit declares (its `state_layout` attribute), if any."""
-    return getattr(air, "state_layout", None)
-
-
 def export_verifier(air: Air, vk: VerificationKey, out_dir: str | Path, layout: StateLayout | None = None) -> list[Path]:
     """Write the Solidity sources for a key into `out_dir`: ZkpipeVerifier.sol, and with a
     state layout also Rollup.sol beside it (it imports the verifier). Returns the paths.

@@ -125,11 +125,6 @@ def compile_sources(sources: dict[str, str], *, cache_dir: Path | None = CACHE_D
     return artifacts
 
 
-def contract_sources(*names: str, contracts_dir: Path = CONTRACTS_DIR) -> dict[str, str]:
-    """The text of contracts/<name> for each name (for example "Rollup.sol")."""
-    return {name: (contracts_dir / name).read_text() for name in names}
-
-
 def _run_solcjs(blob: str, contracts_dir: Path) -> dict:
     node = shutil.which("node")
     if node is None:

@@ -14,6 +14,8 @@ import time
 
 import ray
 
+from kernels.errors import is_out_of_memory
+
 from .coordinator import Coordinator
 from .errors import RollupMissing, SubmissionRejected
 from .events import BufferedSink, discard
@@ -73,7 +75,7 @@ class ProverWorkerActor:
         try:
             return self.worker.prove(job, attempt)
         except Exception as e:
-            if "OutOfMemory" in type(e).__name__ and self.worker.be.name == "gpu":
+            if is_out_of_memory(e) and self.worker.be.name == "gpu":
                 import cupy  # give the pool back before the retry lands here again
                 cupy.get_default_memory_pool().free_all_blocks()
             raise

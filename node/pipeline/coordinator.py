@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import ray
 
+from kernels.errors import is_out_of_memory
+
 from .errors import RollupMissing
 from .events import Sink, batch_event, counter, discard, gauge, worker_event
 from .jobs import ProofResult, Verified
@@ -62,7 +64,7 @@ def classify(error: BaseException) -> tuple[bool, bool, str]:
     if isinstance(error, ray.exceptions.RayActorError):
         return True, True, f"worker died: {str(error).splitlines()[0][:200]}"
     cause = getattr(error, "cause", error)
-    if isinstance(cause, MemoryError) or "OutOfMemory" in type(cause).__name__:
+    if is_out_of_memory(cause):
         return True, False, f"out of memory: {cause}"[:300]
     return False, False, f"{type(cause).__name__}: {cause}"[:300]
 

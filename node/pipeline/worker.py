@@ -14,7 +14,8 @@ import time
 
 from kernels import get_backend
 from prover.keys import ProvingKey
-from prover.prove import prove, public_input_values
+from prover.inputs import public_input_values
+from prover.prove import prove
 
 from .jobs import ProofResult, phases_of
 
