@@ -169,6 +169,43 @@ def test_msm_configs_and_errors(gpu, cpu, rng):
     assert np.array_equal(gpu.msm(points[:0], scalars[:0]), np.zeros((2, 4), dtype=np.uint64))
 
 
+@pytest.mark.parametrize("case", ["all_zeros", "small", "one_bit", "top"])
+def test_msm_plan_reads_nothing_from_the_device(threaded, gpu, cpu, rng, monkeypatch, case):
+    """Without scalar_bits the window plan is the full-width one whatever the scalars hold (it
+    never waits for their widest bit length): windows above the scalars' top bits carry only
+    zero digits, which the kernels skip, and the sum is still the CPU's."""
+    from kernels.gpu import msm as gpu_msm, plan
+
+    n = 257
+    points = cpu.g1.random(n, rng)
+    if case == "all_zeros":
+        scalars = cpu.fr.zeros(n)
+    elif case == "small":
+        scalars = cpu.fr.from_ints([int(v) for v in rng.integers(0, 1 << 16, size=n)])
+    elif case == "one_bit":
+        scalars = cpu.fr.from_ints([int(v) for v in rng.integers(0, 2, size=n)])
+    else:
+        scalars = cpu.fr.from_ints([R - 1 - int(v) for v in rng.integers(0, 1 << 8, size=n)])
+    planned = []
+    real = plan.msm_window_bits
+    monkeypatch.setattr(gpu_msm.plan, "msm_window_bits",
+                        lambda n_, bits, requested=None: planned.append(bits) or real(n_, bits, requested))
+    threaded[1].clear()
+    np.testing.assert_array_equal(gpu.msm(points, scalars), cpu.msm(points, scalars))
+    assert planned == [plan.MSM_SCALAR_BITS]
+    c = real(n, plan.MSM_SCALAR_BITS)
+    assert len(launches(threaded, "msm_digits")) == 1
+    per_window = 1 << (c - 1)
+    segments = plan.msm_windows(plan.MSM_SCALAR_BITS, c) * (per_window // plan.msm_segment_length(per_window))
+    blocks = -(-segments // plan.MSM_POINT_THREADS)
+    assert [g for _, g, _, _ in launches(threaded, "msm_bucket_segments")] == [(blocks, 1)]
+    planned.clear()
+    np.testing.assert_array_equal(gpu.msm(points, scalars, MSMConfig(scalar_bits=254)), cpu.msm(points, scalars))
+    if case == "small":  # the caller's width keeps the narrow plan
+        np.testing.assert_array_equal(gpu.msm(points, scalars, MSMConfig(scalar_bits=16)), cpu.msm(points, scalars))
+        assert planned[-1] == 16
+
+
 def _off_curve_cases(points):
     """(index, points) pairs: y replaced by x (off the curve), and x = p (a coordinate not below p)."""
     off = points.copy()

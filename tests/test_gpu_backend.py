@@ -194,6 +194,26 @@ def test_msm_small_scalars(gpu, cpu, rng, bits):
             gpu.msm(pts, gpu.fr.from_ints([2**bits] + ints[1:]), MSMConfig(scalar_bits=bits))
 
 
+def test_msm_plan_does_not_read_scalars(gpu, cpu, rng, monkeypatch):
+    """Without scalar_bits the window plan is the full-width one (no read of the widest scalar
+    before the result): narrow and zero columns still match, and invalid scalars still raise."""
+    from kernels.gpu import msm as gpu_msm, plan
+
+    planned = []
+    real = plan.msm_window_bits
+    monkeypatch.setattr(gpu_msm.plan, "msm_window_bits",
+                        lambda n, bits, requested=None: planned.append(bits) or real(n, bits, requested))
+    n = 2000
+    pts = _points(cpu, rng, n)
+    for k in (cpu.fr.zeros(n), cpu.fr.from_ints([int(v) for v in rng.integers(0, 2**16, size=n)])):
+        same(gpu, cpu.msm(pts, k), gpu.msm(pts, k))
+    assert planned == [plan.MSM_SCALAR_BITS] * 2
+    bad = cpu.fr.random(n, rng)
+    bad[11] = np.uint64(2**64 - 1)
+    with pytest.raises(InvalidInput, match="element 11"):
+        gpu.msm(pts, bad)
+
+
 @pytest.mark.parametrize("case", ["zeros", "ones", "same_point", "cancel", "empty"])
 def test_msm_edge_cases(gpu, cpu, rng, case):
     n = 5000

@@ -1,8 +1,9 @@
 // Multi-scalar multiplication Σ k_i·P_i over G1: Pippenger's bucket method with signed digits,
 // organised around a sort so that no two threads ever add into the same bucket.
 //
-//   1. prepare   scalars → canonical limbs (leaving Montgomery form) and their bit lengths, so
-//                the host can pick the window count from the widest scalar actually present.
+//   1. prepare   scalars → canonical limbs (leaving Montgomery form) and their bit lengths,
+//                whose maximum validates the scalars with the result (the window plan depends
+//                only on n and the caller's bit width, so nothing is read back before it).
 //   2. digits    each scalar → W signed c-bit digits d ∈ (−2^(c−1), 2^(c−1)]; pair (w, i) gets the
 //                key w·B + |d|−1 (B = 2^(c−1) buckets per window) or EMPTY for d = 0.
 //   3. sort      (host side: a device radix sort of the keys) groups every bucket's points into

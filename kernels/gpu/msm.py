@@ -56,8 +56,8 @@ class GpuMsm:
     """Σ k_i·P_i. Bases come as a ResidentBases (no copy, no check: checked when made resident)
     or as an array, checked to be on the curve on every call unless `config.check_points` is
     False (a caller's SRS, validated once). Host synchronizations per call: the on-curve check
-    (when it runs), the scalars' validity and widest bit length (only when `scalar_bits` is not
-    given; with it, none) and the W window sums."""
+    (when it runs) and the result (the W window sums, with the widest scalar's bit length that
+    validates the scalars); the window plan never reads device data."""
 
     def __init__(self, fr: GpuField, g1: GpuG1):
         self._fr = fr
@@ -93,18 +93,14 @@ class GpuMsm:
         bits = cupy.empty(n, dtype=np.uint32)
         launch(_kernel("msm_prepare_scalars"), n,
                (scalars, u64(n), np.int32(1 if config.scalars_montgomery else 0), canonical, bits))
-        if config.scalar_bits is not None:
-            if not 1 <= config.scalar_bits <= 254:
-                raise InvalidInput(f"msm: scalar_bits must be in [1, 254], got {config.scalar_bits}")
-            scalar_bits = config.scalar_bits
-            check = bits  # checked with the result: invalid or too wide scalars raise then
-        else:
-            widest = int(bits.max())
-            if widest == INVALID_BITS:
-                raise InvalidInput(f"scalars: element {first_false(bits != INVALID_BITS)} is not below the Fr modulus")
-            scalar_bits, check = widest, None
-            if scalar_bits == 0:
-                return infinity
+        # The plan depends only on n and the bit width the caller states, never on the data:
+        # without `scalar_bits` it covers the widest valid scalar (254 bits), and windows above a
+        # scalar's top bit hold zero digits, whose pairs sort last and are skipped by the kernels,
+        # so nothing is read back before the result.
+        if config.scalar_bits is not None and not 1 <= config.scalar_bits <= plan.MSM_SCALAR_BITS:
+            raise InvalidInput(f"msm: scalar_bits must be in [1, {plan.MSM_SCALAR_BITS}], got {config.scalar_bits}")
+        scalar_bits = config.scalar_bits if config.scalar_bits is not None else plan.MSM_SCALAR_BITS
+        widest = bits.max()  # checked with the result: invalid or too wide scalars raise then
 
         c = plan.msm_window_bits(n, scalar_bits, config.window_bits)
         windows = plan.msm_windows(scalar_bits, c)
@@ -154,10 +150,9 @@ class GpuMsm:
             partial, width = nxt, width_out
 
         window_sums = cupy.asnumpy(partial)  # the one copy back: W points
-        if check is not None:
-            widest = int(check.max())
-            if widest == INVALID_BITS:
-                raise InvalidInput(f"scalars: element {first_false(check != INVALID_BITS)} is not below the Fr modulus")
-            if widest > scalar_bits:
-                raise InvalidInput(f"msm: a scalar has {widest} bits, above scalar_bits={scalar_bits}")
+        widest = int(widest)  # computed on the device before the copy; ready with the sums
+        if widest == INVALID_BITS:
+            raise InvalidInput(f"scalars: element {first_false(bits != INVALID_BITS)} is not below the Fr modulus")
+        if widest > scalar_bits:
+            raise InvalidInput(f"msm: a scalar has {widest} bits, above scalar_bits={scalar_bits}")
         return cupy.asarray(combine_windows(window_sums, c))

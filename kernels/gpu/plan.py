@@ -101,6 +101,9 @@ MSM_POINT_THREADS = 128
 # (point, window) pairs of one MSM: bounds the keys, digits and 32-bit sort indices (12 bytes a
 # pair, 3 GiB at this bound) whatever window size is requested.
 MSM_MAX_PAIRS = 2**28
+# Bit width the window plan covers when the caller gives no `scalar_bits`: every scalar below the
+# Fr modulus. Windows above a scalar's top bit hold only zero digits, skipped by the kernels.
+MSM_SCALAR_BITS = 254
 
 
 def msm_windows(scalar_bits: int, c: int) -> int:
