@@ -281,7 +281,7 @@ def result_line(op: str, backend_name: str, log2_n: int, ours_ms: float, reps: i
     line = {"op": op, "backend": backend_name, "log2_n": log2_n}
     if op == "msm":
         line["scalar_bits"] = scalar_bits
-    line["median_ms"] = round(ours_ms, 3)
+    line["median_ms"] = round(ours_ms, 6)
     line["peer"] = PEER_NAME
     line["peer_figure"] = PEER_FIGURES[op]
     peer_ms = peer.get("ms")
@@ -337,7 +337,7 @@ def measure_with_python_peers(op: str, ours: Callable[[], object], py_peers: dic
     medians = interleaved_medians(calls, reps, synchronize)
     ours_ms = medians.pop("ours")
     for label, ms in medians.items():
-        side[label].update(median_ms=round(ms, 3), ratio=round(ours_ms / ms, 4) if ms else None)
+        side[label].update(median_ms=round(ms, 6), ratio=round(ours_ms / ms, 4) if ms else None)
     agreeing = [v["median_ms"] for v in side.values() if v.get("agrees") and v.get("median_ms")]
     fields = {"python_peers": side} if side else {}
     if agreeing:
