@@ -78,7 +78,7 @@ def test_g1_matches_cpu(gpu, cpu, rng):
 
 # NTT --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("log_n", [1, 3, 7, 9, 12])
+@pytest.mark.parametrize("log_n", [1, 3, 7, 9, 11, 12])
 def test_ntt_matches_cpu(threaded, gpu, cpu, rng, log_n):
     cols = 2 if log_n < 12 else 1
     a = cpu.fr.random(cols << log_n, rng).reshape(cols, 1 << log_n, 4)
@@ -97,7 +97,35 @@ def test_ntt_runs_many_threads_per_block(threaded, gpu, cpu, rng):
     threaded[1].clear()
     np.testing.assert_array_equal(gpu.ntt(a), cpu.ntt(a))
     shapes = [(grid, block, shared) for _, grid, block, shared in launches(threaded, "ntt_dif_pass")]
-    assert shapes == [((16, 1), 64, 32 * 256), ((64, 1), 16, 32 * 64)]
+    # Shared memory: the pass block's elements, then its staged twiddles (2^g·(2^t − 1)).
+    assert shapes == [((16, 1), 64, 32 * (256 + 63 * 4)), ((64, 1), 16, 32 * (64 + 63))]
+
+
+@pytest.mark.parametrize("log_n", range(1, 29))
+def test_ntt_staged_twiddles_are_exactly_what_a_block_uses(log_n):
+    """Every butterfly of every block of every pass finds its twiddle ω^(index) at the entry
+    ntt_block_twiddle reads, the table's size is plan.ntt_twiddle_entries, and the shared
+    memory stays within what sm_90 grants one block (227 KiB)."""
+    from kernels.gpu import plan
+
+    n = 1 << log_n
+    for p in plan.ntt_passes(log_n):
+        entries = plan.ntt_twiddle_entries(p)
+        assert plan.ntt_shared_bytes(p) == 32 * ((1 << p.log_block) + entries) <= 227 * 1024
+        mid_bits = p.lo - p.g
+        for block in {0, (1 << (log_n - p.log_block)) - 1, (1 << mid_bits) - 1 if mid_bits else 0}:
+            table = {}
+            for j in range(p.t):
+                for i in range(1 << p.log_block):
+                    if i >> (j + p.g) & 1:
+                        continue  # upper elements only
+                    outer, mid = block >> mid_bits, block & ((1 << mid_bits) - 1)
+                    gi = (outer << (p.lo + p.t)) | ((i >> p.g) << p.lo) | (mid << p.g) | (i & ((1 << p.g) - 1))
+                    want = (gi & ((1 << (p.lo + j)) - 1)) << (log_n - 1 - p.lo - j)
+                    assert want < n // 2
+                    entry = (((1 << j) - 1) << p.g) + (i & ((1 << (j + p.g)) - 1))
+                    assert table.setdefault(entry, want) == want
+            assert sorted(table) == list(range(entries))
 
 
 # MSM -------------------------------------------------------------------------------------------------

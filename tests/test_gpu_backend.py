@@ -158,6 +158,17 @@ def test_ntt_rejects_bad_lengths(gpu):
         gpu.ntt(gpu.fr.ones(4), coset=True, shift=R)
 
 
+def test_ntt_passes_above_the_default_shared_limit(gpu, cpu, rng):
+    """2^16 runs pass blocks of 2^10 elements whose staged twiddles take them past 48 KiB of
+    dynamic shared memory: the launch needs the raised limit."""
+    from kernels.gpu import plan
+
+    assert max(plan.ntt_shared_bytes(p) for p in plan.ntt_passes(16)) > plan.SHARED_DEFAULT_LIMIT
+    a = cpu.fr.random(1 << 16, rng)
+    same(gpu, cpu.ntt(a), gpu.ntt(a))
+    same(gpu, cpu.ntt(a, inverse=True), gpu.ntt(a, inverse=True))
+
+
 def test_ntt_large_roundtrip(gpu, rng):
     a = gpu.fr.random(1 << 20, rng)
     b = gpu.ntt(gpu.ntt(a, coset=True), inverse=True, coset=True)

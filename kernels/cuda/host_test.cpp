@@ -148,7 +148,7 @@ static std::string ntt_command(std::istream& in) {
     std::vector<u64> scale_table;
     if (!post_c.is_zero()) scale_table = powers(post_base, post_c, n);
     tmp = a;
-    std::vector<u64> sh(4u << ZK_NTT_MAX_LOG_BLOCK);
+    std::vector<u64> sh(8u << ZK_NTT_MAX_LOG_BLOCK);  // elements, then the pass's twiddles
     for (int p = 0; p < npasses; ++p) {
         const bool last = p == npasses - 1;
         u64 blocks = n >> (t[p] + g[p]);

@@ -5,7 +5,9 @@
 // so one thread block loads such a group (times 2^g neighbours along the low bits, so that every
 // global read and write is a contiguous run of 2^g·32 bytes) into shared memory, runs t stages
 // there and writes back: a pass over global memory per t stages instead of per stage. With t ≤ 8
-// and 2^(t+g) ≤ 1024 elements per block, 2^20 takes 3 passes and 2^24 takes 3 passes.
+// and 2^(t+g) ≤ 1024 elements per block, 2^20 takes 3 passes and 2^24 takes 3 passes. The
+// twiddles of a pass block (2^g·(2^t − 1), fewer than its elements) are staged in shared memory
+// beside the elements once per block, so butterflies never gather them from global memory.
 //
 // DIF leaves the output in bit-reversed order; the last pass stores every element at its
 // bit-reversed index and applies any per-element scale there (1/n for the inverse, shift^−i·1/n
@@ -57,11 +59,11 @@ ZK_HD u64 ntt_global_index(u64 block, u32 e, u32 lo, u32 t, u32 g) {
     return (outer << (lo + t)) | ((u64)(e >> g) << lo) | (mid << g) | (u64)(e & ((1u << g) - 1));
 }
 
-// The radix-2 DIF butterfly: (u, v) → (u + v, (u − v)·ω^tw_index).
-ZK_HD void ntt_butterfly(Fr& u, Fr& v, const u64* tw, u64 tw_index) {
+// The radix-2 DIF butterfly: (u, v) → (u + v, (u − v)·w), w read from the block's twiddles.
+ZK_HD void ntt_butterfly(Fr& u, Fr& v, const u64* w) {
     Fr d = u - v;
     u = u + v;
-    v = d * Fr::load(tw + 4 * tw_index);
+    v = d * Fr::load(w);
 }
 
 // Twiddle index of the butterfly whose upper element has global index gi, at global bit `bit`.
@@ -69,8 +71,20 @@ ZK_HD u64 ntt_twiddle_index(u64 gi, u32 bit, u32 log_n) {
     return (gi & ((1ull << bit) - 1)) << (log_n - 1 - bit);
 }
 
+// Twiddles one pass block uses: local stage j (global bit lo + j) needs one per value of the
+// element index bits [0, g + j) (its butterflies' upper elements agree on every other bit below
+// lo + j), 2^(g+j) of them, stored from entry (2^j − 1)·2^g on: 2^g·(2^t − 1) in all.
+ZK_HD u32 ntt_twiddle_entries(u32 t, u32 g) { return ((1u << t) - 1) << g; }
+
+// Shared-memory twiddle of the butterfly whose upper element is local element i, at local stage j.
+ZK_HD const u64* ntt_block_twiddle(const u64* shw, u32 j, u32 g, u32 i) {
+    return shw + 4 * ((((1u << j) - 1) << g) + (i & ((1u << (j + g)) - 1)));
+}
+
 // One block of one pass: t DIF stages on 2^(t+g) elements of one column, held in `sh`
-// (4·2^(t+g) limbs of shared memory). tw[j] = ω^j for j < n/2 (ω a primitive n-th root, or its
+// (4·2^(t+g) limbs of shared memory), followed by the pass's ntt_twiddle_entries(t, g)
+// twiddles, gathered from tw once per block with the elements (no extra barrier) and read from
+// shared memory by every butterfly. tw[j] = ω^j for j < n/2 (ω a primitive n-th root, or its
 // inverse for the inverse transform). Stages go two at a time: each thread keeps four elements in
 // registers through both stages (one barrier per two stages), a last odd stage one butterfly pair.
 // The last pass (lo = 0, `last`) stores element i at bitrev(i) with the post-scale applied, so
@@ -85,6 +99,16 @@ ZK_HD void ntt_pass_block(u64 block, u32 tid, u32 nthreads, const u64* src, u64*
         u32 e = w >> 2;
         sh[w] = src[ntt_global_index(block, e, lo, t, g) * 4 + (w & 3)];
     }
+    u64* const shw = sh + 4 * elems;
+    const u32 entries = ntt_twiddle_entries(t, g);
+    for (u32 w = tid; w < 4 * entries; w += nthreads) {
+        const u32 x = w >> 2;
+        u32 j = 0;  // the stage of entry x: 2^j ≤ (x >> g) + 1 < 2^(j+1)
+        while (((x >> g) + 1) >> (j + 1)) ++j;
+        const u32 local = x - (((1u << j) - 1) << g);
+        const u64 gi = ntt_global_index(block, local, lo, t, g);
+        shw[w] = tw[4 * ntt_twiddle_index(gi, lo + j, log_n) + (w & 3)];
+    }
     ZK_SYNC();
     int j = (int)t - 1;
     for (; j >= 1; j -= 2) {
@@ -95,12 +119,11 @@ ZK_HD void ntt_pass_block(u64 block, u32 tid, u32 nthreads, const u64* src, u64*
             const u32 i1 = i0 | (1u << lo_bit), i2 = i0 | (1u << hi_bit), i3 = i2 | (1u << lo_bit);
             Fr x0 = Fr::load(sh + 4 * i0), x1 = Fr::load(sh + 4 * i1);
             Fr x2 = Fr::load(sh + 4 * i2), x3 = Fr::load(sh + 4 * i3);
-            const u64 g0 = ntt_global_index(block, i0, lo, t, g), g1 = ntt_global_index(block, i1, lo, t, g);
-            const u32 bit_hi = lo + (u32)j, bit_lo = bit_hi - 1;
-            ntt_butterfly(x0, x2, tw, ntt_twiddle_index(g0, bit_hi, log_n));
-            ntt_butterfly(x1, x3, tw, ntt_twiddle_index(g1, bit_hi, log_n));
-            ntt_butterfly(x0, x1, tw, ntt_twiddle_index(g0, bit_lo, log_n));
-            ntt_butterfly(x2, x3, tw, ntt_twiddle_index(g0, bit_lo, log_n));
+            ntt_butterfly(x0, x2, ntt_block_twiddle(shw, (u32)j, g, i0));
+            ntt_butterfly(x1, x3, ntt_block_twiddle(shw, (u32)j, g, i1));
+            const u64* const w_lo = ntt_block_twiddle(shw, (u32)j - 1, g, i0);  // i2 ≡ i0 below hi_bit
+            ntt_butterfly(x0, x1, w_lo);
+            ntt_butterfly(x2, x3, w_lo);
             x0.store(sh + 4 * i0); x1.store(sh + 4 * i1); x2.store(sh + 4 * i2); x3.store(sh + 4 * i3);
         }
         ZK_SYNC();
@@ -111,7 +134,7 @@ ZK_HD void ntt_pass_block(u64 block, u32 tid, u32 nthreads, const u64* src, u64*
             const u32 i0 = ((q >> local_bit) << (local_bit + 1)) | (q & ((1u << local_bit) - 1));
             const u32 i1 = i0 | (1u << local_bit);
             Fr u = Fr::load(sh + 4 * i0), v = Fr::load(sh + 4 * i1);
-            ntt_butterfly(u, v, tw, ntt_twiddle_index(ntt_global_index(block, i0, lo, t, g), lo, log_n));
+            ntt_butterfly(u, v, ntt_block_twiddle(shw, 0, g, i0));
             u.store(sh + 4 * i0);
             v.store(sh + 4 * i1);
         }
@@ -150,7 +173,8 @@ ZK_HD void powers_element(u64 i, const u64* pow2_table, const u64* c, u64* out) 
 using namespace zk;
 
 // grid: (blocks per column, columns); block: ZK_NTT_THREADS or fewer; dynamic shared memory:
-// 32 bytes per element of the pass block (at most 32 KiB). Three blocks per SM fit in 80
+// 32 bytes per element and per twiddle of the pass block (at most 64 KiB - 128 B, above the
+// 48 KiB default: the driver raises the kernel's limit). Three blocks per SM fit in 80
 // registers without spills (four would spill).
 extern "C" __global__ void __launch_bounds__(ZK_NTT_THREADS, 3) ntt_dif_pass(
     const u64* src, u64* dst, const u64* tw, u32 log_n, u32 lo, u32 t, u32 g, int last,

@@ -18,6 +18,16 @@ def _kernel(name: str):
     return loader.kernel("ntt.cu", name)
 
 
+def _pass_kernel(shared_bytes: int):
+    """ntt_dif_pass, its dynamic shared-memory limit raised (once) when a pass block with its
+    staged twiddles needs more than the default 48 KiB."""
+    kernel = _kernel("ntt_dif_pass")
+    if shared_bytes > plan.SHARED_DEFAULT_LIMIT and getattr(kernel, "_zk_shared_limit", 0) < shared_bytes:
+        kernel.max_dynamic_shared_size_bytes = shared_bytes
+        kernel._zk_shared_limit = shared_bytes
+    return kernel
+
+
 def _constant(value: int) -> cupy.ndarray:
     return cupy.asarray(convert.to_montgomery([value], R_MODULUS))
 
@@ -104,7 +114,7 @@ class GpuNtt:
         for k, p in enumerate(passes):
             last = k == len(passes) - 1
             dst = out if last else tmp  # the last pass scatters to bit-reversed slots: never in place
-            _kernel("ntt_dif_pass")((1 << (log_n - p.log_block), cols), (plan.ntt_threads(p),),
+            _pass_kernel(plan.ntt_shared_bytes(p))((1 << (log_n - p.log_block), cols), (plan.ntt_threads(p),),
                                     (src, dst, tw, u32(log_n), u32(p.lo), u32(p.t), u32(p.g),
                                      np.int32(last), post_table if last else NULL,
                                      post_const if last else NULL),

@@ -13,7 +13,8 @@ from ..params import R_MODULUS, root_of_unity
 # element-wise kernel): the block size their __launch_bounds__ promise.
 ITEM_THREADS = 256
 
-# Largest pass block (log2 elements): 2^10 elements of 32 bytes fill 32 KiB of shared memory.
+# Largest pass block (log2 elements): 2^10 elements of 32 bytes fill 32 KiB of shared memory (and
+# its twiddles almost as much again).
 NTT_MAX_LOG_BLOCK = 10
 # Butterfly bits per pass over global memory.
 NTT_MAX_STAGES_PER_PASS = 8
@@ -57,9 +58,20 @@ def ntt_threads(p: NttPass) -> int:
     return max(1, min(NTT_THREADS, (1 << p.log_block) // 4))
 
 
+def ntt_twiddle_entries(p: NttPass) -> int:
+    """Twiddles a pass block stages in shared memory (ntt_twiddle_entries in ntt.cu): 2^(g+j)
+    for local stage j, 2^g·(2^t − 1) in all."""
+    return ((1 << p.t) - 1) << p.g
+
+
 def ntt_shared_bytes(p: NttPass) -> int:
-    """Dynamic shared memory of one pass block: 32 bytes per element."""
-    return 32 << p.log_block
+    """Dynamic shared memory of one pass block: 32 bytes per element and per staged twiddle."""
+    return 32 * ((1 << p.log_block) + ntt_twiddle_entries(p))
+
+
+# Dynamic shared memory a kernel may use without raising its limit (cudaFuncAttribute
+# MaxDynamicSharedMemorySize); an NTT pass block of 2^10 elements needs 64 KiB − 128 B.
+SHARED_DEFAULT_LIMIT = 48 * 1024
 
 
 @dataclass(frozen=True)
