@@ -46,7 +46,8 @@ NTT_LARGEST = plan.NttPass(lo=0, t=plan.NTT_MAX_STAGES_PER_PASS, g=plan.NTT_MAX_
 BLOCK = {"ntt_dif_pass": (plan.ntt_threads(NTT_LARGEST), plan.ntt_shared_bytes(NTT_LARGEST)),
          "xyzz_tree_sum": (plan.MSM_SUM_THREADS, 0),
          **{k: (plan.MSM_POINT_THREADS, 0) for k in ("msm_accumulate_affine", "msm_accumulate_xyzz",
-                                                      "msm_bucket_segments")}}
+                                                      "msm_bucket_segments")},
+         **{k: (plan.SORT_THREADS, 0) for k in ("radix_sort_tiles", "radix_scan_tiles")}}
 
 # Probe kernels: one operation per thread on per-thread data (uniform data would compile to the
 # uniform datapath), and for each a kernel with the same loads and stores whose only arithmetic

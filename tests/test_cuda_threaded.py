@@ -234,6 +234,70 @@ def test_msm_plan_reads_nothing_from_the_device(threaded, gpu, cpu, rng, monkeyp
         assert planned[-1] == 16
 
 
+# Radix sort (the radix_* kernels of msm.cu) --------------------------------------------------------
+
+def _sort_cases(rng):
+    """(name, keys, key_bits): random, equal keys, all in one bucket, EMPTY among keys, sizes
+    around the tile (2048) and past it, a count table long enough for a two-level scan."""
+    def keys(m, bits, empty_every=0):
+        k = rng.integers(0, (1 << bits) - 1, size=m).astype(np.uint32)
+        if empty_every:
+            k[::empty_every] = 0xFFFFFFFF
+        return k
+    yield "one", keys(1, 5), 5
+    yield "random", keys(3001, 12, 5), 12
+    yield "tile", keys(2048, 16), 16
+    yield "tile+1", keys(2049, 9, 3), 9
+    yield "equal", np.full(2500, 77, dtype=np.uint32), 7
+    yield "one_bucket_and_empty", np.where(rng.random(4100) < 0.5, 3, 0xFFFFFFFF).astype(np.uint32), 2
+    yield "all_empty", np.full(700, 0xFFFFFFFF, dtype=np.uint32), 10
+    yield "wide", rng.integers(0, 2**32 - 1, size=1500, dtype=np.uint64).astype(np.uint32), 32
+    yield "two_level_scan", keys(20000, 20, 11), 20
+
+
+def test_radix_sort_is_a_stable_argsort(threaded, rng):
+    from kernels.gpu import plan, sort
+
+    for name, keys, bits in _sort_cases(rng):
+        threaded[1].clear()
+        sorted_keys, perm = sort.sort_pairs(keys.copy(), bits)
+        want = np.argsort(keys, kind="stable")
+        assert perm.dtype == np.uint32 and sorted_keys.dtype == np.uint32, name
+        np.testing.assert_array_equal(perm, want, err_msg=name)
+        np.testing.assert_array_equal(sorted_keys, keys[want], err_msg=name)
+        tiles = launches(threaded, "radix_sort_tiles")
+        assert [g for _, g, _, _ in tiles] == [(-(-keys.size // plan.SORT_TILE), 1)] * len(plan.sort_shifts(bits)), name
+        assert all(block == plan.SORT_THREADS for _, _, block, _ in tiles)
+
+
+@pytest.mark.parametrize("m", [1, 255, 2048, 2049, 5000])
+def test_radix_exclusive_scan(threaded, rng, m):
+    from kernels.gpu import sort
+
+    data = rng.integers(0, 1000, size=m).astype(np.uint32)
+    got = data.copy()
+    sort.exclusive_scan(got)
+    np.testing.assert_array_equal(got, np.concatenate([[0], np.cumsum(data)[:-1]]).astype(np.uint32))
+
+
+def test_msm_sorts_with_its_own_radix_sort(threaded, gpu, cpu, rng, monkeypatch):
+    """The MSM's pairs go through radix_sort_tiles (one pass per 8 key bits in use), not argsort."""
+    from kernels.gpu import msm as gpu_msm, plan
+
+    def no_argsort(*_):
+        raise AssertionError("cupy.argsort used")
+
+    monkeypatch.setattr(gpu_msm.cupy, "argsort", no_argsort)
+    n = 600
+    points = cpu.g1.random(n, rng)
+    scalars = cpu.fr.from_ints([int(v) for v in rng.integers(0, 1 << 16, size=n)])
+    threaded[1].clear()
+    np.testing.assert_array_equal(gpu.msm(points, scalars, MSMConfig(scalar_bits=16)), cpu.msm(points, scalars))
+    c = plan.msm_window_bits(n, 16)
+    windows = plan.msm_windows(16, c)
+    assert len(launches(threaded, "radix_sort_tiles")) == len(plan.sort_shifts(plan.msm_key_bits(windows, c)))
+
+
 def _off_curve_cases(points):
     """(index, points) pairs: y replaced by x (off the curve), and x = p (a coordinate not below p)."""
     off = points.copy()

@@ -225,6 +225,20 @@ def test_msm_plan_does_not_read_scalars(gpu, cpu, rng, monkeypatch):
         gpu.msm(pts, bad)
 
 
+@pytest.mark.parametrize("m, bits", [(1, 4), (2049, 9), (100_003, 17), (1 << 20, 24), (300_000, 32)])
+def test_msm_radix_sort_is_a_stable_argsort(gpu, rng, m, bits):
+    from kernels.gpu import sort
+
+    keys = rng.integers(0, 2**bits - 1, size=m, dtype=np.uint64).astype(np.uint32)
+    keys[::9] = 0xFFFFFFFF
+    keys[m // 2:] = keys[m // 2]  # a long run of equal keys
+    sorted_keys, perm = sort.sort_pairs(cupy.asarray(keys), bits)
+    want = np.argsort(keys, kind="stable")
+    assert perm.dtype == cupy.uint32
+    np.testing.assert_array_equal(cupy.asnumpy(perm), want)
+    np.testing.assert_array_equal(cupy.asnumpy(sorted_keys), keys[want])
+
+
 @pytest.mark.parametrize("case", ["zeros", "ones", "same_point", "cancel", "empty"])
 def test_msm_edge_cases(gpu, cpu, rng, case):
     n = 5000

@@ -119,6 +119,7 @@ const Entry kEntries[] = {ZK_K(ntt_dif_pass), ZK_K(ntt_scale_columns), ZK_K(fr_p
 const Entry kEntries[] = {
     ZK_K(msm_prepare_scalars), ZK_K(msm_digits), ZK_K(msm_accumulate_affine),
     ZK_K(msm_accumulate_xyzz), ZK_K(msm_bucket_segments), ZK_K(xyzz_tree_sum),
+    ZK_K(radix_sort_tiles), ZK_K(radix_scan_tiles), ZK_K(radix_scan_add), ZK_K(radix_scatter),
 };
 #else
 #error "define ZK_ELEMENTWISE, ZK_NTT or ZK_MSM with the matching ZK_SOURCE"

@@ -6,8 +6,8 @@
 //                only on n and the caller's bit width, so nothing is read back before it).
 //   2. digits    each scalar → W signed c-bit digits d ∈ (−2^(c−1), 2^(c−1)]; pair (w, i) gets the
 //                key w·B + |d|−1 (B = 2^(c−1) buckets per window) or EMPTY for d = 0.
-//   3. sort      (host side: a device radix sort of the keys) groups every bucket's points into
-//                one contiguous run.
+//   3. sort      an LSD radix sort of our own (below: 32-bit keys, 32-bit pair indices, 8 bits a
+//                pass over the key bits in use) groups every bucket's points into one run.
 //   4. accumulate the sorted sequence is cut into equal chunks, one per thread, so a bucket with a
 //                million points (a column of ones) costs the same as a million buckets of one.
 //                A run that lies inside one chunk is a finished bucket and is written directly;
@@ -194,6 +194,144 @@ ZK_HD void xyzz_block_sum(u32 tid, u32 nthreads, u64 block, u64 row, const u64* 
     if (tid == 0) G1Xyzz::load(sh).store(out + 16 * (row * m_out + block));
 }
 
+
+// Radix sort of the (key, pair index) sequence, both 32-bit: LSD, 8 bits a pass, over only the
+// key bits in use (the host passes the shifts). One pass:
+//   tile     each block sorts its tile of ZK_SORT_TILE entries by the pass's digit, stably, in
+//            shared memory (eight one-bit splits, each a block-wide prefix sum), writes the tile
+//            back sorted and the count of each digit to counts[digit·tiles + tile];
+//   scan     an exclusive prefix sum of `counts` (digit-major: every digit's tiles in order);
+//   scatter  entry p of sorted tile b with digit d goes to offset[d·tiles + b] + (p − first
+//            position of d in the tile): stable, since tiles and positions keep their order.
+// Entries past the end of the last tile are padded with EMPTY keys, which stay behind the real
+// ones with digit 255 (stability) and are neither counted nor written.
+#define ZK_SORT_THREADS 256
+#define ZK_SORT_ITEMS 8
+#define ZK_SORT_TILE (ZK_SORT_THREADS * ZK_SORT_ITEMS)
+
+ZK_HD u32 sort_digit(u32 key, u32 shift) { return (key >> shift) & 0xffu; }
+
+// First position in [0, end) of the digit-sorted tile whose digit is ≥ d.
+ZK_HD u32 sort_lower_bound(const u32* keys, u32 end, u32 shift, u32 d) {
+    u32 lo = 0, hi = end;
+    while (lo < hi) {
+        const u32 mid = (lo + hi) / 2;
+        if (sort_digit(keys[mid], shift) < d) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+// Exclusive prefix sum over the ZK_SORT_THREADS threads of a block (one value each) in `scan`
+// (2·ZK_SORT_THREADS words): 16 threads each scan a group of 16 values, one thread scans the
+// 16 group totals, and every thread adds its group's offset — four barriers. Returns the
+// thread's prefix and sets *total. Every thread reaches every barrier.
+#define ZK_SCAN_GROUP 16
+ZK_HD u32 block_exclusive_scan(u32 tid, u32 value, u32* scan, u32* total) {
+    u32* const groups = scan + ZK_SORT_THREADS;
+    scan[tid] = value;
+    ZK_MSM_SYNC();
+    if (tid < ZK_SORT_THREADS / ZK_SCAN_GROUP) {
+        u32 run = 0;
+        for (u32 k = 0; k < ZK_SCAN_GROUP; ++k) {
+            const u32 v = scan[tid * ZK_SCAN_GROUP + k];
+            scan[tid * ZK_SCAN_GROUP + k] = run;
+            run += v;
+        }
+        groups[tid] = run;
+    }
+    ZK_MSM_SYNC();
+    if (tid == 0) {
+        u32 run = 0;
+        for (u32 g = 0; g < ZK_SORT_THREADS / ZK_SCAN_GROUP; ++g) {
+            const u32 v = groups[g];
+            groups[g] = run;
+            run += v;
+        }
+        groups[ZK_SORT_THREADS / ZK_SCAN_GROUP] = run;
+    }
+    ZK_MSM_SYNC();
+    const u32 prefix = scan[tid] + groups[tid / ZK_SCAN_GROUP];
+    *total = groups[ZK_SORT_THREADS / ZK_SCAN_GROUP];
+    ZK_MSM_SYNC();  // the buffer is reused by the next scan
+    return prefix;
+}
+
+// The tile step of one pass (block `tile`, ZK_SORT_THREADS threads). `sk`, `si`: 2·ZK_SORT_TILE
+// words each of shared memory; `scan`: 2·ZK_SORT_THREADS.
+// `idx` null: the first pass, whose indices are the positions themselves.
+ZK_HD void radix_tile(u32 tid, u64 tile, const u32* keys, const u32* idx, u64 m, u32 shift,
+                      u64 tiles, u32* tile_keys, u32* tile_idx, u32* counts, u32* sk, u32* si,
+                      u32* scan) {
+    const u64 base = tile * ZK_SORT_TILE;
+    const u32 valid = (u32)(m - base < ZK_SORT_TILE ? m - base : ZK_SORT_TILE);
+    for (u32 p = tid; p < ZK_SORT_TILE; p += ZK_SORT_THREADS) {
+        sk[p] = p < valid ? keys[base + p] : ZK_MSM_EMPTY;
+        si[p] = p < valid ? (idx ? idx[base + p] : (u32)(base + p)) : 0u;
+    }
+    ZK_MSM_SYNC();
+    u32 *ck = sk, *ci = si, *nk = sk + ZK_SORT_TILE, *ni = si + ZK_SORT_TILE;
+    for (u32 b = 0; b < 8; ++b) {
+        // Thread tid owns positions [tid·ITEMS, (tid+1)·ITEMS): zeros of bit b go first, in order.
+        const u32 first = tid * ZK_SORT_ITEMS;
+        u32 zeros = 0;
+        for (u32 k = 0; k < ZK_SORT_ITEMS; ++k) zeros += ((ck[first + k] >> (shift + b)) & 1u) ^ 1u;
+        u32 all_zeros;
+        const u32 before = block_exclusive_scan(tid, zeros, scan, &all_zeros);
+        u32 z = before, o = all_zeros + (first - before);
+        for (u32 k = 0; k < ZK_SORT_ITEMS; ++k) {
+            const u32 key = ck[first + k];
+            const u32 to = ((key >> (shift + b)) & 1u) ? o++ : z++;
+            nk[to] = key;
+            ni[to] = ci[first + k];
+        }
+        ZK_MSM_SYNC();
+        u32* t = ck; ck = nk; nk = t;
+        t = ci; ci = ni; ni = t;
+    }
+    for (u32 p = tid; p < valid; p += ZK_SORT_THREADS) {
+        tile_keys[base + p] = ck[p];
+        tile_idx[base + p] = ci[p];
+    }
+    // One thread per digit (ZK_SORT_THREADS = 256 digits): its count among the valid entries.
+    const u32 d = tid;
+    const u32 lo = sort_lower_bound(ck, valid, shift, d);
+    const u32 hi = d == 255 ? valid : sort_lower_bound(ck, valid, shift, d + 1);
+    counts[(u64)d * tiles + tile] = hi - lo;
+}
+
+// Exclusive prefix sum of data[block·TILE, (block+1)·TILE) in place; the block's total to sums.
+ZK_HD void scan_tile(u32 tid, u64 block, u32* data, u64 m, u32* sums, u32* scan) {
+    const u64 first = block * ZK_SORT_TILE + (u64)tid * ZK_SORT_ITEMS;
+    u32 v[ZK_SORT_ITEMS];
+    u32 own = 0;
+    for (u32 k = 0; k < ZK_SORT_ITEMS; ++k) {
+        v[k] = first + k < m ? data[first + k] : 0u;
+        own += v[k];
+    }
+    u32 total;
+    u32 run = block_exclusive_scan(tid, own, scan, &total);
+    for (u32 k = 0; k < ZK_SORT_ITEMS; ++k) {
+        if (first + k < m) data[first + k] = run;
+        run += v[k];
+    }
+    if (tid == 0) sums[block] = total;
+}
+
+// Entry p of sorted tile `tile` to its place in the pass's output.
+ZK_HD void radix_scatter_entry(u64 i, const u32* tile_keys, const u32* tile_idx, u64 m, u32 shift,
+                               u64 tiles, const u32* offsets, u32* keys_out, u32* idx_out) {
+    const u64 tile = i / ZK_SORT_TILE;
+    const u64 base = tile * ZK_SORT_TILE;
+    const u32 valid = (u32)(m - base < ZK_SORT_TILE ? m - base : ZK_SORT_TILE);
+    const u32 p = (u32)(i - base);
+    const u32 key = tile_keys[i];
+    const u32 d = sort_digit(key, shift);
+    const u32 start = sort_lower_bound(tile_keys + base, valid, shift, d);
+    const u64 to = (u64)offsets[(u64)d * tiles + tile] + (p - start);
+    keys_out[to] = key;
+    idx_out[to] = tile_idx[i];
+}
+
 }  // namespace zk
 
 #ifdef __CUDACC__
@@ -248,6 +386,36 @@ extern "C" __global__ void __launch_bounds__(ZK_SUM_THREADS, ZK_MSM_POINT_BLOCKS
                                                                           u64 m, u64 m_out) {
     __shared__ u64 sh[16 * ZK_SUM_THREADS];
     xyzz_block_sum(threadIdx.x, blockDim.x, blockIdx.x, blockIdx.y, in, out, m, m_out, sh);
+}
+
+// Radix sort (see radix_tile): grid (tiles); block ZK_SORT_THREADS.
+extern "C" __global__ void __launch_bounds__(ZK_SORT_THREADS) radix_sort_tiles(
+    const u32* keys, const u32* idx, u64 m, u32 shift, u64 tiles, u32* tile_keys, u32* tile_idx,
+    u32* counts) {  // idx: null on the first pass
+    __shared__ u32 sk[2 * ZK_SORT_TILE];
+    __shared__ u32 si[2 * ZK_SORT_TILE];
+    __shared__ u32 scan[2 * ZK_SORT_THREADS];
+    radix_tile(threadIdx.x, blockIdx.x, keys, idx, m, shift, tiles, tile_keys, tile_idx, counts, sk,
+               si, scan);
+}
+
+// Exclusive scan, first level: grid (ceil(m / ZK_SORT_TILE)); block ZK_SORT_THREADS.
+extern "C" __global__ void __launch_bounds__(ZK_SORT_THREADS) radix_scan_tiles(u32* data, u64 m, u32* sums) {
+    __shared__ u32 scan[2 * ZK_SORT_THREADS];
+    scan_tile(threadIdx.x, blockIdx.x, data, m, sums, scan);
+}
+
+// Exclusive scan, second level: data[i] += sums[i / ZK_SORT_TILE] (sums already scanned).
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) radix_scan_add(u32* data, u64 m, const u32* sums) {
+    u64 i = ZK_TID();
+    if (i < m) data[i] += sums[i / ZK_SORT_TILE];
+}
+
+extern "C" __global__ void __launch_bounds__(ZK_MSM_THREADS) radix_scatter(
+    const u32* tile_keys, const u32* tile_idx, u64 m, u32 shift, u64 tiles, const u32* offsets,
+    u32* keys_out, u32* idx_out) {
+    u64 i = ZK_TID();
+    if (i < m) radix_scatter_entry(i, tile_keys, tile_idx, m, shift, tiles, offsets, keys_out, idx_out);
 }
 
 #endif  // __CUDACC__

@@ -13,7 +13,7 @@ from ..backend import MSMConfig
 from ..errors import InvalidInput
 from ..cpu import msm as host_msm
 from ..params import LIMBS
-from . import loader, plan
+from . import loader, plan, sort
 from .curve import POINT, GpuG1
 from .field import GpuField
 from .launch import device_array, first_false, launch, u32, u64
@@ -112,8 +112,7 @@ class GpuMsm:
         keys = cupy.empty(pairs, dtype=np.uint32)
         digits = cupy.empty(pairs, dtype=np.int32)
         launch(_kernel("msm_digits"), n, (canonical, u64(n), u32(c), u32(windows), keys, digits))
-        perm = cupy.argsort(keys).astype(np.uint32)
-        sorted_keys = keys[perm]
+        sorted_keys, perm = sort.sort_pairs(keys, plan.msm_key_bits(windows, c))
 
         # Accumulation: finished buckets land in `buckets` (marked in `filled`, so the buckets
         # themselves need no clearing); cut runs go round again.

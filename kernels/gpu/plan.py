@@ -150,3 +150,21 @@ def msm_window_bits(n: int, scalar_bits: int, requested: int | None = None) -> i
 def msm_segment_length(buckets_per_window: int) -> int:
     """Buckets per reduction thread (a power of two dividing the bucket count)."""
     return max(1, buckets_per_window // MSM_MAX_SEGMENTS)
+
+
+# Radix sort (the radix_* kernels of msm.cu): threads per block and entries per tile
+# (ZK_SORT_THREADS, ZK_SORT_TILE), 8 key bits a pass.
+SORT_THREADS = 256
+SORT_TILE = SORT_THREADS * 8
+SORT_DIGIT_BITS = 8
+
+
+def sort_shifts(key_bits: int) -> list[int]:
+    """Shifts of the passes that order keys by their bits [0, key_bits) (at least one pass)."""
+    return list(range(0, max(1, key_bits), SORT_DIGIT_BITS))
+
+
+def msm_key_bits(windows: int, c: int) -> int:
+    """Key bits the MSM's sort must order: keys are below W·2^(c−1) ≤ 2^bits − 1, so EMPTY
+    (0xFFFFFFFF) restricted to those bits still exceeds every key and sorts last."""
+    return (windows << (c - 1)).bit_length()
