@@ -126,11 +126,14 @@ class Publication:
         at, out = 0, []
         for part in self.parts:
             if at + COUNT_BYTES > len(data):
-                raise InvalidProof(f"published data ends inside part {part.name}'s count")
+                raise InvalidProof(f"published data ends inside part {part.name}'s count ({len(data) - at} bytes left)")
             count = int.from_bytes(data[at:at + COUNT_BYTES], "big")
             at += COUNT_BYTES
-            if count > n or at + count * part.record_bytes > len(data):
-                raise InvalidProof(f"published part {part.name}: {count} records do not fit")
+            if count > n:
+                raise InvalidProof(f"published part {part.name}: {count} records for {n} rows")
+            if at + count * part.record_bytes > len(data):
+                raise InvalidProof(f"published part {part.name}: {count} records of {part.record_bytes} bytes "
+                                   f"do not fit in the {len(data) - at} bytes left")
             rows, last = [], -1
             for j in range(count):
                 row = j

@@ -47,6 +47,8 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
         proof = proof.to_bytes()
     p = decode_proof(proof, vk, publishes=air.publication is not None)
     data = p.published if air.publication is not None else None
+    # The published data is parsed in full with the rest of the proof, before any check on it.
+    records = air.publication.decode(bytes(data), 1 << vk.log2_n) if data is not None else None
     try:
         pub = public_input_values(air, public_inputs)
     except InvalidInput as e:
@@ -83,7 +85,7 @@ def verify(air: Air, vk: VerificationKey, public_inputs, proof: bytes | Proof,
     # 2. The constraints at ζ against the quotient chunks: Σ_j ζ^{nj}·q_j(ζ) = Q(ζ).
     check_constraints_at_zeta(cs, dom, groups, p, pub, ch)
     if air.publication is not None:
-        check_published_at_zeta(air, dom, groups, p, data, zeta)
+        check_published_at_zeta(air, dom, groups, p, records, zeta)
 
     # 3. Every claim t = (P_t, Z_t = X^{k_t} − c_t, r_t) into one polynomial L, opened at z.
     zeta_omega = zeta * dom.omega % r
@@ -138,13 +140,12 @@ def check_constraints_at_zeta(cs: ConstraintSystem, dom: Domain, groups: list[Gr
         raise InvalidProof("the constraints do not hold at ζ (quotient identity failed)")
 
 
-def check_published_at_zeta(air: Air, dom: Domain, groups: list[Group], p: Proof, data: bytes, zeta: int) -> None:
-    """Every published field's rows, interpolated at ζ, equal the combination of the public
-    columns the proof opens there (prover.publication)."""
+def check_published_at_zeta(air: Air, dom: Domain, groups: list[Group], p: Proof, records, zeta: int) -> None:
+    """Every published field's rows (`records`, the decoded data), interpolated at ζ, equal the
+    combination of the public columns the proof opens there (prover.publication)."""
     r = R_MODULUS
     at_zeta, _ = evaluation_slots(groups)
     public = {i for g in groups if g.kind == GroupKind.PUBLIC for _, i in g.columns}
-    records = air.publication.decode(bytes(data), dom.n)
     values = published_values_at(air.publication, records, dom.n, dom.omega, zeta)
     w = air.witness_columns
     for part, sums in zip(air.publication.parts, values):
