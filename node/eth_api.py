@@ -310,25 +310,23 @@ class NodeApi(JsonRpc):
 
     # -- state -------------------------------------------------------------------------------
 
-    def eth_getBalance(self, params: list) -> str:
+    def _account(self, params: list, field: str) -> str:
+        """An account's `field` ("balance" or "nonce") at the block the tag names: pending is the
+        sequencer's admitted state, latest the executed one, older blocks the recent history."""
         self._arity(params, 1, 2)
         address = _address(params[0], 0)
         if len(params) > 1 and params[1] == "pending":
-            return _q(self.sequencer.state.balance(address))
+            return _q(getattr(self.sequencer.state, field)(address))
         number = self._state_number(params, 1)
         if number is None:
-            return _q(self.executor.balance(address))
-        return _q(self.executor.balance_at(address, number))
+            return _q(getattr(self.executor, field)(address))
+        return _q(getattr(self.executor, f"{field}_at")(address, number))
+
+    def eth_getBalance(self, params: list) -> str:
+        return self._account(params, "balance")
 
     def eth_getTransactionCount(self, params: list) -> str:
-        self._arity(params, 1, 2)
-        address = _address(params[0], 0)
-        if len(params) > 1 and params[1] == "pending":
-            return _q(self.sequencer.state.nonce(address))
-        number = self._state_number(params, 1)
-        if number is None:
-            return _q(self.executor.nonce(address))
-        return _q(self.executor.nonce_at(address, number))
+        return self._account(params, "nonce")
 
     def eth_getCode(self, params: list) -> str:
         self._arity(params, 1, 2)

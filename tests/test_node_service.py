@@ -17,18 +17,9 @@ from node.l1.embedded import EmbeddedL1  # noqa: E402
 from node.l1.rollup import RollupContract, compile_rollup  # noqa: E402
 from node.pipeline.circuit import LedgerCircuit  # noqa: E402
 
-from .test_node_service_support import LOG2_ROWS, NodeProcess, Sender, make_genesis, wal_replay  # noqa: E402
+from .test_node_service_support import LOG2_ROWS, NodeProcess, Sender, make_genesis, wait_for, wal_replay  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not within {timeout} s")
 
 
 def test_embedded_l1_continues_after_kill9(tmp_path):

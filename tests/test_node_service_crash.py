@@ -6,7 +6,6 @@ HTTP relay between them that can hold the L1's answers."""
 
 import os
 import threading
-import time
 
 import pytest
 
@@ -19,19 +18,10 @@ from node.l1.rpc import RpcL1  # noqa: E402
 from node.pipeline.circuit import LedgerCircuit  # noqa: E402
 
 from .test_node_service_support import (LOG2_ROWS, HoldingRelay, NodeProcess, Sender,  # noqa: E402
-                                        make_genesis, wal_replay)
+                                        make_genesis, wait_for, wal_replay)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(find_anvil() is None, reason="anvil is not installed (scripts/setup.sh)")]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not within {timeout} s")
 
 
 def proofs(data):

@@ -197,5 +197,14 @@ def wal_replay(data_dir: Path, genesis, log2_rows: int = LOG2_ROWS):
     return ex
 
 
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not within {timeout} s")
+
+
 def json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
