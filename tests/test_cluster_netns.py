@@ -249,7 +249,7 @@ def test_job_on_head_and_two_worker_hosts(cluster):
 def test_worker_host_cut_mid_proof_then_back(cluster):
     c = cluster
     c.wait_alive(["w1", "w2"])
-    submit(c, "zk-fault", "--duration", "60", "--tps", "4", "--batch-deadline", "2")
+    submit(c, "zk-fault", "--duration", "150", "--tps", "4", "--batch-deadline", "2")
     provers = provers_of(c, "zk-fault", timeout=300)
     victim = next(name for name, host in provers.items() if host == "w1")
 
