@@ -1,18 +1,31 @@
-"""The ledger circuit's constraints: one batch of transfers applied to the account state.
+"""The ledger circuit's constraints: one batch of transfers, deposits, withdrawals and refunds
+applied to the account state.
 
 One table of n = 2^k rows. Row a is account slot a (its address and balance before and after
-the batch) and also holds the batch's a-th transfer (unused rows hold the inert transfer 0 → 0
-of amount 0). docs/ledger.md states what a proof means; this module writes the constraints:
+the batch) and also holds the batch's a-th entry (unused rows hold the inert transfer 0 → 0
+of amount 0). An entry is (from, to, amount) and its kind: is_deposit, is_withdrawal and
+bridge_addr say whether it is a transfer (0, 0), a deposit from the L1 (1, 0: `to` gains
+`amount`, minted from the L1 escrow; bridge_addr is to's address), a withdrawal to the L1
+(0, 1: `from` loses `amount`, paid on the L1 to bridge_addr) or a refund (1, 1: nothing moves
+on the L2; the L1 returns a deposit to bridge_addr). docs/ledger.md states what a proof means;
+this module writes the constraints:
 
 - a claimed slot keeps its address:      addr_old·(addr_new − addr_old) = 0
 - an empty slot holds nothing:           bal_new·(1 − addr_new·addr_inv) = 0
-- one logUp sum, the circuit's only one, with two parts that λ keeps apart:
-      Σ_rows  (amount + λ)/(β − to) + (λ − amount)/(β − from) + Σ_limbs λ/(β − limb)
-              − (bal_new − bal_old + λ·uses)/(β − slot)  = 0
-  Its λ⁰ part says every slot's balance changes by exactly what the transfers move in and
-  out of it; its λ¹ part is a lookup of from, to and every 64-bit limb into the fixed column
-  `slot` = 0 … n−1, so slots exist and bal_new, amount lie in [0, 2^64). Sharing denominators
-  saves the helper columns that a separate lookup argument (scaled by λ¹ anyway) would need.
+- the kind flags are bits:               is_deposit·(1 − is_deposit) = 0 (and is_withdrawal)
+- a transfer publishes no address:       (1 − is_deposit)·(1 − is_withdrawal)·bridge_addr = 0
+- one logUp sum, the circuit's only one, with three parts that λ keeps apart:
+      Σ_rows  (amount·(1 − is_withdrawal) + λ)/(β − to) + (λ − amount·(1 − is_deposit))/(β − from)
+              + Σ_limbs λ/(β − limb) − (bal_new − bal_old + λ·slot_uses)/(β − slot)
+              + λ²·is_deposit·(1 − is_withdrawal)/(β − (to + γ·bridge_addr))
+              − λ²·addr_uses/(β − (slot + γ·addr_new))  = 0
+  Its λ⁰ part says every slot's balance changes by exactly what the entries move in and out of
+  it (a deposit only credits, a withdrawal only debits, a refund does neither); its λ¹ part is
+  a lookup of from, to and every 64-bit limb into the fixed column `slot` = 0 … n−1, so slots
+  exist and bal_new, amount lie in [0, 2^64); its λ² part is a lookup of each deposit's
+  (to, bridge_addr) into the pairs (slot, addr_new), so a deposit credits the slot its L1
+  address holds after the batch. Sharing denominators saves the helper columns that separate
+  arguments (scaled by powers of λ anyway) would need.
 
 Limbs have k bits, so the lookup table is the slot column itself. A 64-bit value v has
 L = ⌈64/k⌉ limbs; the L − 1 low ones are witness columns and the top one is the expression
@@ -36,22 +49,31 @@ ADDRESS_BITS = 160       # an Ethereum address; 0 marks an empty slot
 MIN_LOG2_ROWS = MIN_LOG2_N    # the prover's smallest domain
 MAX_LOG2_ROWS = MAX_LOG2_N    # the largest domain a verification key may describe
 
-# The seven public columns: (old state, new state) share one layout, so that one batch's new
+# The ten public columns: (old state, new state) share one layout, so that one batch's new
 # state commitment is the next batch's old state commitment; the batch data follows.
 OLD_STATE = ("addr_old", "bal_old")
 NEW_STATE = ("addr_new", "bal_new")
-DATA = ("from_slot", "to_slot", "amount")
+DATA = ("from_slot", "to_slot", "amount", "is_deposit", "is_withdrawal", "bridge_addr")
 
-# What each batch publishes on the L1 (docs/ledger.md §5): its transfers, rows 0, 1, … up to the
-# last one that moves or names anything, and each newly claimed slot with its address
-# (addr_new − addr_old is the address on a claimed slot and 0 elsewhere). 16 bytes per transfer,
-# 24 per claim: slots fit 4 bytes (n ≤ 2^26), amounts 8, addresses 20.
+# An entry's kind as LedgerJob.bridge and the published `bridge` part write it:
+# is_deposit + 2·is_withdrawal (a plain transfer is 0 and is not listed).
+KIND_DEPOSIT = 1
+KIND_WITHDRAWAL = 2
+KIND_REFUND = 3
+
+# What each batch publishes on the L1 (docs/ledger.md §5): its entries, rows 0, 1, … up to the
+# last one that moves or names anything; each newly claimed slot with its address
+# (addr_new − addr_old is the address on a claimed slot and 0 elsewhere); and each bridge entry's
+# row, kind and address (its amount is its row's in `transfers`). 16 bytes per entry, 24 per
+# claim, 25 per bridge entry: slots fit 4 bytes (n ≤ 2^26), amounts 8, addresses 20, kinds 1.
 PUBLICATION = Publication((
     PublishedPart("transfers", (PublishedField("from_slot", 4, (("from_slot", 1),)),
                                 PublishedField("to_slot", 4, (("to_slot", 1),)),
                                 PublishedField("amount", 8, (("amount", 1),)))),
     PublishedPart("claims", (PublishedField("address", ADDRESS_BITS // 8,
                                             (("addr_new", 1), ("addr_old", R_MODULUS - 1))),), row_bytes=4),
+    PublishedPart("bridge", (PublishedField("kind", 1, (("is_deposit", 1), ("is_withdrawal", 2))),
+                             PublishedField("address", ADDRESS_BITS // 8, (("bridge_addr", 1),))), row_bytes=4),
 ))
 
 
@@ -115,7 +137,7 @@ class Ledger(Air):
         self.public_groups = {"old_state": OLD_STATE, "new_state": NEW_STATE, "data": DATA}
         self.witness_columns = (self.public_columns + ("addr_inv",)
                                 + self.limbs.limb_columns("bal_new") + self.limbs.limb_columns("amount")
-                                + ("slot_uses",))
+                                + ("slot_uses", "addr_uses"))
 
     @property
     def n(self) -> int:
@@ -138,14 +160,22 @@ class Ledger(Air):
         addr_old, addr_new = c("addr_old"), c("addr_new")
         bal_old, bal_new = c("bal_old"), c("bal_new")
         src, dst, amount = c("from_slot"), c("to_slot"), c("amount")
+        deposit, withdrawal = c("is_deposit"), c("is_withdrawal")
         b.assert_zero(addr_old * (addr_new - addr_old), "claimed_slot_keeps_its_address")
         b.assert_zero(bal_new * (1 - addr_new * c("addr_inv")), "empty_slot_holds_nothing")
+        b.assert_zero(deposit * (1 - deposit), "is_deposit_is_a_bit")
+        b.assert_zero(withdrawal * (1 - withdrawal), "is_withdrawal_is_a_bit")
+        b.assert_zero((1 - deposit) * (1 - withdrawal) * c("bridge_addr"), "transfer_has_no_bridge_address")
 
         lam = b.logup_lambda()
-        terms = [(amount + lam, dst), (lam - amount, src)]
+        lam2 = lam * lam
+        terms = [(amount * (1 - withdrawal) + lam, dst), (lam - amount * (1 - deposit), src)]
         for value in ("bal_new", "amount"):
             terms += [(lam, limb) for limb in self.looked_up_limbs(b, value)]
         terms.append((-(bal_new - bal_old) - lam * c("slot_uses"), c("slot")))
+        # A single value v is the pair (v, 0): both fingerprint to v, so the parts share β.
+        terms.append((lam2 * deposit * (1 - withdrawal), (dst, c("bridge_addr"))))
+        terms.append((-lam2 * c("addr_uses"), (c("slot"), addr_new)))
         b.multiset_sum(terms, "ledger")
 
     def looked_up_limbs(self, b: AirBuilder, value: str) -> list:

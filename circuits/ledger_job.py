@@ -8,7 +8,8 @@ batch file of `zkpipe prove` and `zkpipe verify`:
      "old_addresses": ["0x5aAe…", "0x0", …],      one per slot (fewer: the rest are empty)
      "old_balances": [1000, 0, …],                 as many as old_addresses
      "transfers": [[0, 1, 250], …],                [from_slot, to_slot, amount]
-     "claims": [[1, "0x7f3c…"], …]}                [slot, address]: empty slots taken this batch
+     "claims": [[1, "0x7f3c…"], …],                [slot, address]: empty slots taken this batch
+     "bridge": [[3, 1, "0x5aAe…"], …]}             [index into transfers, kind, address]
 
 Numbers may be JSON integers or strings (decimal or 0x-hex), since many JSON tools lose integers
 above 2^53; addresses are written as 0x-hex.
@@ -38,6 +39,13 @@ class LedgerJob:
     transfers: (from_slot, to_slot, amount) in batch order. Only net effects are checked: every
         balance must end in [0, 2^64) (the sequencer enforces order-by-order solvency).
     claims: (slot, address) for each empty slot that an address takes in this batch.
+    bridge: (index, kind, address) for each entry of `transfers` that is not a plain transfer,
+        sorted by index (docs/ledger.md §2):
+        KIND_DEPOSIT (1): (s, s, amount) credits slot s with a deposit from the L1; address is
+            s's address after the claims.
+        KIND_WITHDRAWAL (2): (s, s, amount) debits slot s; the L1 pays `amount` to address.
+        KIND_REFUND (3): (0, 0, amount) moves nothing on the L2; the L1 returns a deposit it
+            could not credit to address.
     """
 
     batch_index: int
@@ -46,6 +54,7 @@ class LedgerJob:
     old_balances: list[int]
     transfers: list[tuple[int, int, int]]
     claims: list[tuple[int, int]] = field(default_factory=list)
+    bridge: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -57,7 +66,8 @@ class LedgerJob:
                 "old_addresses": [_address_hex(a) for a in self.old_addresses],
                 "old_balances": [int(b) for b in self.old_balances],
                 "transfers": [[int(s), int(d), int(a)] for s, d, a in self.transfers],
-                "claims": [[int(s), _address_hex(a)] for s, a in self.claims]}
+                "claims": [[int(s), _address_hex(a)] for s, a in self.claims],
+                "bridge": [[int(i), int(k), _address_hex(a)] for i, k, a in self.bridge]}
 
     @classmethod
     def from_json(cls, data) -> "LedgerJob":
@@ -66,7 +76,7 @@ class LedgerJob:
             raise InvalidBatch("a batch is a JSON object")
         required = ("batch_index", "log2_rows", "old_addresses", "old_balances", "transfers")
         missing = [k for k in required if k not in data]
-        unknown = sorted(set(data) - set(required) - {"claims"})
+        unknown = sorted(set(data) - set(required) - {"claims", "bridge"})
         if missing or unknown:
             raise InvalidBatch(f"batch fields: missing {missing}, unknown {unknown}")
         return cls(batch_index=_integer(data["batch_index"], "batch_index"),
@@ -74,7 +84,8 @@ class LedgerJob:
                    old_addresses=[_integer(a, f"old_addresses[{i}]") for i, a in enumerate(_list(data, "old_addresses"))],
                    old_balances=[_integer(b, f"old_balances[{i}]") for i, b in enumerate(_list(data, "old_balances"))],
                    transfers=[_row(t, 3, f"transfers[{i}]") for i, t in enumerate(_list(data, "transfers"))],
-                   claims=[_row(c, 2, f"claims[{i}]") for i, c in enumerate(_list(data, "claims", optional=True))])
+                   claims=[_row(c, 2, f"claims[{i}]") for i, c in enumerate(_list(data, "claims", optional=True))],
+                   bridge=[_row(x, 3, f"bridge[{i}]") for i, x in enumerate(_list(data, "bridge", optional=True))])
 
 
 def load_job(path: str) -> LedgerJob:

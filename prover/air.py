@@ -376,14 +376,14 @@ class AirBuilder:
     def multiset_sum(self, terms, name: str = "") -> None:
         """Σ over all rows of Σ weight/(β − values) is zero: each term is (weight, values)
         with expressions of the current row. Moving value between keys (the ledger's balance
-        changes) and lookups are both such sums."""
+        changes) and lookups are both such sums. Tuples of different widths may mix: a
+        shorter one is read as padded with zeros, which leaves its fingerprint unchanged
+        (v₀ + γ·v₁ + … + γ^k·0 = v₀ + γ·v₁ + …), so no padding is written."""
         clean = []
-        width = None
         for weight, values in terms:
             values = _as_tuple(values)
-            width = len(values) if width is None else width
-            if len(values) != width:
-                raise InvalidCircuit(f"{self.air.name}: multiset terms of different widths")
+            if not values:
+                raise InvalidCircuit(f"{self.air.name}: a multiset term with no values")
             w = lift(weight)
             for e in (w,) + values:
                 if any(nxt for _, _, nxt in columns_of(e)):

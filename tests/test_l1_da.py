@@ -52,8 +52,8 @@ def verdicts(air, vk, pub, contract, proof, data):
 def test_the_calldata_reads_back_as_the_batch(batch):
     job, *_ = batch
     data = batch_data(job)
-    assert len(data) == 4 + 16 * len(job.transfers) + 4 + 24 * len(job.claims)
-    assert read_batch_data(data, LOG2) == ([tuple(t) for t in job.transfers], [tuple(c) for c in job.claims])
+    assert len(data) == 4 + 16 * len(job.transfers) + 4 + 24 * len(job.claims) + 4
+    assert read_batch_data(data, LOG2) == ([tuple(t) for t in job.transfers], [tuple(c) for c in job.claims], [])
 
 
 def test_honest_data_accepted_and_other_data_refused_by_both(batch):
@@ -83,7 +83,7 @@ def test_a_prover_publishing_other_rows_is_refused_by_both(batch, where):
         claims[0][0] += 1
     else:
         transfers = transfers[:-2] + transfers[-1:]
-    other = air.publication.encode([list(enumerate(transfers)), [(s, [a]) for s, a in claims]])
+    other = air.publication.encode([list(enumerate(transfers)), [(s, [a]) for s, a in claims], []])
     assert other != batch_data(job)
     proof = prove(air, pk, trace, pub, BE, refuse_invalid=False, published=other).to_bytes()
     assert verdicts(air, vk, pub, contract, proof, other) == (False, False)

@@ -41,12 +41,12 @@ def test_circuit_shape(k):
     air = Ledger(k)
     cs = compile_air(air)
     lay = air.limbs
-    assert cs.num_witness == 7 + 1 + 2 * (lay.count - 1) + 1
+    assert cs.num_witness == 10 + 1 + 2 * (lay.count - 1) + 2
     assert air.fixed_columns == ("slot",)
-    # One logUp argument: λ separates its balance part from its lookup part only if no second
-    # argument is scaled by λ as well.
+    # One logUp argument: λ separates its balance, lookup and address parts only if no second
+    # argument is scaled by λ or λ² as well.
     assert len(cs.arguments) == 1
-    terms = 2 + 2 * lay.lookups_per_value() + 1
+    terms = 2 + 2 * lay.lookups_per_value() + 1 + 2
     assert len(cs.helpers) == (terms + 1) // 2
     assert cs.max_degree() == 3
     assert air.public_columns == OLD_STATE + NEW_STATE + DATA
