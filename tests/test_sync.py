@@ -1,0 +1,219 @@
+"""Rebuilding the ledger from the L1 alone (node/sync.py, `zkpipe sync`).
+
+The replay is checked against the executor on batches the executor itself made, through the
+published data the L1 receives (circuits.ledger_data) and real state commitments; then the data
+directory it writes is continued by a sequencer and an executor; then the whole command against a
+devnet on anvil whose data directory was deleted."""
+
+from __future__ import annotations
+
+import os
+import random
+import types
+
+import pytest
+
+from circuits.ledger_data import batch_data, read_batch_data
+from node.blocks import MiniBatch, block_hash
+from node.executor import Executor, ledger_job
+from node.genesis import Genesis
+from node.pipeline.circuit import LedgerCircuit
+from node.snapshot import load_newest
+from node.state import LedgerState
+from node.sync import L1Batch, SyncMismatch, continue_data_dir, genesis_of, rebuild, replay_batch
+from node.transactions import address_of, decode_transfer, sign_transfer
+from prover.srs import dev_setup
+
+LOG2 = 4
+CHAIN = 5151
+
+
+@pytest.fixture(scope="module")
+def commit():
+    """The L1's commitment of a state (as the node computes it), over a small development SRS."""
+    circuit = LedgerCircuit(LOG2)
+    keys = types.SimpleNamespace(srs_g1=dev_setup(4 << LOG2, b"sync test", insecure=True).g1_powers)
+
+    def of(addresses, balances) -> bytes:
+        return circuit.state_commitment(keys, list(addresses), list(balances))
+    of.state = lambda s: of(s.address_column(), s.balances)
+    return of
+
+
+class Wallets:
+    """Funded keys signing real transfers, and the recipients they pay."""
+
+    def __init__(self, rng: random.Random, funded: int = 3, fresh: int = 5):
+        self.rng = rng
+        self.keys = [os.urandom(32) for _ in range(funded)]
+        self.fresh = [os.urandom(20) for _ in range(fresh)]
+        self.genesis = Genesis(CHAIN, {address_of(k): 10**9 for k in self.keys})
+        self.nonces = [0] * funded
+
+    def transfers(self, n: int):
+        out = []
+        for _ in range(n):
+            i = self.rng.randrange(len(self.keys))
+            to = self.rng.choice(self.fresh + [address_of(k) for k in self.keys if k != self.keys[i]])
+            raw = sign_transfer(self.keys[i], chain_id=CHAIN, nonce=self.nonces[i], to=to,
+                                value=self.rng.randrange(1, 10**6))
+            self.nonces[i] += 1
+            out.append(decode_transfer(raw, CHAIN))
+        return out
+
+
+def run_executor(wallets: Wallets, sizes):
+    """An executor fed mini-batches of these sizes; its sealed proof batches, all of them."""
+    ex = Executor(wallets.genesis, log2_rows=LOG2, batch_deadline=None)
+    sealed, parent = [], bytes(32)
+    for number, n in enumerate(sizes, start=1):
+        ts = wallets.transfers(n)
+        mb = MiniBatch(number, parent, block_hash(parent, number, ts), 0.0, ts)
+        parent = mb.hash
+        sealed += ex.apply(mb)
+        if number % 3 == 0:
+            sealed.append(ex.seal())
+    last = ex.seal()
+    if last is not None:
+        sealed.append(last)
+    return ex, sealed
+
+
+def l1_batches(ex: Executor, sealed, commit) -> list[L1Batch]:
+    """What the L1 holds of each batch: its published data, read back, and its new state's
+    commitment (the next batch's old state; the executor's state after the last)."""
+    out = []
+    for k, batch in enumerate(sealed):
+        data = read_batch_data(batch_data(ledger_job(batch)), LOG2)
+        if k + 1 < len(sealed):
+            after = commit(sealed[k + 1].old_addresses, sealed[k + 1].old_balances)
+        else:
+            after = commit.state(ex.state)
+        out.append(L1Batch(batch.index + 1, data.transfers, data.claims, data.bridge, after))
+    return out
+
+
+def accounts_of(genesis: Genesis) -> list[tuple[int, int]]:
+    return [(int.from_bytes(a, "big"), b) for a, b in genesis.accounts()]
+
+
+def test_replay_rebuilds_the_executors_state(commit):
+    wallets = Wallets(random.Random(1))
+    ex, sealed = run_executor(wallets, [3, 5, 9, 2, 7, 4, 6, 1])
+    assert len(sealed) >= 4 and sum(len(b.transfers) for b in sealed) == 37
+    batches = l1_batches(ex, sealed, commit)
+    genesis_state = LedgerState.from_genesis(wallets.genesis, 1 << LOG2)
+    seen = []
+    out = rebuild(accounts_of(wallets.genesis), commit.state(genesis_state), batches, 1 << LOG2,
+                  commit.state, on_batch=lambda b, so_far: seen.append((b.index, so_far.rows)))
+    assert out.state.addresses == ex.state.addresses
+    assert out.state.balances == ex.state.balances
+    assert out.state.nonces == ex.state.nonces
+    assert [out.state.nonce(address_of(k)) for k in wallets.keys] == wallets.nonces
+    assert out.batches == len(sealed) and out.rows == 37
+    assert out.state_commitment == batches[-1].state_commitment
+    assert [i for i, _ in seen] == list(range(1, len(sealed) + 1))
+
+
+def test_a_batch_whose_state_differs_is_named(commit):
+    wallets = Wallets(random.Random(2))
+    ex, sealed = run_executor(wallets, [4] * 9)
+    batches = l1_batches(ex, sealed, commit)
+    genesis = commit.state(LedgerState.from_genesis(wallets.genesis, 1 << LOG2))
+    # Batch 2's data with one amount changed: the data no longer leads to the L1's state.
+    f, d, v = batches[1].transfers[0]
+    forged = batches[:1] + [L1Batch(2, [(f, d, v + 1)] + batches[1].transfers[1:], batches[1].claims,
+                                    batches[1].bridge, batches[1].state_commitment)] + batches[2:]
+    with pytest.raises(SyncMismatch, match="^batch 2: the rebuilt state commits to 0x[0-9a-f]{64}, the L1's"):
+        rebuild(accounts_of(wallets.genesis), genesis, forged, 1 << LOG2, commit.state)
+    # Genesis accounts that do not commit to the genesis commitment.
+    other = [(a, b + 1) for a, b in accounts_of(wallets.genesis)]
+    with pytest.raises(SyncMismatch, match="^genesis: the L1's genesis accounts commit to"):
+        rebuild(other, genesis, batches, 1 << LOG2, commit.state)
+    # A gap in the batches.
+    with pytest.raises(SyncMismatch, match="batch 3 follows batch 1"):
+        rebuild(accounts_of(wallets.genesis), genesis, [batches[0], batches[2]], 1 << LOG2, commit.state)
+
+
+def state_with(*balances: int) -> LedgerState:
+    s = LedgerState(8)
+    for k, b in enumerate(balances):
+        s.balances[s.claim(bytes([k + 1]) * 20)] = b
+    return s
+
+
+def test_bridge_rows_and_nonces():
+    s = state_with(100, 50)
+    a1, new = (int.from_bytes(bytes([k]) * 20, "big") for k in (2, 3))
+    batch = L1Batch(1, [(0, 1, 30),          # transfer 0 → 1
+                        (2, 2, 500),         # deposit to slot 2, claimed in this batch
+                        (1, 1, 70),          # withdrawal from slot 1 (to the L1)
+                        (0, 0, 9),           # refund: moves nothing on the L2
+                        (0, 0, 0),           # an unused row
+                        (2, 0, 5)],          # transfer 2 → 0
+                    [(2, new)], [(1, 1, new), (2, 2, a1), (3, 3, 0xdead)], b"")
+    deposits, withdrawals = replay_batch(s, batch)
+    assert (deposits, withdrawals) == (2, 1)
+    assert s.balances[:3] == [75, 10, 495]
+    assert s.nonces[:3] == [1, 1, 1]
+    assert s.addresses[2] == bytes([3]) * 20
+
+
+@pytest.mark.parametrize("batch, why", [
+    (L1Batch(1, [(0, 1, 101)], [], [], b""), "batch 1 leaves slot 0 with balance -1"),
+    (L1Batch(1, [(0, 3, 1)], [], [], b""), "batch 1 row 0: slots 0 → 3 are not both claimed"),
+    (L1Batch(1, [], [(3, 7)], [], b""), "batch 1 claims slot 3, but the next free slot is 2"),
+    (L1Batch(1, [], [(2, int.from_bytes(bytes([1]) * 20, "big"))], [], b""), "which holds slot 0"),
+    (L1Batch(1, [(1, 1, 5)], [], [(1, 1, 1)], b""), "bridge records for rows \\[1\\], past its 1 rows"),
+    (L1Batch(1, [(1, 1, 5)], [], [(0, 1, 7)], b""), "a deposit to slot 1 names 0x0+7, not the slot's"),
+    (L1Batch(1, [(1, 1, 5)], [], [(0, 3, 7)], b""), "a refund names slots 1 and 1"),
+    (L1Batch(1, [(0, 1, 5)], [], [(0, 2, 7)], b""), "a withdrawal names slots 0 and 1"),
+])
+def test_data_no_state_follows_from_is_refused_whole(batch, why):
+    s = state_with(100, 50)
+    before = (list(s.addresses), list(s.balances), list(s.nonces))
+    with pytest.raises(SyncMismatch, match=why):
+        replay_batch(s, batch)
+    assert (s.addresses, s.balances, s.nonces) == before
+
+
+def test_a_node_continues_the_data_dir(commit, tmp_path):
+    from node.sequencer import Sequencer
+
+    wallets = Wallets(random.Random(3))
+    ex, sealed = run_executor(wallets, [5, 6, 7, 3])
+    batches = l1_batches(ex, sealed, commit)
+    out = rebuild(accounts_of(wallets.genesis), commit.state(LedgerState.from_genesis(wallets.genesis, 1 << LOG2)),
+                  batches, 1 << LOG2, commit.state)
+    genesis = genesis_of(CHAIN, accounts_of(wallets.genesis))
+    assert genesis.digest == wallets.genesis.digest
+    meta = {"chain_id": CHAIN, "log2_rows": LOG2, "seed": "s", "l1": "http://127.0.0.1:1", "rollup": "0x" + "11" * 20}
+    continue_data_dir(tmp_path / "d", genesis, out, meta)
+    with pytest.raises(Exception, match="already holds a chain"):
+        continue_data_dir(tmp_path / "d", genesis, out, meta)
+
+    snapshot, skipped = load_newest(tmp_path / "d" / "snapshots", genesis.digest, 1 << LOG2)
+    assert skipped == [] and snapshot.height == len(batches) + 1
+    seq = Sequencer(genesis, tmp_path / "d" / "sequencer.wal", capacity=1 << LOG2, snapshot=snapshot)
+    try:
+        assert seq.snapshot is snapshot and seq.height == len(batches) + 1
+        node = Executor(genesis, log2_rows=LOG2, batch_deadline=None)
+        node.restore(snapshot)
+        node.replay(seq.take_replayed())
+        assert (node.state.balances, node.state.nonces) == (ex.state.balances, ex.state.nonces)
+        assert node.batch_count == len(batches) and node.finalized_height == len(batches)
+        # New transfers from the continued state, through the sequencer's checks and the log.
+        raws = [sign_transfer(wallets.keys[0], chain_id=CHAIN, nonce=wallets.nonces[0] + k,
+                              to=wallets.fresh[0], value=11) for k in range(2)]
+        results, ticket = seq.admit(seq.recover(raws))
+        assert all(r.to == wallets.fresh[0] for r in results)
+        mb = seq.cut()
+        node.apply(mb)
+        batch = node.seal()
+        assert batch.index == len(batches) and batch.first_block == len(batches) + 2
+        assert batch.old_balances == ex.state.balances
+        assert node.balance(wallets.fresh[0]) == ex.balance(wallets.fresh[0]) + 22
+        assert node.nonce_at(address_of(wallets.keys[0]), len(batches) + 1) == wallets.nonces[0]
+        assert node.snapshot(genesis.digest).height == len(batches) + 2
+    finally:
+        seq.wal.close()
