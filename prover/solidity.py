@@ -203,8 +203,8 @@ def verifier_source(air: Air, vk: VerificationKey, *, layout: StateLayout | None
 
     It defines `abstract contract <contract_name>Base` with `_verifyProof(proof, publicInputs)`
     (internal; reverts InvalidProof on anything but a valid proof) and, when `layout` is given,
-    `_oldStateHash`, `_newStateHash`, `_newStateCommitments` and `_dataCommitment` for the
-    rollup; and `contract <contract_name>` with the external `verifyProof`."""
+    `_oldStateHash`, `_newStateHash`, `_newStateCommitments`, `_dataCommitment` and the
+    bridge part's readers `_bridgePart`, `_bridgeRecord` for the rollup; and `contract <contract_name>` with the external `verifyProof`."""
     v = _Verifier(air, vk)
     # The constraint code is written first (its temporaries take memory below the transcript
     # buffer) and placed after the transcript.
@@ -644,4 +644,78 @@ def _layout_functions(air: Air, groups, layout: StateLayout, com_off: dict) -> s
         return publicInputs.length > {i} && publicInputs[{i}] == batchIndex;
     }}
 """
-    return text
+    return text + _bridge_functions(air)
+
+
+# The bridge part's record as the rollup reads it (docs/bridge.md): row, kind, L1/L2 address.
+_BRIDGE_FIELDS = {"kind": 1, "address": 20}
+_BRIDGE_ROW_BYTES = 4
+_AMOUNT_BYTES = 8
+
+
+def _bridge_functions(air: Air) -> str:
+    """`_bridgePart` and `_bridgeRecord`: where the published data's bridge records and the
+    transfers part they point into lie in the calldata. A circuit without a `bridge` part
+    gets functions that report no records, so that Rollup.sol serves every circuit."""
+    pub = air.publication
+    names = [] if pub is None else [part.name for part in pub.parts]
+    if "bridge" not in names:
+        return """
+    function _bridgePart(bytes calldata) internal pure returns (uint256, uint256, uint256, uint256) {
+        return (0, 0, 0, 0);
+    }
+
+    function _bridgeRecord(uint256, uint256, uint256) internal pure returns (uint256, uint256, address, uint256) {
+        return (0, 0, address(0), 0);
+    }
+"""
+    bridge, transfers = pub.parts[names.index("bridge")], pub.parts[names.index("transfers")] if "transfers" in names else None
+    widths = {f.name: f.width for f in bridge.fields}
+    if bridge.row_bytes != _BRIDGE_ROW_BYTES or widths != _BRIDGE_FIELDS:
+        raise InvalidCircuit(f"{air.name}: the bridge part must be rows of {_BRIDGE_ROW_BYTES} bytes with fields "
+                             f"{_BRIDGE_FIELDS}, not {bridge.row_bytes} and {widths}")
+    amount = None if transfers is None else next((f for f in transfers.fields if f.name == "amount"), None)
+    if amount is None or amount.width != _AMOUNT_BYTES or transfers.row_bytes:
+        raise InvalidCircuit(f"{air.name}: a bridge part needs a transfers part of consecutive rows with an "
+                             f"{_AMOUNT_BYTES}-byte amount")
+    amount_at = sum(f.width for f in transfers.fields[:transfers.fields.index(amount)])
+    field_at = {f.name: bridge.row_bytes + sum(g.width for g in bridge.fields[:k]) for k, f in enumerate(bridge.fields)}
+    walk = []
+    for part in pub.parts:
+        if part is transfers:
+            walk.append(f"transferCount := shr(224, calldataload(p)) transfers := add(p, 4)  // {part.name}")
+            walk.append(f"p := add(transfers, mul(transferCount, {_h(part.record_bytes)}))")
+        elif part is bridge:
+            walk.append(f"count := shr(224, calldataload(p)) records := add(p, 4)  // {part.name}")
+            walk.append(f"p := add(records, mul(count, {_h(part.record_bytes)}))")
+        else:
+            walk.append(f"p := add(add(p, 4), mul(shr(224, calldataload(p)), {_h(part.record_bytes)}))  // {part.name}")
+    body = "\n".join(" " * 12 + line for line in walk)
+    return f"""
+    /// The published bridge records: where the first lies in the calldata and how many there
+    /// are, and the same for the transfers part whose rows they name. The walk trusts the
+    /// encoding: call it after _verifyProof, which refuses any other.
+    function _bridgePart(bytes calldata proof) internal pure
+        returns (uint256 records, uint256 count, uint256 transfers, uint256 transferCount)
+    {{
+        assembly {{
+            let p := add(proof.offset, PROOF_LENGTH)
+{body}
+        }}
+    }}
+
+    /// Bridge record `j`: its row, its kind (1 deposit, 2 withdrawal, 3 refund), its address,
+    /// and the amount the transfers part publishes on that row (the caller checks the row is
+    /// within that part).
+    function _bridgeRecord(uint256 records, uint256 j, uint256 transfers) internal pure
+        returns (uint256 row, uint256 kind, address account, uint256 amount)
+    {{
+        assembly {{
+            let rec := add(records, mul(j, {_h(bridge.record_bytes)}))
+            row := shr({256 - 8 * _BRIDGE_ROW_BYTES}, calldataload(rec))
+            kind := shr(248, calldataload(add(rec, {_h(field_at["kind"])})))
+            account := shr(96, calldataload(add(rec, {_h(field_at["address"])})))
+            amount := shr({256 - 8 * _AMOUNT_BYTES}, calldataload(add(transfers, add(mul(row, {_h(transfers.record_bytes)}), {_h(amount_at)}))))
+        }}
+    }}
+"""

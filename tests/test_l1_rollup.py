@@ -21,7 +21,7 @@ from .l1_util import LAYOUT, ToyLedger, column_commitment, toy_batches, toy_keys
 
 pytest.importorskip("pyrevm")
 
-from node.l1.abi import decode_error  # noqa: E402
+from node.l1.abi import decode_error, encode_constructor  # noqa: E402
 from node.l1.embedded import DEV_ACCOUNTS, EmbeddedL1  # noqa: E402
 from node.l1.errors import TransactionReverted  # noqa: E402
 from node.l1.rollup import RollupContract, VerifierContract, compile_rollup, state_commitment  # noqa: E402
@@ -298,7 +298,8 @@ def test_exported_sources_compile_and_verify(tmp_path, l1, chain, capsys):
                                 l1.deploy(artifacts["ZkpipeVerifier"].bytecode, gas=8_000_000))
     assert verifier.accepts(chain.proof(1), chain.pub(1)) is True
     assert verifier.accepts(chain.proof(2), chain.pub(1)) is False
-    args = bytes(chain.commitment(0)) + bytes(32)  # genesis state, no submitter named
+    # Genesis state, no submitter named, L2 chain id 0, no genesis accounts (so no value).
+    args = encode_constructor(artifacts["Rollup"].abi, chain.commitment(0), ZERO_ADDRESS, 0, b"")
     rollup = RollupContract(l1, artifacts["Rollup"], l1.deploy(artifacts["Rollup"].bytecode, args, gas=8_000_000))
     submit(rollup, chain, 1, 1).check()
     assert rollup.state_commitment() == chain.commitment(1)

@@ -33,6 +33,8 @@ class Log:
     address: str
     topics: list[bytes]
     data: bytes
+    block_number: int = 0
+    tx_hash: str | None = None
 
 
 @dataclass
@@ -115,10 +117,10 @@ class L1Client(ABC):
         """The number of the latest block."""
 
     @abstractmethod
-    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None) -> str:
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None, value: int = 0) -> str:
         """Deploy creation code `bytecode` with ABI-encoded constructor `args` under gas limit
-        `gas`; return the new contract's address. Raises TransactionReverted if the creation
-        fails."""
+        `gas`, sending `value` wei to the new contract; return its address. Raises
+        TransactionReverted if the creation fails."""
 
     @abstractmethod
     def transact(self, to: str, data: bytes, *, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
@@ -129,6 +131,20 @@ class L1Client(ABC):
     def call(self, to: str, data: bytes, *, gas: int, sender: str | None = None) -> bytes:
         """Execute a read-only call with gas limit `gas` against the latest state; return its
         output. Raises TransactionReverted if it reverts."""
+
+    @abstractmethod
+    def balance(self, address: str) -> int:
+        """The balance of `address` in wei, at the latest block."""
+
+    @abstractmethod
+    def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list[Log]:
+        """Every event `address` emitted in blocks from `from_block` on (whose first topic is
+        `topic`, when given), oldest first, each with its block number and transaction hash.
+        Events of reverted transactions are never among them."""
+
+    @abstractmethod
+    def transaction_input(self, tx_hash: str) -> bytes:
+        """The calldata of the transaction `tx_hash` (L1Error when the chain does not know it)."""
 
     @abstractmethod
     def code_at(self, address: str) -> bytes:

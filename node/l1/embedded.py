@@ -16,6 +16,11 @@ file (one JSON line, fsynced) before its receipt is returned, and a new Embedded
 file re-executes them in order with their original block numbers and times. A transaction
 whose line was torn by a crash was never answered, so its sender does not count on it; the torn
 line is cut off. The file is locked while open: one chain, one process.
+
+Like a node, it keeps every transaction's calldata and every event, so that a reader can find a
+contract's history from the chain alone (`get_logs`, `transaction_input`). A transaction's hash
+is keccak256 of what identifies it here (block, time, sender, target, value, calldata): one
+transaction per block makes it unique, and a replayed journal gives the same hashes.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ import re
 import time
 from pathlib import Path
 
+from eth_utils import keccak
+
 from .client import HARDFORK, L1Client, Log, Receipt, intrinsic_gas, reverted
 from .errors import L1Error, L1Unavailable, TransactionRefused
 
 # Dev accounts: fixed addresses, funded at start; pyrevm needs no keys to send from them.
 DEV_ACCOUNTS = [f"0x{0x5eed0000 + i:040x}" for i in range(1, 11)]
-DEV_BALANCE = 10**24
+# Enough for the deployer to fund the escrow of any ledger genesis: 2^20 slots (the largest
+# domain) at the largest balance, 2^64 − 1 wei each, is below 2^84.
+DEV_BALANCE = 2**96
 BLOCK_GAS_LIMIT = 36_000_000
 
 # pyrevm reports a failed transaction as a RuntimeError whose text is revm's result.
@@ -60,6 +69,8 @@ class EmbeddedL1(L1Client):
         for a in DEV_ACCOUNTS:
             self.evm.set_balance(a, DEV_BALANCE)
         self.replayed: list[tuple[str, bytes, Receipt]] = []   # (to, data, receipt) from the journal
+        self._inputs: dict[str, bytes] = {}     # transaction hash → calldata
+        self._logs: list[Log] = []              # every event of a successful transaction, in order
         self._journal = None
         if journal is not None:
             self._open_journal(Path(journal))
@@ -99,7 +110,7 @@ class EmbeddedL1(L1Client):
         data = bytes.fromhex(rec["data"])
         if rec["op"] == "deploy":
             try:
-                self.deploy(data, gas=rec["gas"], sender=rec["sender"])
+                self.deploy(data, gas=rec["gas"], sender=rec["sender"], value=rec.get("value", 0))
             except L1Error:
                 pass                         # it failed the first time too
         else:
@@ -147,17 +158,32 @@ class EmbeddedL1(L1Client):
     def block_number(self) -> int:
         return self._block
 
-    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None) -> str:
+    def _tx_hash(self, sender: str | None, to: str | None, value: int, data: bytes) -> str:
+        ident = json.dumps([self._block, self._timestamp, (sender or DEV_ACCOUNTS[0]).lower(),
+                            to.lower() if to else None, value, data.hex()])
+        return "0x" + keccak(ident.encode()).hex()
+
+    def _record(self, tx_hash: str, data: bytes, entries) -> list[Log]:
+        """Keep the transaction's calldata and its events (None: it failed, so none)."""
+        self._inputs[tx_hash] = data
+        logs = [] if entries is None else [_log(e, self._block, tx_hash) for e in entries]
+        self._logs.extend(logs)
+        return logs
+
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None, value: int = 0) -> str:
         self._check_gas(gas)
         code = bytes(bytecode) + bytes(args)
         block, timestamp = self._block, self._timestamp
+        tx_hash = self._tx_hash(sender, None, value, code)
         try:
-            address = self.evm.deploy(sender or DEV_ACCOUNTS[0], code, gas=gas)
+            address = self.evm.deploy(sender or DEV_ACCOUNTS[0], code, value=value or None, gas=gas)
+            self._record(tx_hash, code, self.evm.result.logs)
         except RuntimeError as e:
+            self._record(tx_hash, code, None)
             data, _, why = _failure(str(e))
             raise reverted(self, f"deployment failed ({why})", data) from None
         finally:
-            self._journal_append("deploy", None, code, gas, sender, 0, block, timestamp)
+            self._journal_append("deploy", None, code, gas, sender, value, block, timestamp)
             self._next_block()
         return address
 
@@ -166,20 +192,24 @@ class EmbeddedL1(L1Client):
         data = bytes(data)
         base = intrinsic_gas(data)
         number, timestamp = self._block, self._timestamp
+        tx_hash = self._tx_hash(sender, to, value, data)
         try:
             self.evm.message_call(sender or DEV_ACCOUNTS[0], to, data, value=value or None, gas=gas)
         except RuntimeError as e:
             out, used, why = _failure(str(e))
             if used is None:  # not an execution result: the transaction itself is invalid
                 raise TransactionRefused(f"the embedded EVM refused the transaction: {e}") from None
+            self._record(tx_hash, data, None)
             return Receipt(status=False, tx_gas=used, exec_gas=used - base, revert_data=out,
-                           revert_reason=self.decode_revert(out) or (None if out else why), block_number=number)
+                           revert_reason=self.decode_revert(out) or (None if out else why), block_number=number,
+                           tx_hash=tx_hash)
         finally:
             self._journal_append("transact", to, data, gas, sender, value, number, timestamp)
             self._next_block()
         result = self.evm.result
+        logs = self._record(tx_hash, data, result.logs)
         return Receipt(status=True, tx_gas=result.gas_used, exec_gas=result.gas_used - base,
-                       logs=[_log(entry) for entry in result.logs], block_number=number)
+                       logs=logs, block_number=number, tx_hash=tx_hash)
 
     def call(self, to: str, data: bytes, *, gas: int, sender: str | None = None) -> bytes:
         self._check_gas(gas)
@@ -190,6 +220,20 @@ class EmbeddedL1(L1Client):
             if used is None:
                 raise TransactionRefused(f"the embedded EVM refused the call: {e}") from None
             raise reverted(self, f"call reverted ({why})", out) from None
+
+    def balance(self, address: str) -> int:
+        return int(self.evm.get_balance(address))
+
+    def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list[Log]:
+        address = address.lower()
+        return [lg for lg in self._logs if lg.address.lower() == address and lg.block_number >= from_block
+                and (topic is None or (lg.topics and lg.topics[0] == topic))]
+
+    def transaction_input(self, tx_hash: str) -> bytes:
+        try:
+            return self._inputs[tx_hash.lower()]
+        except KeyError:
+            raise L1Error(f"the embedded L1 knows no transaction {tx_hash}") from None
 
     def code_at(self, address: str) -> bytes:
         # revm keeps code analysed: it may end in padding zeros, never empty where code is.
@@ -213,9 +257,9 @@ def _failure(message: str) -> tuple[bytes, int | None, str]:
     return b"", None, message
 
 
-def _log(entry) -> Log:
+def _log(entry, block: int, tx_hash: str) -> Log:
     topics = [bytes.fromhex(t[2:]) if isinstance(t, str) else bytes(t) for t in entry.topics]
     data = entry.data
     if isinstance(data, tuple):  # pyrevm gives (topics, data)
         data = data[1]
-    return Log(address=entry.address, topics=topics, data=bytes(data))
+    return Log(address=entry.address, topics=topics, data=bytes(data), block_number=block, tx_hash=tx_hash)

@@ -1,5 +1,7 @@
 """The rollup's contracts from Python: generate the verifier for a key, compile it with the
-rollup contract, deploy on any L1Client, submit batches, read the state back.
+rollup contract, deploy on any L1Client, submit batches, read the state back; deposit to the
+L2, claim withdrawals, and read the rollup's history from the chain alone (its genesis, its
+deposits, every verified batch's calldata), as anyone rebuilding the L2 does (docs/bridge.md).
 
 The state commitment the rollup contract holds is keccak256 of the commitments to the state
 columns, 64 bytes each (x ‖ y big-endian), in the order of the StateLayout (contracts/Rollup.sol
@@ -10,16 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
+from eth_abi import decode
 from eth_utils import keccak
+
+from kernels.errors import InvalidInput
 
 from prover.air import Air
 from prover.keys import VerificationKey
 from prover.solidity import verifier_source
 from prover.state_layout import StateLayout
 
-from .abi import decode_logs, decode_result, encode_call, encode_constructor
-from .client import L1Client, Receipt
+from .abi import decode_logs, decode_result, encode_call, encode_constructor, event_topic, function_selector
+from .client import L1Client, Log, Receipt
+from .errors import L1Error
 from .solc import CONTRACTS_DIR, Artifact, compile_sources
 
 VERIFIER_FILE = "ZkpipeVerifier.sol"
@@ -31,6 +38,17 @@ SUBMIT_GAS = 1_500_000
 VERIFY_GAS = 1_500_000
 DEPLOY_GAS = 8_000_000
 VIEW_GAS = 100_000
+# Per byte of genesis accounts at deployment: calldata (16), the event's data (8), reading and
+# summing (a few): 64 leaves room.
+DEPLOY_GAS_PER_GENESIS_BYTE = 64
+# A deposit writes two slots (the chain entry, from zero; the count) and emits an event.
+DEPOSIT_GAS = 150_000
+# A withdrawal hashes up to 32 levels, sets a bit (a fresh word: 22 100) and pays (a call with
+# value to a new account: 34 000).
+WITHDRAW_GAS = 200_000
+
+GENESIS_ACCOUNT_BYTES = 28      # address (20) ‖ balance (8, big-endian)
+MAX_AMOUNT = (1 << 64) - 1      # an L2 balance or amount, and so a deposit, lies in [0, 2^64)
 
 
 def state_commitment(points) -> bytes:
@@ -109,6 +127,74 @@ class BatchEvent:
     new_state_commitments: list[tuple[int, int]]
 
 
+class GenesisEvent(NamedTuple):
+    """The L2's start as the rollup announced it at deployment: chain id, state commitment and
+    the accounts per slot from slot 0, (address as an int, balance in wei)."""
+
+    l2_chain_id: int
+    state_commitment: bytes
+    accounts: list[tuple[int, int]]
+
+
+class DepositEvent(NamedTuple):
+    """Deposit `index` of the queue: `amount` wei for L2 address `l2_address` (an int), paid on
+    the L1 by `l1_sender` (an int), in L1 block `block` by transaction `tx_hash`."""
+
+    index: int
+    l2_address: int
+    amount: int
+    l1_sender: int
+    block: int
+    tx_hash: str
+
+
+class BatchCall(NamedTuple):
+    """A verified batch as its submitBatch transaction carried it."""
+
+    batch_index: int
+    proof: bytes
+    public_inputs: list[int]
+    tx_hash: str
+
+
+def encode_genesis_accounts(accounts: Sequence[tuple[int, int]]) -> bytes:
+    """The constructor's genesis accounts: per slot, address (20 bytes) ‖ balance (8 bytes).
+    InvalidInput for an address or balance out of range."""
+    out = bytearray()
+    for slot, (address, balance) in enumerate(accounts):
+        address, balance = _as_int(address), int(balance)
+        if not 0 <= address < 1 << 160:
+            raise InvalidInput(f"genesis slot {slot}: address {address:#x} is not 20 bytes")
+        if not 0 <= balance <= MAX_AMOUNT:
+            raise InvalidInput(f"genesis slot {slot}: balance {balance} is outside [0, 2^64)")
+        out += address.to_bytes(20, "big") + balance.to_bytes(8, "big")
+    return bytes(out)
+
+
+def decode_genesis_accounts(data: bytes) -> list[tuple[int, int]]:
+    if len(data) % GENESIS_ACCOUNT_BYTES:
+        raise L1Error(f"genesis accounts of {len(data)} bytes are not whole {GENESIS_ACCOUNT_BYTES}-byte entries")
+    return [(int.from_bytes(data[i:i + 20], "big"), int.from_bytes(data[i + 20:i + 28], "big"))
+            for i in range(0, len(data), GENESIS_ACCOUNT_BYTES)]
+
+
+def _as_int(address) -> int:
+    """An address given as an int, a 0x-hex string or 20 bytes, as an int."""
+    if isinstance(address, int):
+        return address
+    if isinstance(address, (bytes, bytearray)):
+        return int.from_bytes(address, "big")
+    return int(str(address), 16)
+
+
+def _address(address) -> str:
+    """An address in any of _as_int's forms, as 0x-hex for the ABI encoder."""
+    value = _as_int(address)
+    if not 0 <= value < 1 << 160:
+        raise InvalidInput(f"{value:#x} is not a 20-byte address")
+    return "0x" + value.to_bytes(20, "big").hex()
+
+
 class RollupContract:
     """A deployed rollup contract."""
 
@@ -118,13 +204,30 @@ class RollupContract:
 
     @classmethod
     def deploy(cls, l1: L1Client, air: Air, vk: VerificationKey, layout: StateLayout, genesis_state: bytes,
-               submitter: str | None = None, sender: str | None = None) -> "RollupContract":
+               submitter: str | None = None, sender: str | None = None, *, l2_chain_id: int = 0,
+               genesis_accounts: Sequence[tuple[int, int]] = (), value: int | None = None) -> "RollupContract":
+        """Deploy at `genesis_state`, announcing `genesis_accounts` ((address, balance) per slot
+        from slot 0; the contract cannot check that they commit to `genesis_state`, a reader
+        of the Genesis event does) and escrowing `value` wei, by default exactly their sum (the
+        contract refuses any other amount: GenesisNotFunded)."""
         art = compile_rollup(air, vk, layout)
-        args = encode_constructor(art.abi, bytes(genesis_state), submitter or "0x" + "00" * 20)
-        return cls(l1, art, l1.deploy(art.bytecode, args, gas=DEPLOY_GAS, sender=sender))
+        accounts = encode_genesis_accounts(genesis_accounts)
+        if value is None:
+            value = sum(int(b) for _, b in genesis_accounts)
+        args = encode_constructor(art.abi, bytes(genesis_state), submitter or "0x" + "00" * 20, int(l2_chain_id),
+                                  accounts)
+        gas = DEPLOY_GAS + DEPLOY_GAS_PER_GENESIS_BYTE * len(accounts)
+        return cls(l1, art, l1.deploy(art.bytecode, args, gas=gas, sender=sender, value=int(value)))
 
-    def _view(self, name: str):
-        out = self.l1.call(self.address, encode_call(self.artifact.abi, name), gas=VIEW_GAS)
+    @classmethod
+    def at(cls, l1: L1Client, air: Air, vk: VerificationKey, layout: StateLayout, address: str) -> "RollupContract":
+        """The rollup of `vk` already deployed at `address` (L1Error when no code is there)."""
+        if not l1.code_at(address):
+            raise L1Error(f"no contract at {address} on {l1.name}")
+        return cls(l1, compile_rollup(air, vk, layout), address)
+
+    def _view(self, name: str, *args):
+        out = self.l1.call(self.address, encode_call(self.artifact.abi, name, *args), gas=VIEW_GAS)
         return decode_result(self.artifact.abi, name, out)[0]
 
     def state_commitment(self) -> bytes:
@@ -138,6 +241,86 @@ class RollupContract:
     def submitter(self) -> str:
         """The only account allowed to submit; the zero address when anyone may."""
         return self._view("submitter")
+
+    # -- the bridge -------------------------------------------------------------------------
+    def escrow(self) -> int:
+        """The wei the rollup holds for the L2."""
+        return self.l1.balance(self.address)
+
+    def deposit_count(self) -> int:
+        """Deposits queued so far."""
+        return self._view("depositCount")
+
+    def deposits_consumed(self) -> int:
+        """Deposits that verified batches consumed (the queue position of the next one)."""
+        return self._view("depositsConsumed")
+
+    def deposit_chain_at(self, i: int) -> bytes:
+        """The deposit chain after the first `i` deposits."""
+        return self._view("depositChainAt", int(i))
+
+    def withdrawal_root(self, batch_index: int) -> bytes:
+        """The Merkle root of batch `batch_index`'s withdrawals (32 zero bytes: none)."""
+        return self._view("withdrawalRoot", int(batch_index))
+
+    def is_withdrawn(self, batch_index: int, index: int) -> bool:
+        return self._view("isWithdrawn", int(batch_index), int(index))
+
+    def deposit(self, l2_address, amount: int, sender: str | None = None) -> Receipt:
+        """Escrow `amount` wei for `l2_address` (an int, hex or bytes) and queue it. The receipt's
+        status says whether the contract took it (1 ≤ amount < 2^64, a nonzero address)."""
+        data = encode_call(self.artifact.abi, "deposit", _address(l2_address))
+        return self.l1.transact(self.address, data, gas=DEPOSIT_GAS, sender=sender, value=int(amount))
+
+    def withdraw(self, batch_index: int, index: int, recipient, amount: int, path: Sequence[bytes],
+                 sender: str | None = None) -> Receipt:
+        """Claim withdrawal `index` of batch `batch_index`: `amount` wei to `recipient`, proven by
+        `path` (node.l1.withdrawals). Anyone may send it; the money goes to `recipient`."""
+        data = encode_call(self.artifact.abi, "withdraw", int(batch_index), int(index), _address(recipient),
+                           int(amount), [bytes(p) for p in path])
+        return self.l1.transact(self.address, data, gas=WITHDRAW_GAS, sender=sender)
+
+    # -- the history, from the chain alone ----------------------------------------------------
+    def _events(self, name: str, from_block: int = 0) -> list[tuple[Log, dict]]:
+        item = next(i for i in self.artifact.abi if i.get("type") == "event" and i["name"] == name)
+        logs = self.l1.get_logs(self.address, topic=event_topic(item), from_block=from_block)
+        return list(zip(logs, decode_logs(self.artifact.abi, logs)))
+
+    def genesis_event(self) -> GenesisEvent:
+        """The Genesis event of the deployment; L1Error when the chain has none (not a rollup
+        of this kind, or a node that dropped old logs)."""
+        found = self._events("Genesis")
+        if len(found) != 1:
+            raise L1Error(f"the rollup at {self.address} has {len(found)} Genesis events, expected one")
+        ev = found[0][1]
+        return GenesisEvent(ev["l2ChainId"], ev["stateCommitment"], decode_genesis_accounts(ev["accounts"]))
+
+    def deposit_events(self, from_index: int = 0) -> list[DepositEvent]:
+        """The queued deposits from index `from_index` on, in queue order."""
+        out = [DepositEvent(ev["index"], _as_int(ev["l2Address"]), ev["amount"], _as_int(ev["l1Sender"]),
+                            log.block_number, log.tx_hash)
+               for log, ev in self._events("Deposited") if ev["index"] >= from_index]
+        out.sort(key=lambda d: d.index)
+        if [d.index for d in out] != list(range(from_index, from_index + len(out))):
+            raise L1Error(f"the deposit events of {self.address} from {from_index} are not consecutive")
+        return out
+
+    def batch_calls(self) -> list[BatchCall]:
+        """Every verified batch in order, as its submitBatch call carried it (the proof with the
+        batch's published data at its end): the L1's copy of the L2's history."""
+        item = next(i for i in self.artifact.abi if i.get("type") == "function" and i["name"] == "submitBatch")
+        selector, types = function_selector(item), [p["type"] for p in item["inputs"]]
+        out = []
+        for log, ev in self._events("BatchVerified"):
+            data = self.l1.transaction_input(log.tx_hash)
+            if data[:4] != selector:
+                raise L1Error(f"batch {ev['batchIndex']} was verified in {log.tx_hash}, which is no direct "
+                              "submitBatch call: its data cannot be read from the transaction")
+            index, proof, public_inputs = decode(types, data[4:])
+            if index != ev["batchIndex"]:
+                raise L1Error(f"transaction {log.tx_hash} submits batch {index}, its event says {ev['batchIndex']}")
+            out.append(BatchCall(index, bytes(proof), [int(v) for v in public_inputs], log.tx_hash))
+        return out
 
     def submit_batch(self, batch_index: int, proof: bytes, public_inputs=(), *, gas: int = SUBMIT_GAS,
                      sender: str | None = None) -> Receipt:

@@ -10,7 +10,7 @@ False and the decoded revert.
 from __future__ import annotations
 
 from .client import L1Client, Log, Receipt, intrinsic_gas, reverted
-from .errors import L1Unavailable, TransactionRefused
+from .errors import L1Error, L1Unavailable, TransactionRefused
 
 
 class RpcL1(L1Client):
@@ -94,8 +94,8 @@ class RpcL1(L1Client):
             return _error_data(e)
         return b""
 
-    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None) -> str:
-        tx = {"from": sender or self.accounts[0], "data": bytes(bytecode) + bytes(args), "gas": gas}
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int, sender: str | None = None, value: int = 0) -> str:
+        tx = {"from": sender or self.accounts[0], "data": bytes(bytecode) + bytes(args), "gas": gas, "value": value}
         r = self._send(tx)
         if r["status"] != 1:
             raise reverted(self, "deployment failed", self._revert_data(tx, r["blockNumber"]))
@@ -126,6 +126,29 @@ class RpcL1(L1Client):
             if data or _is_revert(e):
                 raise reverted(self, "call reverted", data) from None
             raise
+
+    def balance(self, address: str) -> int:
+        from web3 import Web3
+        return int(self._ask(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address))))
+
+    def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list[Log]:
+        from web3 import Web3
+        query = {"address": Web3.to_checksum_address(address), "fromBlock": from_block, "toBlock": "latest"}
+        if topic is not None:
+            query["topics"] = ["0x" + bytes(topic).hex()]
+        found = self._ask(lambda: self.w3.eth.get_logs(query))
+        # Nodes answer in chain order; removed (reorganized) entries are not events of the chain.
+        return [Log(address=lg["address"], topics=[bytes(t) for t in lg["topics"]], data=bytes(lg["data"]),
+                    block_number=lg["blockNumber"], tx_hash="0x" + bytes(lg["transactionHash"]).hex())
+                for lg in found if not lg.get("removed")]
+
+    def transaction_input(self, tx_hash: str) -> bytes:
+        from web3.exceptions import TransactionNotFound
+        try:
+            tx = self._ask(lambda: self.w3.eth.get_transaction(tx_hash))
+        except TransactionNotFound:
+            raise L1Error(f"{self.url} knows no transaction {tx_hash}") from None
+        return bytes(tx["input"])
 
     def code_at(self, address: str) -> bytes:
         from web3 import Web3

@@ -35,8 +35,9 @@ class EmbeddedL1Host:
     def block_number(self) -> int:
         return self.l1.block_number()
 
-    def deploy(self, bytecode: bytes, args: bytes = b"", gas: int = 10_000_000, sender: str | None = None) -> str:
-        return self.l1.deploy(bytecode, args, gas=gas, sender=sender)
+    def deploy(self, bytecode: bytes, args: bytes = b"", gas: int = 10_000_000, sender: str | None = None,
+               value: int = 0) -> str:
+        return self.l1.deploy(bytecode, args, gas=gas, sender=sender, value=value)
 
     def transact(self, to: str, data: bytes, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
         receipt = self.l1.transact(to, data, gas=gas, sender=sender, value=value)
@@ -49,6 +50,15 @@ class EmbeddedL1Host:
 
     def code_at(self, address: str) -> bytes:
         return self.l1.code_at(address)
+
+    def balance(self, address: str) -> int:
+        return self.l1.balance(address)
+
+    def get_logs(self, address: str, topic: bytes | None = None, from_block: int = 0) -> list:
+        return self.l1.get_logs(address, topic=topic, from_block=from_block)
+
+    def transaction_input(self, tx_hash: str) -> bytes:
+        return self.l1.transaction_input(tx_hash)
 
     def chain_id(self) -> int:
         return self.l1.chain_id
@@ -97,8 +107,9 @@ class HostedL1(L1Client):
     def block_number(self) -> int:
         return _unwrap(self.host.block_number.remote(), self.timeout)
 
-    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int = 10_000_000, sender: str | None = None) -> str:
-        return _unwrap(self.host.deploy.remote(bytecode, args, gas, sender), self.timeout)
+    def deploy(self, bytecode: bytes, args: bytes = b"", *, gas: int = 10_000_000, sender: str | None = None,
+               value: int = 0) -> str:
+        return _unwrap(self.host.deploy.remote(bytecode, args, gas, sender, value), self.timeout)
 
     def transact(self, to: str, data: bytes, *, gas: int, sender: str | None = None, value: int = 0) -> Receipt:
         return _unwrap(self.host.transact.remote(to, data, gas, sender, value), self.timeout)
@@ -108,6 +119,15 @@ class HostedL1(L1Client):
 
     def code_at(self, address: str) -> bytes:
         return _unwrap(self.host.code_at.remote(address), self.timeout)
+
+    def balance(self, address: str) -> int:
+        return _unwrap(self.host.balance.remote(address), self.timeout)
+
+    def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list:
+        return _unwrap(self.host.get_logs.remote(address, topic, from_block), self.timeout)
+
+    def transaction_input(self, tx_hash: str) -> bytes:
+        return _unwrap(self.host.transaction_input.remote(tx_hash), self.timeout)
 
     @property
     def chain_id(self) -> int:
