@@ -149,12 +149,14 @@ class DepositEvent(NamedTuple):
 
 
 class BatchCall(NamedTuple):
-    """A verified batch as its submitBatch transaction carried it."""
+    """A verified batch as its submitBatch transaction carried it, with the state commitment
+    its BatchVerified event reports."""
 
     batch_index: int
     proof: bytes
     public_inputs: list[int]
     tx_hash: str
+    state_commitment: bytes
 
 
 def encode_genesis_accounts(accounts: Sequence[tuple[int, int]]) -> bytes:
@@ -319,7 +321,8 @@ class RollupContract:
             index, proof, public_inputs = decode(types, data[4:])
             if index != ev["batchIndex"]:
                 raise L1Error(f"transaction {log.tx_hash} submits batch {index}, its event says {ev['batchIndex']}")
-            out.append(BatchCall(index, bytes(proof), [int(v) for v in public_inputs], log.tx_hash))
+            out.append(BatchCall(index, bytes(proof), [int(v) for v in public_inputs], log.tx_hash,
+                                 ev["stateCommitment"]))
         return out
 
     def submit_batch(self, batch_index: int, proof: bytes, public_inputs=(), *, gas: int = SUBMIT_GAS,
