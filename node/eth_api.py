@@ -15,6 +15,11 @@ What the names mean here (docs/node.md has the table of every method):
 - there are no contracts: `eth_getCode` is `0x`, `eth_call` to an address returns `0x`, logs and
   log filters are always empty, `eth_estimateGas` is 21000 for a transfer the node would accept
   and the refusal's message otherwise.
+- the bridge (node/bridge.py): a deposit from the L1 is a transaction of type 0x7e (from the L1
+  sender, to the L2 address, `sourceIndex` its place in the L1's queue), with receipt status 1
+  when credited and 0 when refunded on the L1; `zkpipe_getWithdrawal(txHash)` answers where a
+  withdrawal (a transfer to WITHDRAWAL_ADDRESS, or a refunded deposit) is on the L1 and, once its
+  batch is verified, the Merkle path `Rollup.withdraw` takes.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from typing import Any, Optional
 
 from eth_hash.auto import keccak
 
+from .bridge import DEPOSIT_TX_TYPE, Deposit
 from .errors import HistoryUnavailable, InvalidTransaction, NodeError
 from .eth_filters import BLOCKS, LOGS, PENDING, Filters
+from .executor import VERIFIED
 from .eth_jsonrpc import (CLIENT_VERSION, INVALID_PARAMS, RESOURCE_NOT_FOUND, SERVER_ERROR,
                           TRANSACTION_REJECTED, JsonRpc, RpcError)
+from .l1.withdrawals import withdrawal_leaf, withdrawal_tree
 from .transactions import DYNAMIC_FEE, MAX_VALUE, TRANSFER_GAS, transaction_fields
 
 __all__ = ["NodeApi", "BASE_FEE", "SUGGESTED_TIP", "BLOCK_GAS_LIMIT", "MAX_BULK"]
@@ -96,10 +104,12 @@ def _h(b: bytes) -> str:
 class NodeApi(JsonRpc):
     """The methods; `handle(body)` (from JsonRpc) answers one HTTP body."""
 
-    def __init__(self, sequencer, executor, *, filters: Optional[Filters] = None):
+    def __init__(self, sequencer, executor, *, filters: Optional[Filters] = None, l1_batch_offset: int = 1):
         self.sequencer = sequencer
         self.executor = executor
         self.filters = filters or Filters()
+        # The L1 numbers proof batches from 1 (0 is genesis), the executor from 0.
+        self.l1_batch_offset = l1_batch_offset
         self.methods = {name: getattr(self, name) for name in dir(self)
                         if name.split("_", 1)[0] in ("eth", "net", "web3", "zkpipe", "txpool")
                         and callable(getattr(self, name))}
@@ -486,7 +496,7 @@ class NodeApi(JsonRpc):
             # per proof batch on the L1, not per block.
             "transactionsRoot": root, "receiptsRoot": root, "stateRoot": _ZERO32,
             "miner": _ZERO20, "difficulty": "0x0", "totalDifficulty": "0x0", "extraData": "0x",
-            "size": _q(508 + sum(len(t.raw) for t in block.transfers)),
+            "size": _q(508 + sum(len(t.raw) for t in block.transfers if type(t) is not Deposit)),
             "gasLimit": _q(max(BLOCK_GAS_LIMIT, used)), "gasUsed": _q(used),
             "timestamp": _q(int(block.cut_time)), "mixHash": _ZERO32, "baseFeePerGas": _q(BASE_FEE),
             "withdrawalsRoot": _EMPTY_TRIE, "withdrawals": [], "blobGasUsed": "0x0",
@@ -496,6 +506,8 @@ class NodeApi(JsonRpc):
 
     @staticmethod
     def _tx_object(t, block, index: int) -> dict:
+        if type(t) is Deposit:
+            return _deposit_object(t, block, index)
         f = transaction_fields(t.raw)
         out = {
             "hash": _h(t.hash), "nonce": _q(t.nonce), "blockHash": _h(block.hash),
@@ -517,6 +529,7 @@ class NodeApi(JsonRpc):
     @staticmethod
     def _receipt_object(r, block) -> dict:
         t = r.transfer
+        deposit = type(t) is Deposit
         return {
             "transactionHash": _h(t.hash), "transactionIndex": _q(r.position),
             "blockHash": _h(r.block_hash), "blockNumber": _q(r.block_number),
@@ -525,10 +538,27 @@ class NodeApi(JsonRpc):
             # The ledger charges no fees; the gas figures are those of a plain transfer.
             "gasUsed": _q(TRANSFER_GAS), "cumulativeGasUsed": _q(TRANSFER_GAS * (r.position + 1)),
             "effectiveGasPrice": "0x0", "blobGasPrice": "0x1", "contractAddress": None, "logs": [],
-            "logsBloom": _EMPTY_BLOOM, "status": "0x1",
-            "type": _q(t.raw[0] if t.raw[0] < 0x80 else 0),
+            "logsBloom": _EMPTY_BLOOM, "status": "0x1" if r.success else "0x0",
+            "type": _q(DEPOSIT_TX_TYPE if deposit else t.raw[0] if t.raw[0] < 0x80 else 0),
             "batchIndex": _q(r.batch_index), "finality": r.status,
         }
+
+    # -- the bridge --------------------------------------------------------------------------
+
+    def zkpipe_getWithdrawal(self, params: list) -> Optional[dict]:
+        """Where a withdrawal (or a refunded deposit) is paid on the L1: {batchIndex (the L1's
+        numbering), index, recipient, amount, status, path (once the batch is verified, else
+        null)}; null for a hash that is no withdrawal."""
+        self._arity(params, 1, 1)
+        w = self.executor.withdrawal(_hash(params[0], 0))
+        if w is None:
+            return None
+        path = None
+        if w.status == VERIFIED:
+            _, paths = withdrawal_tree([withdrawal_leaf(int.from_bytes(r, "big"), a) for r, a in w.leaves])
+            path = [_h(node) for node in paths[w.index]]
+        return {"batchIndex": _q(w.batch_index + self.l1_batch_offset), "index": _q(w.index),
+                "recipient": _h(w.recipient), "amount": _q(w.amount), "status": w.status, "path": path}
 
     # -- logs and filters --------------------------------------------------------------------
 
@@ -608,3 +638,16 @@ class NodeApi(JsonRpc):
         """geth's shape: `pending` admitted and not yet in a block, `queued` held for a nonce gap."""
         self._arity(params, 0, 0)
         return {"pending": _q(self.sequencer.pending), "queued": _q(len(self.sequencer.queue))}
+
+
+def _deposit_object(d: Deposit, block, index: int) -> dict:
+    """A deposit as wallets read an L1-to-L2 deposit (OP Stack's type 0x7e): no signature, no
+    fee, from the L1 account that paid."""
+    return {
+        "hash": _h(d.hash), "nonce": "0x0", "blockHash": _h(block.hash),
+        "blockNumber": _q(block.number), "blockTimestamp": _q(int(block.cut_time)),
+        "transactionIndex": _q(index), "from": _h(d.sender), "to": _h(d.to), "value": _q(d.value),
+        "gas": "0x0", "gasPrice": "0x0", "input": "0x", "type": _q(DEPOSIT_TX_TYPE),
+        "mint": _q(d.value), "sourceIndex": _q(d.index), "sourceHash": _h(d.hash),
+        "isSystemTx": False, "v": "0x0", "r": "0x0", "s": "0x0",
+    }

@@ -13,6 +13,11 @@ becomes a `ProofBatch`: the compact job a prover needs (the state before the bat
 one (from_slot, to_slot, amount) row per transfer, and the slots new addresses claimed), not the
 expanded trace.
 
+Deposits from the L1 arrive as deposit blocks (node/bridge.py) and are applied in queue order,
+each credited or refunded; withdrawals are transfers to WITHDRAWAL_ADDRESS. Both take rows of the
+proof batch, described by its `bridge` items (row, kind, address), and every batch keeps its
+withdrawal leaves (`withdrawal`), so that a claim on the L1 can be answered once it is verified.
+
 Receipts say how far a transfer has come: "executed" (applied here), "proven" (its batch has a
 proof) or "verified" (the L1 accepted the proof). The pipeline reports the last two through
 `mark_proven` and `mark_verified`.
@@ -26,14 +31,15 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Callable, Iterable, Optional, Union
 
+from .blocks import GENESIS_HASH, MiniBatch, Seal
+from .bridge import KIND_REFUND, KIND_WITHDRAWAL, WITHDRAWAL_ADDRESS, Deposit, WithdrawalLeaf
 from .errors import HistoryUnavailable, InvalidInput, WALCorrupt
 from .genesis import Genesis
-from .blocks import GENESIS_HASH, MiniBatch, Seal
 from .snapshot import PendingBatch, Snapshot
 from .state import LedgerState
 from .transactions import Transfer
 
-__all__ = ["Executor", "ProofBatch", "ExecutedBlock", "Receipt", "ledger_job",
+__all__ = ["Executor", "ProofBatch", "ExecutedBlock", "Receipt", "Withdrawal", "ledger_job",
            "EXECUTED", "PROVEN", "VERIFIED"]
 
 EXECUTED, PROVEN, VERIFIED = "executed", "proven", "verified"
@@ -55,6 +61,7 @@ class ProofBatch:
     claims: list[tuple[int, int]]         # (slot, address) of each slot first credited here
     opened_at: float                      # executor clock when its first mini-batch arrived
     sealed_at: float
+    bridge: list[tuple[int, int, int]] = field(default_factory=list)  # (row, kind, address int)
 
 
 def ledger_job(batch: ProofBatch):
@@ -63,7 +70,7 @@ def ledger_job(batch: ProofBatch):
 
     return LedgerJob(batch_index=batch.index, log2_rows=batch.log2_rows,
                      old_addresses=batch.old_addresses, old_balances=batch.old_balances,
-                     transfers=batch.transfers, claims=batch.claims)
+                     transfers=batch.transfers, claims=batch.claims, bridge=batch.bridge)
 
 
 @dataclass
@@ -75,7 +82,7 @@ class ExecutedBlock:
     cut_time: float
     executed_at: float
     batch_index: int
-    transfers: list[Transfer]
+    transfers: list                # of Transfer, or of Deposit (a deposit block)
     _positions: Optional[dict] = field(default=None, repr=False)
 
     def position(self, tx_hash: bytes) -> int:
@@ -93,6 +100,20 @@ class Receipt:
     position: int
     batch_index: int
     status: str  # EXECUTED, PROVEN or VERIFIED
+    success: bool = True   # False for a deposit refunded on the L1 (receipt status 0)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A withdrawal leaf and where it is: leaf `index` of the tree of proof batch `batch_index`,
+    whose leaves (recipient, amount) in order are `leaves`."""
+
+    batch_index: int
+    index: int
+    recipient: bytes
+    amount: int
+    leaves: list[tuple[bytes, int]]
+    status: str  # EXECUTED, PROVEN or VERIFIED (of its batch)
 
 
 class Executor:
@@ -132,13 +153,18 @@ class Executor:
         self._proven: set[int] = set()
         self._verified_upto = -1
         # Sealed batches not yet verified, for snapshots: index → (first, last block, slots
-        # claimed before, rows).
-        self._unverified: dict[int, tuple[int, int, int, list]] = {}
+        # claimed before, rows, bridge items).
+        self._unverified: dict[int, tuple[int, int, int, list, list]] = {}
         self._base_parent = GENESIS_HASH        # parent of the oldest block kept (after restore)
+        self.deposits = 0                       # L1 deposits applied: the next queue index
+        # Withdrawal leaves of every batch (the open one too), and each one's place by hash.
+        self._leaves: dict[int, list[WithdrawalLeaf]] = {}
+        self._leaf_at: dict[bytes, tuple[int, int]] = {}
         self._reset_open()
 
     def _reset_open(self) -> None:
         self._rows: list[tuple[int, int, int]] = []
+        self._bridge: list[tuple[int, int, int]] = []
         self._first_block = 0
         self._opened_at = 0.0
         self._old_balances: Optional[list[int]] = None
@@ -203,8 +229,17 @@ class Executor:
             sealed.append(self._seal(now, live))
         if not self._rows:
             self._open_batch(mb.number, now)
-        rows = self.state.execute(mb.transfers)  # all or nothing
-        self._rows.extend(rows)
+        if mb.is_deposits:
+            self._apply_deposits(mb.transfers)
+        else:
+            burnt: list[int] = []
+            rows = self.state.execute(mb.transfers, burnt)  # all or nothing
+            base = len(self._rows)
+            self._rows.extend(rows)
+            for i in burnt:
+                t = mb.transfers[i]
+                self._bridge.append((base + i, KIND_WITHDRAWAL, int.from_bytes(t.sender, "big")))
+                self._add_leaf(WithdrawalLeaf(t.sender, t.value, t.hash))
         # The block before its index entries: a reader on another thread that finds a hash
         # must find its block.
         self.blocks.append(ExecutedBlock(mb.number, mb.hash, mb.cut_time, now, self.batch_count,
@@ -213,6 +248,24 @@ class Executor:
         if len(self._rows) == self.max_batch_transfers:
             sealed.append(self._seal(now, live))
         return sealed
+
+    def _apply_deposits(self, deposits: list[Deposit]) -> None:
+        for k, d in enumerate(deposits):
+            if d.index != self.deposits + k:
+                raise InvalidInput(f"deposit {d.index} arrived, but the next in the queue is "
+                                   f"{self.deposits + k}")
+        for d in deposits:
+            row, kind = self.state.apply_deposit(d)
+            self._bridge.append((len(self._rows), kind, int.from_bytes(d.to, "big")))
+            self._rows.append(row)
+            if kind == KIND_REFUND:
+                self._add_leaf(WithdrawalLeaf(d.to, d.value, d.hash))
+            self.deposits += 1
+
+    def _add_leaf(self, leaf: WithdrawalLeaf) -> None:
+        leaves = self._leaves.setdefault(self.batch_count, [])
+        self._leaf_at[leaf.tx_hash] = (self.batch_count, len(leaves))
+        leaves.append(leaf)
 
     def _open_batch(self, first_block: int, now: float) -> None:
         # The state before the batch; addresses only ever fill new slots, so a count suffices.
@@ -232,13 +285,14 @@ class Executor:
             old_addresses=ints[:claimed] + [0] * (self.state.capacity - claimed),
             old_balances=self._old_balances, transfers=self._rows,
             claims=[(slot, ints[slot]) for slot in range(claimed, len(ints))],
-            opened_at=self._opened_at, sealed_at=now)
+            opened_at=self._opened_at, sealed_at=now, bridge=self._bridge)
         self.batch_count += 1
         self._last_seal = now
         self._batch_last_block.append(batch.last_block)
         self._reset_open()
         self._sealed.append(batch)
-        self._unverified[batch.index] = (batch.first_block, batch.last_block, claimed, batch.transfers)
+        self._unverified[batch.index] = (batch.first_block, batch.last_block, claimed, batch.transfers,
+                                         batch.bridge)
         if live and self.on_seal is not None:
             self.on_seal(batch)
         return batch
@@ -261,13 +315,13 @@ class Executor:
         height = self.height
         if height == 0:
             raise InvalidInput("nothing executed yet: no snapshot at genesis")
-        pending = [PendingBatch(i, first, last, claimed, rows)
-                   for i, (first, last, claimed, rows) in sorted(self._unverified.items())
+        pending = [PendingBatch(i, first, last, claimed, rows, bridge)
+                   for i, (first, last, claimed, rows, bridge) in sorted(self._unverified.items())
                    if i > self._verified_upto]
         if self._rows:
             pending.append(PendingBatch(self.batch_count, self._first_block, None, self._old_claimed,
-                                        list(self._rows)))
-        first = max(1, min([self.history_start()] + [p.first_block for p in pending]))
+                                        list(self._rows), list(self._bridge)))
+        first = max(self._first_kept, min([self.history_start()] + [p.first_block for p in pending]))
         blocks, parent = [], self._hash_before(first)
         for n in range(first, height + 1):
             b = self.blocks[n]
@@ -277,7 +331,8 @@ class Executor:
         return Snapshot(genesis_digest, state.capacity, height, self.blocks[height].hash,
                         blocks[-1].parent_hash, list(state.addresses), state.balances[:claimed],
                         state.nonces[:claimed], list(self._batch_last_block), self._verified_upto,
-                        pending, blocks)
+                        pending, blocks, self.deposits,
+                        {b: [tuple(leaf) for leaf in leaves] for b, leaves in self._leaves.items()})
 
     def _hash_before(self, number: int) -> bytes:
         if number == 1:
@@ -299,6 +354,10 @@ class Executor:
         self.batch_count = len(s.batch_last_block)
         self._batch_last_block = list(s.batch_last_block)
         self._verified_upto = s.verified_upto
+        self.deposits = s.deposits
+        self._leaves = {b: [WithdrawalLeaf(*leaf) for leaf in leaves] for b, leaves in s.withdrawals.items()}
+        self._leaf_at = {leaf.tx_hash: (b, i) for b, leaves in self._leaves.items()
+                         for i, leaf in enumerate(leaves)}
         self._base_parent = s.blocks[0].parent_hash
         self._first_kept = s.blocks[0].number
         self.blocks = [None] * s.blocks[0].number
@@ -309,9 +368,14 @@ class Executor:
         # The state before each pending batch: the rows undone from the state after them.
         balances, before = list(state.balances), []
         for p in reversed(s.pending):
-            for f, d, value in reversed(p.rows):
-                balances[d] -= value
-                balances[f] += value
+            kinds = {row: kind for row, kind, _ in p.bridge}
+            for i in range(len(p.rows) - 1, -1, -1):
+                f, d, value = p.rows[i]
+                kind = kinds.get(i, 0)
+                if kind != KIND_WITHDRAWAL and kind != KIND_REFUND:
+                    balances[d] -= value       # a transfer's or a deposit's credit
+                if kind == 0 or kind == KIND_WITHDRAWAL:
+                    balances[f] += value       # a transfer's or a withdrawal's debit
             before.append(list(balances))
         before.reverse()
         self._address_ints = ints = [int.from_bytes(a, "big") for a in state.addresses]
@@ -320,15 +384,16 @@ class Executor:
             if p.last_block is None:
                 self._rows, self._first_block, self._opened_at = list(p.rows), p.first_block, now
                 self._old_balances, self._old_claimed = old, p.old_claimed
+                self._bridge = list(p.bridge)
                 continue
-            self._unverified[p.index] = (p.first_block, p.last_block, p.old_claimed, p.rows)
+            self._unverified[p.index] = (p.first_block, p.last_block, p.old_claimed, p.rows, p.bridge)
             self._sealed.append(ProofBatch(
                 index=p.index, log2_rows=self.log2_rows, first_block=p.first_block,
                 last_block=p.last_block,
                 old_addresses=ints[:p.old_claimed] + [0] * (state.capacity - p.old_claimed),
                 old_balances=old, transfers=p.rows,
                 claims=[(slot, ints[slot]) for slot in range(p.old_claimed, after)],
-                opened_at=now, sealed_at=now))
+                opened_at=now, sealed_at=now, bridge=p.bridge))
 
     # -- status from the pipeline ------------------------------------------------------------
 
@@ -363,8 +428,9 @@ class Executor:
             return None
         block = self.blocks[number]
         i = block.position(tx_hash)
-        return Receipt(block.transfers[i], number, block.hash, i, block.batch_index,
-                       self.batch_status(block.batch_index))
+        t = block.transfers[i]
+        return Receipt(t, number, block.hash, i, block.batch_index,
+                       self.batch_status(block.batch_index), not self._refunded(t))
 
     def balance(self, address: bytes) -> int:
         return self.state.balance(address)
@@ -419,8 +485,24 @@ class Executor:
         if block is None:
             return None
         status = self.batch_status(block.batch_index) if number else VERIFIED
-        return [Receipt(t, number, block.hash, i, block.batch_index, status)
+        return [Receipt(t, number, block.hash, i, block.batch_index, status, not self._refunded(t))
                 for i, t in enumerate(block.transfers)]
+
+    def _refunded(self, t) -> bool:
+        return type(t) is Deposit and t.hash in self._leaf_at
+
+    def withdrawal(self, tx_hash: bytes) -> Optional[Withdrawal]:
+        """The withdrawal leaf of a withdrawal transfer or a refunded deposit, with the leaves of
+        its batch (for the Merkle path); None for any other hash."""
+        at = self._leaf_at.get(tx_hash)
+        if at is None:
+            return None
+        batch, index = at
+        leaves = self._leaves[batch]
+        leaf = leaves[index]
+        status = self.batch_status(batch) if batch < self.batch_count else EXECUTED
+        return Withdrawal(batch, index, leaf.recipient, leaf.amount,
+                          [(x.recipient, x.amount) for x in leaves], status)
 
     @property
     def safe_height(self) -> int:
@@ -439,7 +521,7 @@ class Executor:
     def history_start(self) -> int:
         """The oldest block whose state `balance_at` and `nonce_at` can still answer."""
         height = self.height
-        oldest = max(0, height - self.HISTORY_BLOCKS)
+        oldest = max(self._first_kept - 1, height - self.HISTORY_BLOCKS)
         transfers = 0
         for n in range(height, oldest, -1):
             transfers += len(self.blocks[n].transfers)
@@ -451,15 +533,20 @@ class Executor:
         """The balance after block `number`: today's, less what the later blocks moved."""
         height, balance = self._consistent(self.state.balance, address)
         for t in self._since(number, height):
+            if type(t) is Deposit:     # its sender is an L1 account; a refund credits nobody
+                if t.to == address and not self._refunded(t):
+                    balance -= t.value
+                continue
             if t.sender == address:
                 balance += t.value
-            if t.to == address:
+            if t.to == address and address != WITHDRAWAL_ADDRESS:
                 balance -= t.value
         return balance
 
     def nonce_at(self, address: bytes, number: int) -> int:
         height, nonce = self._consistent(self.state.nonce, address)
-        return nonce - sum(1 for t in self._since(number, height) if t.sender == address)
+        return nonce - sum(1 for t in self._since(number, height)
+                           if t.sender == address and type(t) is not Deposit)
 
     def _consistent(self, read, address: bytes) -> tuple[int, int]:
         while True:

@@ -30,6 +30,7 @@ from typing import Mapping, Optional, Union
 from eth_hash.auto import keccak
 from eth_utils import is_checksum_address
 
+from .bridge import WITHDRAWAL_ADDRESS
 from .errors import InvalidGenesis
 from .transactions import MAX_VALUE, ZERO_ADDRESS, address_of, sign_transfer
 
@@ -144,6 +145,8 @@ def _address(text: object) -> bytes:
         raise InvalidGenesis(f"address {text} has an invalid EIP-55 checksum")
     if address == ZERO_ADDRESS:
         raise InvalidGenesis("the zero address cannot be funded: it marks an empty ledger slot")
+    if address == WITHDRAWAL_ADDRESS:
+        raise InvalidGenesis(f"{text} is the withdrawal address: it never holds a balance")
     return address
 
 

@@ -13,6 +13,12 @@ waiting for a block timer. A cut is one write-ahead-log record and one fsync (gr
 the cut is handed to `on_cut` (the executor, for soft finality) and only then are its senders
 acknowledged. Nothing is acknowledged before its fsync.
 
+Deposits from the L1 (node/bridge.py) enter through `add_deposits`: the transfers admitted before
+them are cut first, then the deposits, in queue order, become a deposit block of their own, logged
+like a cut and applied to the pending state and then to the executor in the same place of the
+order, so both reach the same outcome (credit or refund) for each. `deposits` counts those logged:
+the queue index of the next one.
+
 A restarted sequencer replays its log: the pending state is rebuilt from genesis and the logged
 mini-batches (never re-admitted: a logged transfer was checked once), and `take_replayed()` gives
 the mini-batches and proof-batch seals to the executor, which re-applies them in order. Given a
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .blocks import GENESIS_HASH, MiniBatch, Seal, block_hash, decode_record, encode_record, record_number
+from .bridge import Deposit
 from .errors import InvalidInput, InvalidTransaction, NodeError, NodeFailed, WALCorrupt
 from .genesis import Genesis
 from .state import LedgerState
@@ -84,6 +91,7 @@ class Sequencer:
         self.wal = WriteAheadLog(wal_path, genesis.digest)
         self.height = 0
         self.head_hash = GENESIS_HASH
+        self.deposits = 0             # deposits logged: the queue index of the next one
         self._replayed: list[Union[MiniBatch, Seal]] = []
         self.snapshot = None          # the snapshot started from, if `snapshot` fits the log
         self.snapshot_refused: Optional[str] = None   # else why not
@@ -101,7 +109,7 @@ class Sequencer:
         # Transfers ever admitted (replayed ones included), and of those how many are logged,
         # handed on and acknowledged: a ticket is a value of the first, waited for in the second.
         self._admitted = self._durable = sum(len(e.transfers) for e in self._replayed
-                                             if isinstance(e, MiniBatch))
+                                             if isinstance(e, MiniBatch) and not e.is_deposits)
         self._last_cut = float("-inf")
         self._failed: Optional[BaseException] = None
         self._stopping = False
@@ -118,13 +126,17 @@ class Sequencer:
                 self.state = LedgerState.restore(self.state.capacity, snapshot.addresses,
                                                  snapshot.balances, snapshot.nonces)
                 self.height, self.head_hash = snapshot.height, snapshot.head_hash
+                self.deposits = snapshot.deposits
         for payload in self.wal.records[start:]:
             entry = decode_record(payload, self.head_hash)
             if isinstance(entry, MiniBatch):
                 if entry.number != self.height + 1:
                     raise WALCorrupt(f"log jumps from mini-batch {self.height} to {entry.number}")
                 try:
-                    self.state.execute(entry.transfers)
+                    if entry.is_deposits:
+                        self._apply_deposits(entry.transfers)
+                    else:
+                        self.state.execute(entry.transfers)
                 except (InvalidTransaction, NodeError) as e:
                     raise WALCorrupt(f"mini-batch {entry.number} does not apply to the state "
                                      f"before it: {e}") from None
@@ -328,14 +340,12 @@ class Sequencer:
                     taken = self._open[:self.max_mini_batch]
                     del self._open[:self.max_mini_batch]
                 self._cond.notify_all()  # room for waiting admissions
-            number = self.height + 1
-            mb = MiniBatch(number, self.head_hash, block_hash(self.head_hash, number, taken),
-                           self.wall_clock(), taken)
             try:
-                self.wal.append(encode_record(mb))
+                mb = self._log_next(taken)
             except NodeFailed as e:
                 self._fail(e)
                 raise
+            number = mb.number
             self.height, self.head_hash = number, mb.hash
             consumer_error = None
             if self._on_cut is not None:
@@ -352,6 +362,69 @@ class Sequencer:
                     self._failed = consumer_error
                 self._cond.notify_all()
             return mb
+
+    def _log_next(self, entries: list) -> MiniBatch:
+        """The next block, holding `entries`, written to the log and fsynced (the caller moves
+        the height on)."""
+        number = self.height + 1
+        mb = MiniBatch(number, self.head_hash, block_hash(self.head_hash, number, entries),
+                       self.wall_clock(), entries)
+        self.wal.append(encode_record(mb))
+        return mb
+
+    def add_deposits(self, deposits: Sequence[Deposit]) -> list[MiniBatch]:
+        """Log deposits from the L1 as the next blocks (at most max_mini_batch each), applying
+        each block after its fsync (pending state, then `on_cut`). Deposits already logged are
+        skipped (a watcher may hand one on twice); the rest must follow the queue without a gap.
+        Returns the deposit blocks made (none if nothing was new)."""
+        fresh = [d for d in deposits if d.index >= self.deposits]
+        for k, d in enumerate(fresh):
+            if d.index != self.deposits + k:
+                raise InvalidInput(f"deposit {d.index} arrived, but the next in the queue is "
+                                   f"{self.deposits + k}")
+        blocks: list[MiniBatch] = []
+        with self._cut_lock:
+            while True:
+                # What was admitted before the deposits is cut before them: the pending state
+                # then applies them in the place of the order the executor will.
+                while self.cut() is not None:
+                    pass
+                with self._cond:
+                    if self._failed is not None:
+                        raise NodeFailed(f"sequencer stopped after a failure: {self._failed}")
+                    fresh = [d for d in fresh if d.index >= self.deposits]
+                    if not fresh:
+                        break
+                    if self._open:
+                        continue             # admitted meanwhile: cut that first
+                    # A block holds at most max_mini_batch deposits, as a cut does transfers.
+                    taken = fresh[:self.max_mini_batch]
+                    try:
+                        mb = self._log_next(taken)
+                    except NodeFailed as e:
+                        self._failed = e
+                        self._cond.notify_all()
+                        raise
+                    self._apply_deposits(taken)
+                    self.height, self.head_hash = mb.number, mb.hash
+                    # Admissions waiting on the lock now see the deposits' credits.
+                    self._cond.notify_all()
+                blocks.append(mb)
+                if self._on_cut is not None:
+                    try:
+                        self._on_cut(mb)
+                    except Exception as e:
+                        log.exception("consumer of deposit block %d failed", mb.number)
+                        self._fail(e)
+                        raise
+        return blocks
+
+    def _apply_deposits(self, deposits: Sequence[Deposit]) -> None:
+        for d in deposits:
+            if d.index != self.deposits:
+                raise WALCorrupt(f"deposit {d.index} follows deposit {self.deposits - 1}")
+            self.state.apply_deposit(d)
+            self.deposits += 1
 
     def record_seal(self, batch_index: int, last_block: int) -> None:
         """Log (durably) that proof batch `batch_index` ends with mini-batch `last_block`."""

@@ -11,7 +11,9 @@ exactly as a replay of the whole log would:
   mini-batch, the slots claimed before it and its (from_slot, to_slot, amount) rows (the state
   before each is recovered by undoing the rows from the state after them);
 - the recent mini-batches (those the JSON-RPC history window reaches, and those of the batches
-  not yet verified), so that their blocks and receipts are still served.
+  not yet verified), so that their blocks and receipts are still served;
+- the bridge: how many L1 deposits were applied, each pending batch's bridge rows (row, kind,
+  address), and the withdrawal leaves of every batch (claims on the L1 are answered for ever).
 
 File layout (`DIR/snapshots/executed-<H>.snap`):
 
@@ -33,7 +35,7 @@ import hashlib
 import json
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
@@ -67,6 +69,7 @@ class PendingBatch:
     last_block: Optional[int]
     old_claimed: int                        # slots claimed before the batch
     rows: list[tuple[int, int, int]]
+    bridge: list[tuple[int, int, int]] = field(default_factory=list)   # (row, kind, address)
 
 
 @dataclass
@@ -83,10 +86,14 @@ class Snapshot:
     verified_upto: int                      # the last batch the L1 verified, -1 for none
     pending: list[PendingBatch]             # oldest first; the open batch last, if any
     blocks: list[MiniBatch]                 # the recent mini-batches, oldest first, up to `height`
+    deposits: int = 0                       # L1 deposits applied: the queue index of the next
+    # per batch (the open one too): its withdrawal leaves (recipient, amount, transaction hash)
+    withdrawals: dict[int, list[tuple[bytes, int, bytes]]] = field(default_factory=dict)
 
     @property
     def transfers(self) -> int:
-        """Transfers executed up to `height`: each one advanced its sender's nonce by one."""
+        """Transfers executed up to `height` (withdrawals included): each one advanced its
+        sender's nonce by one."""
         return sum(self.nonces)
 
 
@@ -96,7 +103,11 @@ def encode_snapshot(s: Snapshot) -> bytes:
               "batch_last_block": s.batch_last_block, "verified_upto": s.verified_upto,
               "pending": [[p.index, p.first_block, p.last_block, p.old_claimed, len(p.rows)]
                           for p in s.pending],
-              "first_block_parent": s.blocks[0].parent_hash.hex() if s.blocks else None}
+              "first_block_parent": s.blocks[0].parent_hash.hex() if s.blocks else None,
+              "deposits": s.deposits,
+              "bridge": [[[row, kind, hex(address)] for row, kind, address in p.bridge] for p in s.pending],
+              "withdrawals": {str(b): [[r.hex(), amount, h.hex()] for r, amount, h in leaves]
+                              for b, leaves in s.withdrawals.items()}}
     rows = np.array([r for p in s.pending for r in p.rows], dtype=_ROW) if any(p.rows for p in s.pending) \
         else np.zeros(0, dtype=_ROW)
     blocks = b"".join(struct.pack("<I", len(rec)) + rec for rec in map(encode_record, s.blocks))
@@ -129,9 +140,13 @@ def decode_snapshot(data: bytes) -> Snapshot:
         addresses = [addr[i:i + 20] for i in range(0, len(addr), 20)]
         rows = [tuple(map(int, r)) for r in np.frombuffer(rows_raw, dtype=_ROW).tolist()]
         pending, at = [], 0
-        for index, first, last, old_claimed, count in h["pending"]:
-            pending.append(PendingBatch(index, first, last, old_claimed, rows[at:at + count]))
+        bridge = h.get("bridge") or [[] for _ in h["pending"]]
+        for (index, first, last, old_claimed, count), items in zip(h["pending"], bridge):
+            pending.append(PendingBatch(index, first, last, old_claimed, rows[at:at + count],
+                                        [(row, kind, int(a, 16)) for row, kind, a in items]))
             at += count
+        withdrawals = {int(b): [(bytes.fromhex(r), amount, bytes.fromhex(t)) for r, amount, t in leaves]
+                       for b, leaves in h.get("withdrawals", {}).items()}
         blocks, parent, pos = [], bytes.fromhex(h["first_block_parent"] or "00" * 32), 0
         while pos < len(blocks_raw):
             (size,) = struct.unpack_from("<I", blocks_raw, pos)
@@ -141,7 +156,8 @@ def decode_snapshot(data: bytes) -> Snapshot:
         return Snapshot(bytes.fromhex(h["genesis"]), h["capacity"], h["height"], bytes.fromhex(h["head"]),
                         bytes.fromhex(h["parent"]), addresses,
                         np.frombuffer(bal, dtype="<u8").tolist(), np.frombuffer(non, dtype="<u8").tolist(),
-                        h["batch_last_block"], h["verified_upto"], pending, blocks)
+                        h["batch_last_block"], h["verified_upto"], pending, blocks,
+                        h.get("deposits", 0), withdrawals)
     except (ValueError, KeyError, TypeError, struct.error, NodeError) as e:
         raise SnapshotInvalid(f"malformed body: {e}") from None
 

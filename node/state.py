@@ -12,12 +12,17 @@ Two users, two entry points:
 - the executor applies whole mini-batches of admitted transfers (`execute`), a tight loop over
   slot-indexed lists that only guards the invariants (so that a bug upstream cannot corrupt the
   state) and returns the (from_slot, to_slot, amount) rows for the proof batch.
+
+Both treat a transfer to `WITHDRAWAL_ADDRESS` (node/bridge.py) as a withdrawal: the sender is
+debited, nobody is credited, and its row is (sender's slot, sender's slot, value). Deposits from
+the L1 are applied one at a time (`apply_deposit`), by both, in the same order.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Optional, Sequence
 
+from .bridge import KIND_DEPOSIT, KIND_REFUND, WITHDRAWAL_ADDRESS, Deposit
 from .errors import InvalidInput, InvalidTransaction, StateFull
 from .genesis import Genesis
 from .transactions import MAX_VALUE, Transfer
@@ -123,6 +128,10 @@ class LedgerState:
         if balance < t.value:
             raise InvalidTransaction(f"insufficient funds for gas * price + value: address "
                                      f"0x{t.sender.hex()} have {balance} want {t.value}")
+        if t.to == WITHDRAWAL_ADDRESS:
+            self.balances[f] -= t.value
+            self.nonces[f] = nonce + 1
+            return
         d = self.slot_of.get(t.to)
         if d is None:
             if len(self.addresses) == self.capacity:
@@ -135,8 +144,10 @@ class LedgerState:
         self.balances[d] += t.value
         self.nonces[f] = nonce + 1
 
-    def execute(self, transfers: Sequence[Transfer]) -> list[tuple[int, int, int]]:
-        """Apply admitted transfers in order; returns their (from_slot, to_slot, amount) rows.
+    def execute(self, transfers: Sequence[Transfer],
+                withdrawals: Optional[list] = None) -> list[tuple[int, int, int]]:
+        """Apply admitted transfers in order; returns their (from_slot, to_slot, amount) rows,
+        and appends the position of each withdrawal among them to `withdrawals`.
 
         All or nothing: a transfer that breaks an invariant (unknown sender, nonce out of order,
         balance below zero or above 2^64 - 1, no free slot) undoes the ones before it and raises,
@@ -146,6 +157,7 @@ class LedgerState:
         nonces = self.nonces
         rows: list[tuple[int, int, int]] = []
         append = rows.append
+        burnt: list[int] = []
         claimed_before = len(self.addresses)
         i = 0
         try:
@@ -153,12 +165,19 @@ class LedgerState:
                 f = slot_of[sender]
                 d = slot_of.get(to)
                 if d is None:
-                    d = self.claim(to)
+                    # Looked at only for addresses without a slot, so the common case pays nothing.
+                    d = -1 if to == WITHDRAWAL_ADDRESS else self.claim(to)
                 left = balances[f] - value
                 if nonces[f] != nonce or left < 0 or value <= 0:
                     raise InvalidTransaction(f"transfer {i} does not apply: nonce {nonce} (next "
                                              f"{nonces[f]}), value {value}, balance {balances[f]}")
                 balances[f] = left
+                if d < 0:            # a withdrawal: the value leaves the L2
+                    burnt.append(i)
+                    nonces[f] = nonce + 1
+                    append((f, f, value))
+                    i += 1
+                    continue
                 credited = balances[d] + value
                 if credited > MAX_VALUE:
                     balances[f] += value
@@ -169,17 +188,40 @@ class LedgerState:
                 append((f, d, value))
                 i += 1
         except (KeyError, InvalidTransaction, StateFull) as e:
-            self._undo(rows, claimed_before)
+            self._undo(rows, burnt, claimed_before)
             if isinstance(e, KeyError):
                 raise InvalidTransaction(f"transfer {i} does not apply: its sender has no "
                                          f"account") from None
             raise
+        if withdrawals is not None:
+            withdrawals.extend(burnt)
         return rows
 
-    def _undo(self, rows: Iterable[tuple[int, int, int]], claimed_before: int) -> None:
-        for f, d, value in reversed(list(rows)):
-            self.balances[d] -= value
+    def _undo(self, rows: Sequence[tuple[int, int, int]], burnt: Sequence[int],
+              claimed_before: int) -> None:
+        burnt = set(burnt)
+        for i in range(len(rows) - 1, -1, -1):
+            f, d, value = rows[i]
+            if i not in burnt:
+                self.balances[d] -= value
             self.balances[f] += value
             self.nonces[f] -= 1
         while len(self.addresses) > claimed_before:
             del self.slot_of[self.addresses.pop()]
+
+    def apply_deposit(self, deposit: Deposit) -> tuple[tuple[int, int, int], int]:
+        """Credit a deposit from the L1, or refund it when it cannot be credited (its address is
+        WITHDRAWAL_ADDRESS, new with no free slot, or its balance would pass 2^64 - 1). Returns
+        its row and kind: ((slot, slot, amount), KIND_DEPOSIT) or ((0, 0, amount), KIND_REFUND).
+        The sequencer and the executor apply the same deposits to the same states in the same
+        order, so they reach the same outcome."""
+        to, value = deposit.to, deposit.value
+        slot = self.slot_of.get(to)
+        if to == WITHDRAWAL_ADDRESS or (slot is None and len(self.addresses) == self.capacity):
+            return (0, 0, value), KIND_REFUND
+        if slot is not None and self.balances[slot] + value > MAX_VALUE:
+            return (0, 0, value), KIND_REFUND
+        if slot is None:
+            slot = self.claim(to)
+        self.balances[slot] += value
+        return (slot, slot, value), KIND_DEPOSIT
