@@ -1,0 +1,289 @@
+"""The bridge on the L1 (docs/bridge.md): the rollup escrows the genesis balances, queues
+deposits, checks each batch's deposits against the queue and records its withdrawals, and pays
+each withdrawal once. Every cheat is refused by the contract with the L1 state unchanged.
+
+Proofs are real ledger proofs at 2^6 rows on the embedded L1 (one run on anvil, for its logs,
+transaction inputs and value transfers over JSON-RPC). The circuit does not know the deposit
+queue: a skipped or invented deposit is a valid proof, and only the contract can refuse it."""
+
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+
+import pytest
+from eth_utils import keccak
+
+from circuits.ledger import KIND_DEPOSIT, KIND_REFUND, KIND_WITHDRAWAL, Ledger, LedgerJob, build_trace
+from circuits.ledger_commitments import state_commitment as ledger_state
+from circuits.ledger_data import read_batch_data
+from prover.proof import proof_length
+from prover.prove import prove
+
+from .l1_util import BE
+from .prover_util import keys_for
+
+pytest.importorskip("pyrevm")
+
+from node.l1.abi import decode_error  # noqa: E402
+from node.l1.embedded import EmbeddedL1  # noqa: E402
+from node.l1.errors import L1Error  # noqa: E402
+from node.l1.rollup import RollupContract, compile_rollup, state_commitment  # noqa: E402
+from node.l1.withdrawals import root_of_path, withdrawal_leaf, withdrawal_tree  # noqa: E402
+
+LOG2 = 6
+CHAIN_ID = 901
+ACCOUNTS = [0xA11CE0000000000000000000000000000000A1, 0xB0B0000000000000000000000000000000000B2,
+            0xCA7000000000000000000000000000000000C3, 0xD0D0000000000000000000000000000000000D4]
+BALANCES = [1000, 2000, 3000, 4000]
+NEWCOMER = 0xE1E1000000000000000000000000000000000E5       # an L2 address first seen in a deposit
+RECIPIENTS = [0x1000000000000000000000000000000000000001 + i for i in range(3)]   # fresh L1 addresses
+DEPOSITS = [(ACCOUNTS[1], 100), (NEWCOMER, 50), (ACCOUNTS[2], 7)]    # the queue, in order
+
+
+def job(bridge_entries, transfers=(), claims=()) -> LedgerJob:
+    """Batch 1 on the genesis state: `transfers` first, then one entry per (kind, slot,
+    amount, address) of `bridge_entries` (a refund's slot is ignored: it moves nothing)."""
+    transfers, bridge = list(transfers), []
+    for kind, slot, amount, address in bridge_entries:
+        bridge.append((len(transfers), kind, address))
+        transfers.append((0, 0, amount) if kind == KIND_REFUND else (slot, slot, amount))
+    return LedgerJob(1, LOG2, ACCOUNTS, BALANCES, transfers, list(claims), bridge)
+
+
+# The honest batch: deposits 0 and 1 credited (1 claims slot 4 for the newcomer), a transfer,
+# two withdrawals, and deposit 2 refunded.
+HONEST = dict(bridge_entries=[(KIND_DEPOSIT, 1, 100, ACCOUNTS[1]), (KIND_DEPOSIT, 4, 50, NEWCOMER),
+                              (KIND_WITHDRAWAL, 2, 300, RECIPIENTS[0]), (KIND_WITHDRAWAL, 3, 20, RECIPIENTS[1]),
+                              (KIND_REFUND, 0, 7, ACCOUNTS[2])],
+              transfers=[(0, 2, 10)], claims=[(4, NEWCOMER)])
+WITHDRAWALS = [(RECIPIENTS[0], 300), (RECIPIENTS[1], 20), (ACCOUNTS[2], 7)]     # leaves, in row order
+
+
+@functools.lru_cache(maxsize=None)
+def keys():
+    return keys_for(Ledger(LOG2), LOG2)
+
+
+@functools.lru_cache(maxsize=None)
+def proven(name: str) -> tuple[bytes, list[int]]:
+    """(proof bytes with the published data, public inputs) of one of the batches below."""
+    pk, _ = keys()
+    trace, pub = build_trace(job(**BATCHES[name]))
+    return prove(Ledger(LOG2), pk, trace, pub, BE).to_bytes(), [pub["batch_index"]]
+
+
+BATCHES = {
+    "honest": HONEST,
+    # Deposit 1 credited, deposit 0 left behind.
+    "skips_deposit_0": dict(bridge_entries=[(KIND_DEPOSIT, 4, 50, NEWCOMER)], claims=[(4, NEWCOMER)]),
+    # Deposit 0's amount, credited to another address than it named.
+    "invents_address": dict(bridge_entries=[(KIND_DEPOSIT, 0, 100, ACCOUNTS[0])]),
+    # Deposit 0's address, a larger amount.
+    "invents_amount": dict(bridge_entries=[(KIND_DEPOSIT, 1, 101, ACCOUNTS[1])]),
+    # The whole queue and one more deposit.
+    "one_more_deposit": dict(bridge_entries=[(KIND_DEPOSIT, 1, 100, ACCOUNTS[1]), (KIND_DEPOSIT, 4, 50, NEWCOMER),
+                                             (KIND_DEPOSIT, 2, 7, ACCOUNTS[2]), (KIND_DEPOSIT, 3, 5, ACCOUNTS[3])],
+                             claims=[(4, NEWCOMER)]),
+}
+
+
+def genesis_commitment() -> bytes:
+    pk, _ = keys()
+    return state_commitment(ledger_state(pk.srs_g1, LOG2, ACCOUNTS, BALANCES, BE))
+
+
+def deploy(l1, **kwargs) -> RollupContract:
+    _, vk = keys()
+    return RollupContract.deploy(l1, Ledger(LOG2), vk, Ledger.state_layout, genesis_commitment(),
+                                 l2_chain_id=CHAIN_ID, genesis_accounts=list(zip(ACCOUNTS, BALANCES)), **kwargs)
+
+
+def queue_deposits(rollup, deposits=DEPOSITS) -> None:
+    for address, amount in deposits:
+        rollup.deposit(address, amount).check()
+
+
+def l1_state(rollup) -> tuple:
+    """Everything a refused transaction must leave as it was."""
+    watched = [rollup.address] + [f"0x{a:040x}" for a in RECIPIENTS + ACCOUNTS]
+    return (rollup.state_commitment(), rollup.last_batch_index(), rollup.deposit_count(),
+            rollup.deposits_consumed(), rollup.withdrawal_root(1), [rollup.l1.balance(a) for a in watched])
+
+
+@contextmanager
+def unchanged(rollup):
+    before = l1_state(rollup)
+    yield
+    assert l1_state(rollup) == before
+
+
+@functools.lru_cache(maxsize=None)
+def rollup_abi() -> list:
+    _, vk = keys()
+    return compile_rollup(Ledger(LOG2), vk, Ledger.state_layout).abi
+
+
+def refused(receipt, error: str) -> tuple:
+    """The arguments of the custom error `error` a refused transaction reverted with."""
+    assert not receipt.status
+    name, args = decode_error(rollup_abi(), receipt.revert_data)
+    assert name == error, receipt.revert_reason
+    return args
+
+
+@pytest.fixture(scope="module")
+def l1() -> EmbeddedL1:
+    return EmbeddedL1()
+
+
+@pytest.fixture
+def rollup(l1) -> RollupContract:
+    rollup = deploy(l1)
+    queue_deposits(rollup)
+    return rollup
+
+
+# --- genesis and the deposit queue ------------------------------------------------------------
+
+
+def test_genesis_escrows_the_balances_and_announces_the_accounts(l1):
+    rollup = deploy(l1)
+    assert rollup.escrow() == sum(BALANCES)
+    assert rollup.genesis_event() == (CHAIN_ID, genesis_commitment(), list(zip(ACCOUNTS, BALANCES)))
+    assert (rollup.last_batch_index(), rollup.deposit_count(), rollup.deposits_consumed()) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("value", [sum(BALANCES) - 1, sum(BALANCES) + 1, 0])
+def test_genesis_not_funded_is_refused(l1, value):
+    with pytest.raises(L1Error) as e:
+        deploy(l1, value=value)
+    assert decode_error(rollup_abi(), e.value.data) == ("GenesisNotFunded", (sum(BALANCES), value))
+
+
+def test_deposits_queue_in_order_with_their_chain(l1):
+    rollup = deploy(l1)
+    sender = l1.accounts[3]
+    for address, amount in DEPOSITS:
+        rollup.deposit(address, amount, sender=sender).check()
+    assert rollup.escrow() == sum(BALANCES) + sum(a for _, a in DEPOSITS)
+    events = rollup.deposit_events()
+    assert [(d.index, d.l2_address, d.amount, d.l1_sender) for d in events] == \
+        [(i, a, v, int(sender, 16)) for i, (a, v) in enumerate(DEPOSITS)]
+    assert [d.index for d in rollup.deposit_events(from_index=2)] == [2]
+    chain = bytes(32)
+    for i, (address, amount) in enumerate(DEPOSITS):
+        assert rollup.deposit_chain_at(i) == chain
+        chain = keccak(chain + address.to_bytes(20, "big") + amount.to_bytes(8, "big"))
+    assert rollup.deposit_chain_at(3) == chain
+    assert (rollup.deposit_count(), rollup.deposits_consumed()) == (3, 0)
+
+
+@pytest.mark.parametrize("address, amount, error", [
+    (NEWCOMER, 0, "InvalidDepositAmount"),
+    (NEWCOMER, 1 << 64, "InvalidDepositAmount"),
+    (0, 5, "InvalidDepositAddress"),
+])
+def test_bad_deposits_are_refused(rollup, address, amount, error):
+    with unchanged(rollup):
+        refused(rollup.deposit(address, amount), error)
+    assert len(rollup.deposit_events()) == len(DEPOSITS)
+
+
+# --- batches: deposits consumed in order, withdrawals recorded -----------------------------
+
+
+def test_a_batch_consumes_its_deposits_in_order_and_records_its_withdrawals(l1, rollup):
+    proof, pub = proven("honest")
+    receipt = rollup.submit_batch(1, proof, pub).check()
+    assert (rollup.last_batch_index(), rollup.deposits_consumed()) == (1, 3)
+    leaves = [withdrawal_leaf(a, v) for a, v in WITHDRAWALS]
+    root, paths = withdrawal_tree(leaves)
+    assert rollup.withdrawal_root(1) == root
+    events = rollup.events(receipt)
+    assert len(events) == 1 and events[0].batch_index == 1
+    # What anyone reads back from the chain: the calldata the batch was proven with.
+    (call,) = rollup.batch_calls()
+    assert (call.batch_index, call.proof, call.public_inputs) == (1, proof, pub)
+    assert call.state_commitment == rollup.state_commitment()
+    data = read_batch_data(call.proof[proof_length(keys()[1]):], LOG2)
+    assert [(k, a) for _, k, a in data.bridge] == [(k, a) for k, _, _, a in HONEST["bridge_entries"]]
+
+    # Each withdrawal pays its recipient exactly its amount, once; anyone may send the claim.
+    escrow = rollup.escrow()
+    for index, ((recipient, amount), path) in enumerate(zip(WITHDRAWALS, paths)):
+        assert root_of_path(leaves[index], index, path) == root
+        before = l1.balance(f"0x{recipient:040x}")
+        rollup.withdraw(1, index, recipient, amount, path, sender=l1.accounts[5]).check()
+        assert l1.balance(f"0x{recipient:040x}") == before + amount
+        assert rollup.is_withdrawn(1, index)
+        with unchanged(rollup):
+            assert refused(rollup.withdraw(1, index, recipient, amount, path), "AlreadyWithdrawn") == (1, index)
+    assert rollup.escrow() == escrow - sum(v for _, v in WITHDRAWALS)
+
+
+def test_withdrawal_paths_for_another_leaf_are_refused(rollup):
+    rollup.submit_batch(1, *proven("honest")).check()
+    leaves = [withdrawal_leaf(a, v) for a, v in WITHDRAWALS]
+    _, paths = withdrawal_tree(leaves)
+    (r0, v0), (r1, v1) = WITHDRAWALS[:2]
+    attempts = [
+        (1, 0, r0, v0 + 1, paths[0]),                    # another amount
+        (1, 0, r0, v0 + (1 << 64), paths[0]),            # the amount modulo 2^64 would match
+        (1, 0, RECIPIENTS[2], v0, paths[0]),             # another recipient
+        (1, 1, r0, v0, paths[0]),                        # leaf 0's path at index 1
+        (1, 0, r1, v1, paths[1]),                        # leaf 1 at index 0
+        (1, 0 + 4, r0, v0, paths[0]),                    # an index past the path (the same leaf again)
+        (1, 0, r0, v0, paths[0][:-1]),                   # a path one level short
+        (2, 0, r0, v0, paths[0]),                        # a batch with no withdrawals
+        (1, 3, 0, 0, paths[0]),                          # the padding leaf
+    ]
+    for attempt in attempts:
+        with unchanged(rollup):
+            refused(rollup.withdraw(*attempt), "UnknownWithdrawal")
+    assert not any(rollup.is_withdrawn(1, i) for i in range(8))
+
+
+@pytest.mark.parametrize("name, first, count", [
+    ("skips_deposit_0", 0, 1),
+    ("invents_address", 0, 1),
+    ("invents_amount", 0, 1),
+    ("one_more_deposit", 0, 4),
+])
+def test_a_batch_with_other_deposits_than_the_queue_is_refused(rollup, name, first, count):
+    proof, pub = proven(name)
+    with unchanged(rollup):
+        assert refused(rollup.submit_batch(1, proof, pub), "DepositsMismatch") == (first, count)
+    # The honest batch still goes through on the unchanged state.
+    rollup.submit_batch(1, *proven("honest")).check()
+
+
+def test_deposits_not_yet_queued_are_refused_until_they_are(l1):
+    rollup = deploy(l1)
+    queue_deposits(rollup, DEPOSITS[:2])
+    proof, pub = proven("honest")
+    with unchanged(rollup):
+        assert refused(rollup.submit_batch(1, proof, pub), "DepositsMismatch") == (0, 3)
+    queue_deposits(rollup, DEPOSITS[2:])
+    rollup.submit_batch(1, proof, pub).check()
+    assert rollup.deposits_consumed() == 3
+
+
+@pytest.mark.parametrize("where", ["kind", "address", "row", "dropped"])
+def test_calldata_differing_from_the_proven_bridge_records_is_refused(rollup, where):
+    proof, pub = proven("honest")
+    _, vk = keys()
+    data = bytearray(proof[proof_length(vk):])
+    bridge = len(data) - 4 - 25 * len(HONEST["bridge_entries"])      # the bridge part's count
+    first = bridge + 4
+    if where == "kind":             # deposit 0 as a refund: pays ACCOUNTS[1] on the L1
+        data[first + 4] = KIND_REFUND
+    elif where == "address":        # withdrawal 0 to another recipient
+        data[first + 2 * 25 + 5 + 19] ^= 1
+    elif where == "row":            # withdrawal 0 read on the transfer's row
+        data[first + 2 * 25 + 3] = 0
+    else:                           # the refund dropped
+        data[bridge + 3] -= 1
+        del data[-25:]
+    with unchanged(rollup):
+        refused(rollup.submit_batch(1, proof[:proof_length(vk)] + bytes(data), pub), "InvalidProof")
