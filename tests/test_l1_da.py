@@ -8,12 +8,10 @@ import pytest
 
 from circuits.ledger import Ledger, LedgerJob, build_trace
 from circuits.ledger_data import batch_data, read_batch_data
-from prover.errors import InvalidProof
-from prover.proof import proof_length
 from prover.prove import prove
-from prover.verify import verify
 
 from .l1_util import BE
+from .ledger_util import verdicts
 from .prover_util import keys_for
 
 pytest.importorskip("pyrevm")
@@ -37,16 +35,6 @@ def batch():
     pk, vk = keys_for(air, LOG2)
     contract = VerifierContract.deploy(EmbeddedL1(), air, vk)
     return job, air, pk, vk, trace, pub, contract
-
-
-def verdicts(air, vk, pub, contract, proof, data):
-    """Both verifiers on `proof` (bytes) carrying `data` as its published tail."""
-    proof = proof[:proof_length(vk)] + data
-    try:
-        py = verify(air, vk, pub, proof)
-    except InvalidProof:
-        py = False
-    return py, contract.accepts(proof, [pub["batch_index"]])
 
 
 def test_the_calldata_reads_back_as_the_batch(batch):

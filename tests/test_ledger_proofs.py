@@ -9,38 +9,33 @@ refuse it too. What the verifier cannot see on its own (which state the L1 holds
 comes next) the rollup contract checks: those cases are submitted to it."""
 
 import dataclasses
-import functools
 import random
-from collections import Counter
 from contextlib import contextmanager
 
 import pytest
 
-from circuits.ledger import (Ledger, LedgerJob, build_trace, complete_trace, proof_commitments, state_commitment,
-                             trace_commitments)
+from circuits.ledger import Ledger, LedgerJob, build_trace, proof_commitments, state_commitment, trace_commitments
 from circuits.ledger_commitments import pinned
-from kernels import get_backend
 from kernels.params import R_MODULUS
 from node.l1.abi import decode_error
 from node.l1.embedded import EmbeddedL1
-from node.l1.rollup import RollupContract, VerifierContract
+from node.l1.rollup import RollupContract
 from node.l1.rollup import state_commitment as l1_state_commitment
-from prover.errors import InvalidProof, InvalidTrace
+from prover.errors import InvalidProof
 from prover.prove import prove
 from prover.verify import verify
 
-from .prover_util import keys_for
+from .ledger_util import BE, assert_rejected, assert_solidity_rejects, broken_rules, honest_public, solidity_verifiers
+from .ledger_util import keys as ledger_keys
 
-BE = get_backend("cpu")
 K = 8
 N = 1 << K
 MAX = (1 << 64) - 1
 ACCOUNTS = 40
 
 
-@functools.lru_cache(maxsize=None)
 def keys(k: int = K):
-    return keys_for(Ledger(k), k)
+    return ledger_keys(k)
 
 
 def genesis(seed: int = 1):
@@ -73,41 +68,6 @@ def random_job(index, addresses, balances, count, seed, new_accounts=0) -> Ledge
 def next_state(job: LedgerJob, trace):
     claimed = [a for a in trace["addr_new"] if a]
     return claimed, [int(b) for b in trace["bal_new"][:len(claimed)]]
-
-
-def broken_rules(k: int, trace) -> set[str]:
-    """Which of the circuit's rules a trace breaks, checked directly over the field: "claim"
-    (a claimed slot changed address), "empty" (an empty slot holds value), "value" (some slot
-    value's change differs from its transfers' net flow) and "lookup" (the looked-up values —
-    slots, limbs, top limbs — are not the multiset slot_uses says)."""
-    r, n = R_MODULUS, 1 << k
-    lay = Ledger(k).limbs
-    col = {c: [int(v) % r for v in trace[c]] for c in trace}
-    ao, an, bo, bn, inv = col["addr_old"], col["addr_new"], col["bal_old"], col["bal_new"], col["addr_inv"]
-    src, dst, amount = col["from_slot"], col["to_slot"], col["amount"]
-    out = set()
-    if any(ao[i] * (an[i] - ao[i]) % r for i in range(n)):
-        out.add("claim")
-    if any(bn[i] * (1 - an[i] * inv[i]) % r for i in range(n)):
-        out.add("empty")
-    flow = Counter()
-    for s, d, a in zip(src, dst, amount):
-        flow[d] += a
-        flow[s] -= a
-    for i in range(n):
-        flow[i] -= bn[i] - bo[i]
-    if any(v % r for v in flow.values()):
-        out.add("value")
-    looked_up = Counter(src) + Counter(dst)
-    for value in ("bal_new", "amount"):
-        limbs = lay.limb_columns(value)
-        for row in range(n):
-            low = [col[c][row] for c in limbs]
-            top = (col[value][row] - sum(x << (k * i) for i, x in enumerate(low))) * pow(1 << lay.top_shift, -1, r) % r
-            looked_up.update(low + [top] + ([(top << (k - lay.top_bits)) % r] if lay.top_is_short else []))
-    if looked_up != Counter({a: m for a, m in enumerate(col["slot_uses"]) if m}):
-        out.add("lookup")
-    return out
 
 
 def prove_and_verify(job: LedgerJob):
@@ -209,30 +169,8 @@ def l1():
 
 @pytest.fixture(scope="module")
 def solidity(l1):
-    """verifier(k): the generated Solidity verifier of the 2^k-row key, deployed once on the
-    embedded L1. Each is first shown to accept an honest proof, so that its rejections below
-    are verdicts on the proofs, not a contract that refuses everything."""
-    deployed = {}
+    return solidity_verifiers(l1)
 
-    def verifier(k: int) -> VerifierContract:
-        if k not in deployed:
-            pk, vk = keys(k)
-            contract = VerifierContract.deploy(l1, Ledger(k), vk)
-            job = LedgerJob(1, k, [0xA1, 0xB2], [5, 5], [(0, 1, 3)])
-            trace, pub = build_trace(job)
-            assert contract.accepts(prove(Ledger(k), pk, trace, pub, BE).to_bytes(), [job.batch_index])
-            deployed[k] = contract
-        return deployed[k]
-
-    return verifier
-
-
-def assert_solidity_rejects(verifier: VerifierContract, proof: bytes, batch_index: int):
-    """The verifier contract reverts with InvalidProof (not out of gas, not anything else)."""
-    receipt = verifier.verify(proof, [batch_index])
-    assert not receipt.status, "the Solidity verifier accepted a proof it must reject"
-    decoded = decode_error(verifier.artifact.abi, receipt.revert_data)
-    assert decoded is not None and decoded[0] == "InvalidProof", f"reverted with {receipt.revert_reason!r}"
 
 
 def l1_state(pk, job: LedgerJob) -> bytes:
@@ -263,11 +201,6 @@ def assert_refused(rollup: RollupContract, receipt, error: str, *args):
 # Cheating provers
 
 
-def honest_public(job: LedgerJob) -> dict:
-    trace, _ = build_trace(job)
-    return {c: [int(v) for v in trace[c]] for c in Ledger(job.log2_rows).public_columns}
-
-
 def rebalance(public: dict) -> None:
     """bal_new = bal_old + net flow of the transfers, over the field (so it may wrap)."""
     bal = list(public["bal_old"])
@@ -284,22 +217,6 @@ def add_transfers(job: LedgerJob, public: dict, rows) -> None:
     at = len(job.transfers)
     for i, (s, d, a) in enumerate(rows):
         public["from_slot"][at + i], public["to_slot"][at + i], public["amount"][at + i] = s, d, a
-
-
-def assert_rejected(job: LedgerJob, public: dict, breaks: str, solidity):
-    """The trace breaks exactly the rule `breaks`; the honest prover refuses it, and a cheating
-    prover's proof of it fails verification, in Python and on the L1."""
-    air = Ledger(job.log2_rows)
-    pk, vk = keys(job.log2_rows)
-    bad = complete_trace(job.log2_rows, public)
-    assert broken_rules(job.log2_rows, bad) == {breaks}
-    pub = {"batch_index": job.batch_index}
-    with pytest.raises(InvalidTrace):
-        prove(air, pk, bad, pub, BE)
-    proof = prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes()
-    with pytest.raises(InvalidProof):
-        verify(air, vk, pub, proof)
-    assert_solidity_rejects(solidity(job.log2_rows), proof, job.batch_index)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from circuits import load_circuit
-from circuits.ledger import (DATA, NEW_STATE, OLD_STATE, InvalidBatch, Ledger, LedgerJob, LimbLayout,
-                             build_trace, complete_trace, load_job, save_job)
+from circuits.ledger import (DATA, KIND_DEPOSIT, KIND_REFUND, KIND_WITHDRAWAL, NEW_STATE, OLD_STATE, InvalidBatch,
+                             Ledger, LedgerJob, LimbLayout, build_trace, complete_trace, load_job, save_job)
 from kernels.params import R_MODULUS
 from prover.air import compile_air
 from prover.errors import InvalidCircuit
@@ -18,10 +18,10 @@ from prover.errors import InvalidCircuit
 MAX = (1 << 64) - 1
 
 
-def job(transfers=(), claims=(), k=6, balances=(100, 50, 7, 0), index=3, addresses=None):
+def job(transfers=(), claims=(), k=6, balances=(100, 50, 7, 0), index=3, addresses=None, bridge=()):
     addresses = list(addresses if addresses is not None else [0xA1, 0xB2, 0xC3, 0xD4][:len(balances)])
     return LedgerJob(batch_index=index, log2_rows=k, old_addresses=addresses, old_balances=list(balances),
-                     transfers=list(transfers), claims=list(claims))
+                     transfers=list(transfers), claims=list(claims), bridge=list(bridge))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,10 +208,54 @@ def test_trace_of_2_16_rows_builds_in_well_under_a_second():
     (dict(claims=[(5, 0xEE), (5, 0xEF)]), r"claims\[1\]: slot 5 already belongs to"),
     (dict(k=2), "log2_rows must be an integer in"),
     (dict(index=-1), "batch_index must be an integer in"),
+    # Bridge entries (LedgerJob.bridge)
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, 4, 0xB2)]), r"bridge\[0\]: kind 4 is not 1 \(deposit\)"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, 0, 0xB2)]), r"bridge\[0\]: kind 0 is not"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(1, KIND_DEPOSIT, 0xB2)]), r"bridge\[0\]: index 1 is not an entry of transfers"),
+    (dict(transfers=[(1, 1, 5), (2, 2, 1)], bridge=[(1, KIND_DEPOSIT, 0xC3), (0, KIND_DEPOSIT, 0xB2)]),
+     r"bridge\[1\]: index 0 does not follow 1"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, KIND_DEPOSIT, 0xB2), (0, KIND_DEPOSIT, 0xB2)]),
+     r"bridge\[1\]: index 0 does not follow 0"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, KIND_DEPOSIT)]), r"bridge\[0\] must be \(index, kind, address\)"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, KIND_DEPOSIT, 0)]), r"bridge\[0\]: 0 is not a nonzero 160-bit address"),
+    (dict(transfers=[(1, 1, 0)], bridge=[(0, KIND_DEPOSIT, 0xB2)]),
+     r"bridge\[0\] \(transfers\[0\] = \(1, 1, 0\)\): a deposit, withdrawal or refund moves a nonzero amount"),
+    (dict(transfers=[(1, 1, 5)], bridge=[(0, KIND_DEPOSIT, 0xC3)]),
+     r"the deposit is for 0x0+c3 but slot 1 belongs to 0x0+b2 after the claims"),
+    (dict(transfers=[(5, 5, 5)], bridge=[(0, KIND_DEPOSIT, 0xEE)]), r"but slot 5 belongs to nobody"),
+    (dict(transfers=[(0, 1, 5)], bridge=[(0, KIND_DEPOSIT, 0xB2)]), r"a deposit's entry names its slot twice"),
+    (dict(transfers=[(0, 1, 5)], bridge=[(0, KIND_WITHDRAWAL, 0xEE)]), r"a withdrawal's entry names its slot twice"),
+    (dict(transfers=[(1, 1, 51)], bridge=[(0, KIND_WITHDRAWAL, 0xEE)]),
+     r"slot 1 would end the batch at balance -1 \(negative\) \(transfers\[0\] withdraws 51\)"),
+    (dict(transfers=[(0, 1, 5)], bridge=[(0, KIND_REFUND, 0xEE)]), r"a refund's entry is \(0, 0, amount\)"),
+    (dict(balances=(MAX, 1, 0, 0), transfers=[(0, 0, 1)], bridge=[(0, KIND_DEPOSIT, 0xA1)]),
+     r"slot 0 would end the batch at balance 18446744073709551616"),
 ])
 def test_invalid_jobs_are_refused_with_a_clear_message(change, message):
     with pytest.raises(InvalidBatch, match=message):
         build_trace(job(**change))
+
+
+def test_bridge_entries_credit_debit_or_move_nothing():
+    # A deposit to slot 1, one to slot 4 (claimed in the batch, then spent from), a withdrawal
+    # from slot 0 and a refund.
+    j = job(transfers=[(4, 4, 30), (0, 2, 100), (1, 1, 9), (0, 0, 40), (0, 0, 12), (4, 3, 5)],
+            claims=[(4, 0xEE)], balances=(150, 50, 7, 0),
+            bridge=[(0, KIND_DEPOSIT, 0xEE), (2, KIND_DEPOSIT, 0xB2), (3, KIND_WITHDRAWAL, 0xF00D),
+                    (4, KIND_REFUND, 0xD0)])
+    trace, _ = build_trace(j)
+    assert [int(b) for b in trace["bal_new"][:5]] == [150 - 100 - 40, 59, 107, 5, 25]
+    assert trace["is_deposit"][:6].tolist() == [1, 0, 1, 0, 1, 0]
+    assert trace["is_withdrawal"][:6].tolist() == [0, 0, 0, 1, 1, 0]
+    assert trace["bridge_addr"][:6] == [0xEE, 0, 0xB2, 0xF00D, 0xD0, 0]
+    # Each deposit uses its (slot, address) pair once; the refund uses none.
+    assert trace["addr_uses"][:5].tolist() == [0, 1, 0, 0, 1]
+
+
+def test_a_job_without_bridge_entries_has_zero_bridge_columns():
+    trace, _ = build_trace(job(transfers=[(0, 1, 5)]))
+    assert not trace["is_deposit"].any() and not trace["is_withdrawal"].any() and not any(trace["bridge_addr"])
+    assert not trace["addr_uses"].any()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +276,19 @@ def test_batch_file_round_trip(tmp_path):
     assert load_job(str(path)) == j
 
 
+def test_batch_file_with_bridge_entries_round_trips(tmp_path):
+    j = job(transfers=[(1, 1, 5), (0, 0, 3)], bridge=[(0, KIND_DEPOSIT, 0xB2), (1, KIND_REFUND, (1 << 160) - 1)])
+    path = tmp_path / "b.json"
+    save_job(j, str(path))
+    data = json.loads(path.read_text())
+    assert data["bridge"] == [[0, 1, "0x" + "0" * 38 + "b2"], [1, 3, "0x" + "f" * 40]]
+    assert load_job(str(path)) == j
+    # "bridge" is optional: a batch file without it has none.
+    del data["bridge"]
+    path.write_text(json.dumps(data))
+    assert load_job(str(path)).bridge == []
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "is not valid JSON"),
     ("[1, 2]", "a batch is a JSON object"),
@@ -244,6 +301,8 @@ def test_batch_file_round_trip(tmp_path):
      r'transfers\[0\]\[2\] must be an integer, got "ten"'),
     ('{"batch_index": 1, "log2_rows": 6, "old_addresses": {}, "old_balances": [], "transfers": []}',
      "old_addresses must be a JSON array"),
+    ('{"batch_index": 1, "log2_rows": 6, "old_addresses": [], "old_balances": [], "transfers": [], '
+     '"bridge": [[0, 1]]}', r"bridge\[0\] must be an array of 3 numbers"),
 ])
 def test_malformed_batch_files_are_refused(tmp_path, content, message):
     path = tmp_path / "b.json"
