@@ -3,8 +3,6 @@
 transfers to WITHDRAWAL_ADDRESS; the bridge rows of the proof batch (accepted by the ledger
 circuit's trace builder); receipts and transaction objects; withdrawal paths; snapshots."""
 
-import os
-
 import pytest
 
 from circuits.ledger import build_trace
@@ -184,4 +182,3 @@ def test_withdrawal_address_is_reserved():
     with pytest.raises(InvalidInput):
         make_deposit(0, addr(1), 2**64, L1_SENDER)
     assert deposit_hash(0) != deposit_hash(1) and len(deposit_hash(0)) == 32
-    assert os.path.basename(__file__).startswith("test_node_")
