@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.primitives", "benchmark MSM and NTT side by side with snarkjs's engine"),
     "dashboard": ("node.dashboard_command", "open a saved run's metrics in the web dashboard"),
     "node": ("node.node_command", "run the rollup node as a service on a data directory, until stopped"),
+    "sync": ("node.sync_command", "rebuild the L2 state from the L1 alone, checked against its commitments"),
     "devnet": ("node.devnet_command", "run the whole pipeline on this machine under load, then summarize"),
     "submit": ("node.submit_command", "submit the pipeline to a Ray cluster as a Ray job"),
     "prove": ("node.prove_command", "prove a ledger batch file"),

@@ -217,9 +217,7 @@ def continue_data_dir(path: str | Path, genesis: Genesis, rebuilt: Rebuilt, meta
         block = MiniBatch(number, parent, block_hash(parent, number, []), time.time(), [])
         snapshot = Snapshot(genesis.digest, state.capacity, number, block.hash, parent, list(state.addresses),
                             state.balances[:state.claimed], state.nonces[:state.claimed],
-                            list(range(1, b + 1)), b - 1, [], [block])
-        if hasattr(snapshot, "deposits"):
-            snapshot.deposits = rebuilt.deposits
+                            list(range(1, b + 1)), b - 1, [], [block], deposits=rebuilt.deposits)
         written = write_snapshot(data.snapshots, snapshot)
         data.genesis(genesis)
         with WriteAheadLog(data.wal, genesis.digest) as wal:

@@ -7,9 +7,13 @@ devnet on anvil whose data directory was deleted."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -217,3 +221,121 @@ def test_a_node_continues_the_data_dir(commit, tmp_path):
         assert node.snapshot(genesis.digest).height == len(batches) + 2
     finally:
         seq.wal.close()
+
+
+# -- `zkpipe sync` against anvil --------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = b"zkpipe devnet"     # the development keys `zkpipe node` (and so `zkpipe sync`) use
+
+
+def zkpipe_sync(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "node.cli", "sync", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def anvil():
+    from node.l1.anvil import find_anvil, launch_anvil
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed (scripts/setup.sh)")
+    node = launch_anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def ledger_keys():
+    from prover.keys import dev_keys
+    circuit = LedgerCircuit(LOG2)
+    return circuit, *dev_keys(circuit.air(), LOG2, SEED)
+
+
+def deploy(anvil, ledger_keys, accounts, genesis_state=None):
+    from node.l1.rollup import RollupContract
+    from node.l1.rpc import RpcL1
+    circuit, pk, vk = ledger_keys
+    if genesis_state is None:
+        genesis_state = circuit.state_commitment(pk, [a for a, _ in accounts], [b for _, b in accounts])
+    l1 = RpcL1(anvil.url)
+    return RollupContract.deploy(l1, circuit.air(), vk, circuit.layout(), genesis_state,
+                                 l2_chain_id=CHAIN, genesis_accounts=accounts)
+
+
+def prove_and_submit(rollup, ledger_keys, job):
+    from circuits.ledger_trace import build_trace
+    from kernels import get_backend
+    from prover.inputs import public_input_values
+    from prover.prove import prove
+    circuit, pk, _ = ledger_keys
+    air = circuit.air()
+    trace, pub = build_trace(job)
+    proof = prove(air, pk, trace, pub, get_backend("cpu"))
+    rollup.submit_batch(job.batch_index, proof.to_bytes(), public_input_values(air, pub)).check()
+
+
+def test_sync_rebuilds_from_anvil_and_refuses_what_does_not_rebuild(anvil, ledger_keys, tmp_path):
+    wallets = Wallets(random.Random(4))
+    accounts = accounts_of(wallets.genesis)
+    rollup = deploy(anvil, ledger_keys, accounts)
+    ex, sealed = run_executor(wallets, [3, 4, 6, 2])
+    for batch in sealed:
+        job = ledger_job(batch)
+        job.batch_index = batch.index + 1
+        prove_and_submit(rollup, ledger_keys, job)
+    assert rollup.last_batch_index() == len(sealed) >= 2
+
+    done = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2), "--json",
+                       "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-2])
+    assert report["batches"] == len(sealed)
+    assert report["state_commitment"] == "0x" + rollup.state_commitment().hex()
+    assert {a: (int(v["balance"]), v["nonce"]) for a, v in report["accounts"].items()} == \
+        {"0x" + a.hex(): (ex.state.balance(a), ex.state.nonce(a)) for a in ex.state.addresses}
+    assert "equals the L1's" in done.stdout and (tmp_path / "d" / "node.json").exists()
+    again = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2),
+                        "--data-dir", str(tmp_path / "d"))
+    assert again.returncode == 2 and "already holds a chain" in again.stderr
+
+    # Genesis accounts that do not commit to the genesis state commitment: refused, exit 1.
+    circuit, pk, _ = ledger_keys
+    other = deploy(anvil, ledger_keys, accounts, genesis_state=circuit.state_commitment(pk, [7], [7]))
+    refused = zkpipe_sync("--l1", anvil.url, "--rollup", other.address, "--log2-rows", str(LOG2))
+    assert refused.returncode == 1
+    assert "genesis: the L1's genesis accounts commit to 0x" in refused.stderr
+    # The same L1 read with another circuit size: its keys commit otherwise.
+    refused = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2 + 1))
+    assert refused.returncode == 1 and "genesis: " in refused.stderr
+
+    # A batch the L1 verified (the circuit lets any empty slot be claimed) that this ledger, whose
+    # slots fill in order, cannot hold: refused, naming the batch.
+    odd = deploy(anvil, ledger_keys, accounts)
+    from circuits.ledger_job import LedgerJob
+    job = LedgerJob(batch_index=1, log2_rows=LOG2, old_addresses=[a for a, _ in accounts],
+                    old_balances=[b for _, b in accounts], transfers=[(0, 9, 5)], claims=[(9, 0xabc)])
+    prove_and_submit(odd, ledger_keys, job)
+    refused = zkpipe_sync("--l1", anvil.url, "--rollup", odd.address, "--log2-rows", str(LOG2),
+                          "--data-dir", str(tmp_path / "odd"))
+    assert refused.returncode == 1
+    assert "batch 1 claims slot 9, but the next free slot is 3" in refused.stderr
+    assert not (tmp_path / "odd" / "node.json").exists()
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--l1", "ws://127.0.0.1:1", "--rollup", "0x" + "11" * 20], "--l1 must be an http(s) JSON-RPC URL"),
+    (["--l1", "http://127.0.0.1:1", "--rollup", "0x1234"], "--rollup must be a 20-byte 0x-hex address"),
+    (["--l1", "http://127.0.0.1:1", "--rollup", "0x" + "11" * 20, "--log2-rows", "2"], "--log2-rows must lie in"),
+    (["--rollup", "0x" + "11" * 20], "the following arguments are required: --l1"),
+    (["--l1", "http://127.0.0.1:1", "--rollup", "0x" + "11" * 20, "--log2-rows", "x"], "invalid int value"),
+])
+def test_bad_arguments_exit_2(args, why):
+    done = zkpipe_sync(*args)
+    assert done.returncode == 2 and why in done.stderr
+
+
+def test_an_l1_that_does_not_answer_exits_1():
+    from node.l1.anvil import free_port
+    done = zkpipe_sync("--l1", f"http://127.0.0.1:{free_port()}", "--rollup", "0x" + "11" * 20,
+                       "--log2-rows", str(LOG2))
+    assert done.returncode == 1 and "no JSON-RPC node answers" in done.stderr
