@@ -179,6 +179,27 @@ def test_deposits_queue_in_order_with_their_chain(l1):
     assert (rollup.deposit_count(), rollup.deposits_consumed()) == (3, 0)
 
 
+def test_the_embedded_chain_file_replays_the_history_with_the_same_hashes(tmp_path):
+    """A chain continued from its journal answers the same logs and inputs: a reader (a node
+    catching up, a sync) finds the rollup's history whether or not the L1 restarted."""
+    first = EmbeddedL1(journal=tmp_path / "chain.jsonl")
+    rollup = deploy(first)
+    queue_deposits(rollup)
+    rollup.submit_batch(1, *proven("honest")).check()
+    history = (rollup.genesis_event(), rollup.deposit_events(), rollup.batch_calls())
+    first.close()
+    again = EmbeddedL1(journal=tmp_path / "chain.jsonl")
+    try:
+        _, vk = keys()
+        replayed = RollupContract.at(again, Ledger(LOG2), vk, Ledger.state_layout, rollup.address)
+        assert (replayed.genesis_event(), replayed.deposit_events(), replayed.batch_calls()) == history
+        assert replayed.escrow() == sum(BALANCES) + sum(v for _, v in DEPOSITS)
+        with pytest.raises(L1Error):
+            again.transaction_input("0x" + "00" * 32)
+    finally:
+        again.close()
+
+
 @pytest.mark.parametrize("address, amount, error", [
     (NEWCOMER, 0, "InvalidDepositAmount"),
     (NEWCOMER, 1 << 64, "InvalidDepositAmount"),
@@ -244,6 +265,19 @@ def test_withdrawal_paths_for_another_leaf_are_refused(rollup):
     assert not any(rollup.is_withdrawn(1, i) for i in range(8))
 
 
+def test_a_refused_payment_reverts_and_stays_claimable(l1, rollup):
+    # A recipient whose code reverts on every call: PUSH0 PUSH0 REVERT.
+    refuser = l1.deploy(bytes.fromhex("625f5ffd6000526003601df3"), gas=100_000)
+    pk, _ = keys()
+    trace, pub = build_trace(job([(KIND_WITHDRAWAL, 0, 40, int(refuser, 16))]))
+    rollup.submit_batch(1, prove(Ledger(LOG2), pk, trace, pub, BE).to_bytes(), [pub["batch_index"]]).check()
+    root, (path,) = withdrawal_tree([withdrawal_leaf(int(refuser, 16), 40)])
+    assert rollup.withdrawal_root(1) == root
+    with unchanged(rollup):
+        refused(rollup.withdraw(1, 0, refuser, 40, path), "PaymentFailed")
+    assert not rollup.is_withdrawn(1, 0) and l1.balance(refuser) == 0
+
+
 @pytest.mark.parametrize("name, first, count", [
     ("skips_deposit_0", 0, 1),
     ("invents_address", 0, 1),
@@ -287,3 +321,36 @@ def test_calldata_differing_from_the_proven_bridge_records_is_refused(rollup, wh
         del data[-25:]
     with unchanged(rollup):
         refused(rollup.submit_batch(1, proof[:proof_length(vk)] + bytes(data), pub), "InvalidProof")
+
+
+# --- the same flow on anvil: logs, transaction inputs and payments over JSON-RPC -------------
+
+
+def test_bridge_flow_on_anvil():
+    from node.l1.anvil import find_anvil, start_anvil
+    from node.l1.rpc import RpcL1
+
+    if find_anvil() is None:
+        pytest.skip("anvil binary absent (run `npm ci` in contracts/, as scripts/setup.sh does)")
+    with start_anvil() as node, RpcL1(node.url, name="anvil") as l1:
+        rollup = deploy(l1)
+        assert rollup.genesis_event() == (CHAIN_ID, genesis_commitment(), list(zip(ACCOUNTS, BALANCES)))
+        for address, amount in DEPOSITS:
+            rollup.deposit(address, amount, sender=l1.accounts[2]).check()
+        assert [(d.l2_address, d.amount, d.l1_sender) for d in rollup.deposit_events()] == \
+            [(a, v, int(l1.accounts[2], 16)) for a, v in DEPOSITS]
+        with unchanged(rollup):
+            assert refused(rollup.submit_batch(1, *proven("skips_deposit_0")), "DepositsMismatch") == (0, 1)
+        proof, pub = proven("honest")
+        rollup.submit_batch(1, proof, pub).check()
+        assert rollup.deposits_consumed() == 3
+        assert [(c.batch_index, c.proof, c.public_inputs) for c in rollup.batch_calls()] == [(1, proof, pub)]
+        leaves = [withdrawal_leaf(a, v) for a, v in WITHDRAWALS]
+        _, paths = withdrawal_tree(leaves)
+        recipient, amount = WITHDRAWALS[0]
+        before = l1.balance(f"0x{recipient:040x}")
+        rollup.withdraw(1, 0, recipient, amount, paths[0], sender=l1.accounts[3]).check()
+        with unchanged(rollup):
+            assert refused(rollup.withdraw(1, 0, recipient, amount, paths[0]), "AlreadyWithdrawn") == (1, 0)
+        assert l1.balance(f"0x{recipient:040x}") == before + amount
+        assert rollup.escrow() == sum(BALANCES) + sum(v for _, v in DEPOSITS) - amount
