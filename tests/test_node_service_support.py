@@ -136,7 +136,8 @@ class Sender:
 class HoldingRelay:
     """An HTTP relay to an L1's JSON-RPC. `mode`: "pass" forwards everything; "hold" forwards
     nothing and answers nothing (an L1 that does not answer); "land" forwards transactions but
-    holds their answers (the transaction lands; its sender never hears of it)."""
+    holds their answers (the transaction lands; its sender never hears of it); "reads" forwards
+    everything but transactions, which it holds unsent (the node sees the L1, submits nothing)."""
 
     def __init__(self, target: str):
         self.target, self.mode = target, "pass"
@@ -150,7 +151,7 @@ class HoldingRelay:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 mode = relay.mode
-                if mode == "hold":
+                if mode == "hold" or (mode == "reads" and b"eth_send" in body):
                     relay._held()
                     return
                 reply = requests.post(relay.target, data=body, headers={"Content-Type": "application/json"},

@@ -12,7 +12,8 @@ Start-up, on a new or an existing data directory (node.datadir):
 5. the executor, then the sequencer, which starts from the newest snapshot of the executed
    state that fits its log (node.snapshot) and replays the log after it: the batches it seals
    again and that are above h are queued; those whose proof was kept go to the L1 without proving;
-6. the provers; only then are queued batches dispatched.
+6. the provers; only then are queued batches dispatched;
+7. the L1 watcher: deposits from the queue index after the last one the log holds.
 
 While it runs, `check_health` turns what cannot be got past into NodeStopped: a batch that
 failed for good, an L1 that lost the rollup contract (checked every few seconds, proving or
@@ -35,6 +36,7 @@ from node.errors import InvalidInput
 from .errors import NodeStopped, RollupMissing
 
 L1_CHECK_S = 2.0
+DEPOSIT_POLL_S = 0.5
 
 
 @dataclass
@@ -177,8 +179,12 @@ class RollupNode:
         self.say(f"provers ready in {time.perf_counter() - t:.1f} s")
         if self.rpc_url:
             self.say(f"JSON-RPC: {self.rpc_url}  (chain id {self.genesis.chain_id})")
+        consumed = self.rollup.deposits_consumed()
+        if info["deposits"] < consumed:
+            raise DataDirMismatch(f"the rollup contract at {self.rollup.address} has consumed {consumed} deposits, but "
+                                  f"the log in {self.data.path} holds {info['deposits']}: it is not this rollup's log")
         self._start_pump()
-        self._start_l1_watch()
+        self._start_l1_watch(info["deposits"])
         self._start_dashboard()
 
     def _start_ray(self) -> None:
@@ -221,8 +227,12 @@ class RollupNode:
             return RollupContract(l1, compile_rollup(self.circuit.air(), self.vk, self.circuit.layout()), address)
         state = LedgerState.from_genesis(self.genesis, 1 << cfg.log2_rows)
         genesis_state = self.circuit.state_commitment(self.pk, state.address_column(), state.balances)
+        # The genesis accounts are announced (anyone can rebuild the state from the L1) and their
+        # total escrowed, so that withdrawals of genesis-funded value are paid.
+        accounts = [(int.from_bytes(a, "big"), state.balances[slot]) for slot, a in enumerate(state.addresses)]
         rollup = RollupContract.deploy(l1, self.circuit.air(), self.vk, self.circuit.layout(), genesis_state,
-                                       submitter=l1.accounts[0])
+                                       submitter=l1.accounts[0], l2_chain_id=self.genesis.chain_id,
+                                       genesis_accounts=accounts, value=sum(b for _, b in accounts))
         self.data.save_meta({"chain_id": self.genesis.chain_id, "log2_rows": cfg.log2_rows, "seed": self.seed,
                              "l1": cfg.l1, "rollup": rollup.address})
         return rollup
@@ -310,22 +320,38 @@ class RollupNode:
             raise NodeStopped(f"the sequencer stopped: {seq['failed']}")
         return st
 
-    def _start_l1_watch(self) -> None:
-        """Every L1_CHECK_S, on a thread of its own (an L1 that does not answer holds up only
-        this thread): does the rollup contract still have code? Proving or not, a reset chain
-        is noticed within seconds."""
+    def _start_l1_watch(self, next_deposit: int) -> None:
+        """On a thread of its own (an L1 that does not answer holds up only this thread):
+        every DEPOSIT_POLL_S, the rollup's new Deposited events from queue index `next_deposit`
+        on, handed to the sequencer (which logs them before anything applies them); every
+        L1_CHECK_S, does the rollup contract still have code? Proving or not, a reset chain is
+        noticed within seconds."""
+        import ray
+
+        from node.bridge import make_deposit
+
         from .submitter import describe_chain
 
-        def watch():
-            while not self._pump_stop.wait(L1_CHECK_S):
+        def watch(next_deposit: int):
+            checked = time.monotonic()
+            while not self._pump_stop.wait(DEPOSIT_POLL_S):
                 try:
+                    found = self.rollup.deposit_events(from_index=next_deposit)
+                    if found:
+                        deposits = [make_deposit(d.index, d.l2_address.to_bytes(20, "big"), d.amount,
+                                                 d.l1_sender.to_bytes(20, "big"), d.block) for d in found]
+                        next_deposit = ray.get(self.sequencer.add_deposits.remote(deposits), timeout=60)
+                        self.say(f"deposits {found[0].index}..{found[-1].index} from the L1 logged and applied")
+                    if time.monotonic() - checked < L1_CHECK_S:
+                        continue
+                    checked = time.monotonic()
                     code = self.rollup.l1.code_at(self.rollup.address)
-                except Exception:  # noqa: BLE001 - not answering: the submitter retries meanwhile
+                except Exception:  # noqa: BLE001 - not answering: tried again at the next tick
                     continue
                 if not code:
                     self._l1_gone = str(RollupMissing(self.rollup.address, describe_chain(self.rollup.l1)))
                     return
-        threading.Thread(target=watch, name="l1-watch", daemon=True).start()
+        threading.Thread(target=watch, args=(next_deposit,), name="l1-watch", daemon=True).start()
 
     def run_until(self, stop: threading.Event, poll: float = 0.5) -> None:
         """Run until `stop` is set (returns) or the node cannot go on (NodeStopped)."""

@@ -15,7 +15,9 @@ these wrappers add what the pipeline needs around them:
 - admission passes through a gate (node.pipeline.admission) that bounds the transfers admitted
   and not yet proven, per transaction, and that the coordinator closes while the L1 is behind;
 - each transfer's submission time travels with it, so that every stage reports latencies
-  since submission.
+  since submission;
+- deposits from the L1 (handed on by the node's L1 watcher) go through the sequencer's log like
+  a cut, and count in the backlog as the rows they take (they are never refused).
 
 Proof batches are numbered as the L1 numbers them (the first batch after genesis is 1); the
 executor's own numbering differs by `batch_offset`, applied here and nowhere else.
@@ -135,6 +137,9 @@ class ExecutorView:
     def nonce_at(self, address: bytes, number: int) -> int:
         return self._query("nonce_at", address, number)
 
+    def withdrawal(self, tx_hash: bytes):
+        return self._query("withdrawal", tx_hash)
+
 
 class SequencerActor:
     """A Sequencer with its cutting thread, the admission gate, and (with `rpc_port` not None)
@@ -181,7 +186,7 @@ class SequencerActor:
     def ready(self) -> dict:
         snapshot = self.sequencer.snapshot
         return {"rpc_url": self.server.url if self.server else None, "chain_id": self.sequencer.chain_id,
-                "snapshot": None if snapshot is None else snapshot.height,
+                "snapshot": None if snapshot is None else snapshot.height, "deposits": self.sequencer.deposits,
                 "snapshot_skipped": self.snapshot_skipped}
 
     def submit_many(self, raws: list, t_submit: float | None = None) -> list:
@@ -189,6 +194,13 @@ class SequencerActor:
         Raises AdmissionClosed (nothing accepted) while the gate has no room."""
         results = self.front.submit_stamped(raws, time.time() if t_submit is None else t_submit)
         return [r if isinstance(r, InvalidTransaction) else r.hash for r in results]
+
+    def add_deposits(self, deposits: list) -> int:
+        """Log and apply these L1 deposits (node.bridge.Deposit, in queue order; those already
+        logged are skipped); returns the queue index of the next one."""
+        blocks = self.sequencer.add_deposits(deposits)
+        self.gate.carry(sum(len(b.transfers) for b in blocks))
+        return self.sequencer.deposits
 
     def set_admission(self, is_open: bool) -> None:
         self.gate.set(is_open)
@@ -341,7 +353,7 @@ class ExecutorActor:
         """Start from a snapshot (before any replay): its sealed batches not yet verified are
         sealed again, to be released as replayed ones are."""
         self.executor.restore(snapshot)
-        self.executed = snapshot.transfers
+        self.executed = snapshot.transfers + snapshot.deposits
         self.verified_transfers = snapshot.transfers - sum(len(p.rows) for p in snapshot.pending)
         self.snapshot_height, self._snapshot_at = snapshot.height, time.monotonic()
         return self._take()
@@ -434,7 +446,7 @@ class ExecutorActor:
         return self.executor.receipt(tx_hash)
 
     QUERIES = frozenset({"safe_height", "finalized_height", "block", "block_by_hash", "transaction",
-                         "block_receipts", "balance_at", "nonce_at"})
+                         "block_receipts", "balance_at", "nonce_at", "withdrawal"})
 
     def query(self, name: str, *args):
         """One of the executor's read-only queries (for ExecutorView)."""

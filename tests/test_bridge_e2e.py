@@ -1,0 +1,121 @@
+"""The bridge end to end, with real processes only: anvil as the L1, `zkpipe node` in a process of
+its own, foundry's cast for the L1 side as a user would type it. A deposit on the L1 is credited
+on the L2; the node is killed with SIGKILL after it saw the deposit and before any batch reached
+the L1 (an HTTP relay holds its transactions), and the restarted node neither loses nor repeats
+the deposit; transfers and withdrawals follow (one of value deposited, one of genesis value, so
+the escrow of the genesis total pays it); once their batch is verified, `zkpipe_getWithdrawal`
+gives the path, `withdraw` pays the L1 recipient exactly the amount, and a second claim is
+refused."""
+
+import json
+import subprocess
+
+import pytest
+
+pytest.importorskip("ray")
+
+from node.bridge import WITHDRAWAL_ADDRESS, deposit_hash  # noqa: E402
+from node.l1.anvil import find_anvil, launch_anvil  # noqa: E402
+from node.transactions import address_of, sign_transfer  # noqa: E402
+
+from .test_eth_clients import CAST  # noqa: E402
+from .test_node_service_support import (CHAIN, HoldingRelay, NodeProcess, Sender, make_genesis,  # noqa: E402
+                                        wait_for, wal_replay)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(find_anvil() is None or not CAST.exists(),
+                                 reason="anvil or cast is not installed (scripts/setup.sh)")]
+
+# anvil's development accounts 1 and 2 (account 0 is the node's submitter)
+DEPOSITOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+CLAIMER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+USER_KEY = bytes.fromhex("33" * 32)           # an L2 user with nothing on the L1
+USER = "0x" + address_of(USER_KEY).hex()
+DEPOSIT, SENT, WITHDRAWN, GENESIS_WITHDRAWN = 10**15, 10**14, 3 * 10**14, 12345
+
+
+def cast(*args, ok=True):
+    out = subprocess.run([str(CAST), *args], capture_output=True, text=True, timeout=120)
+    if ok:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
+    anvil = launch_anvil()
+    relay = HoldingRelay(anvil.url)
+    gpath = tmp_path / "genesis.json"
+    genesis, keys = make_genesis(gpath)
+    l2 = Sender(keys, [])
+    data, log = tmp_path / "data", tmp_path / "node.log"
+    node = None
+    try:
+        node = NodeProcess(data, gpath, "--l1", relay.url, log=log)
+        url = node.wait_running()             # the rollup deployed; no batch yet (nothing sent)
+        relay.set("reads")                    # from now on the node sees the L1 but sends nothing to it
+        rollup = json.loads((data / "node.json").read_text())["rollup"]
+        escrow = int(cast("balance", rollup, "--rpc-url", anvil.url).stdout)
+        assert escrow == sum(genesis.alloc.values())
+
+        # 1. deposit on the L1, with cast; credited on the L2 as a transaction of type 0x7e
+        cast("send", rollup, "deposit(address)", USER, "--value", str(DEPOSIT), "--private-key", DEPOSITOR_KEY,
+             "--rpc-url", anvil.url)
+        wait_for(lambda: int(l2.rpc(url, "eth_getBalance", USER, "latest"), 16) == DEPOSIT, 30, "the deposit credited")
+        h = "0x" + deposit_hash(0).hex()
+        assert l2.rpc(url, "eth_getTransactionReceipt", h)["status"] == "0x1"
+
+        # 2. kill -9 after the deposit was seen, before its batch reached the L1
+        node.kill()
+        assert cast("call", rollup, "depositsConsumed()(uint256)", "--rpc-url", anvil.url).stdout.split()[0] == "0"
+        relay.set("pass")
+        node = NodeProcess(data, gpath, "--l1", relay.url, log=log)
+        url = node.wait_running()
+        assert int(l2.rpc(url, "eth_getBalance", USER, "latest"), 16) == DEPOSIT
+
+        # 3. a transfer and two withdrawals (one of deposited value, one of genesis value)
+        raws = [sign_transfer(USER_KEY, chain_id=CHAIN, nonce=0, to=bytes(19) + b"\x99", value=SENT),
+                sign_transfer(USER_KEY, chain_id=CHAIN, nonce=1, to=WITHDRAWAL_ADDRESS, value=WITHDRAWN),
+                sign_transfer(keys[0], chain_id=CHAIN, nonce=0, to=WITHDRAWAL_ADDRESS, value=GENESIS_WITHDRAWN)]
+        hashes = [l2.rpc(url, "eth_sendRawTransaction", "0x" + raw.hex()) for raw in raws]
+        claims = {}
+
+        def verified():
+            for tx in hashes[1:]:
+                w = l2.rpc(url, "zkpipe_getWithdrawal", tx)
+                if w["status"] != "verified":
+                    return False
+                claims[tx] = w
+            return True
+        wait_for(verified, 240, "the withdrawals' batches verified on the L1")
+        assert int(l2.rpc(url, "eth_getBalance", USER, "latest"), 16) == DEPOSIT - SENT - WITHDRAWN
+        assert cast("call", rollup, "depositsConsumed()(uint256)", "--rpc-url", anvil.url).stdout.split()[0] == "1"
+
+        # 4. the claims, sent by a third account: each recipient receives exactly its amount, once
+        already = cast("sig", "AlreadyWithdrawn(uint256,uint256)").stdout.strip()
+        for tx, recipient, amount in [(hashes[1], USER, WITHDRAWN),
+                                      (hashes[2], "0x" + address_of(keys[0]).hex(), GENESIS_WITHDRAWN)]:
+            w = claims[tx]
+            assert (w["recipient"], int(w["amount"], 16)) == (recipient, amount)
+            args = ["send", rollup, "withdraw(uint256,uint256,address,uint256,bytes32[])", str(int(w["batchIndex"], 16)),
+                    str(int(w["index"], 16)), w["recipient"], str(amount), "[" + ",".join(w["path"]) + "]",
+                    "--private-key", CLAIMER_KEY, "--rpc-url", anvil.url]
+            before = int(cast("balance", recipient, "--rpc-url", anvil.url).stdout)
+            cast(*args)
+            assert int(cast("balance", recipient, "--rpc-url", anvil.url).stdout) == before + amount
+            again = cast(*args, ok=False)       # refused: AlreadyWithdrawn(batchIndex, index)
+            assert again.returncode != 0 and already in again.stderr, again.stderr
+            assert int(cast("balance", recipient, "--rpc-url", anvil.url).stdout) == before + amount
+        assert int(cast("balance", rollup, "--rpc-url", anvil.url).stdout) == \
+            escrow + DEPOSIT - WITHDRAWN - GENESIS_WITHDRAWN
+        assert node.stop() == 0, node.output()
+        node = None
+
+        # the log holds the deposit once, and it was credited once
+        ex = wal_replay(data, genesis)
+        executed = [t.hash for b in ex.blocks[1:] for t in b.transfers]
+        assert executed.count(deposit_hash(0)) == 1 and ex.deposits == 1
+    finally:
+        if node is not None:
+            node.kill()
+        relay.close()
+        anvil.stop()
