@@ -159,3 +159,32 @@ def test_bench_gas_prints_both_backends(capsys):
     assert by["pyrevm", "verify", None]["tx_gas"] == by["anvil", "verify", None]["tx_gas"]
     for b in (1, 2):
         assert by["anvil", "verify", None]["exec_gas"] < by["anvil", "submit_batch", b]["exec_gas"] < 200_000
+        # The split adds up; a circuit without published data or bridge records spends none on them.
+        ln = by["anvil", "submit_batch", b]
+        assert ln["tx_gas"] == 21_000 + sum(ln[k] for k in ("calldata_gas", "proof_check_gas", "da_check_gas",
+                                                                "bridge_gas", "rollup_gas"))
+        assert (ln["da_check_gas"], ln["bridge_gas"], ln["proof_check_gas"]) == \
+            (0, 0, by["anvil", "verify", None]["exec_gas"])
+
+
+@needs_anvil
+def test_bench_gas_splits_a_ledger_batch_with_bridge_records(capsys):
+    import json
+
+    from bench.gas import main
+
+    assert main(["--circuits", "ledger", "--log2-n", "3", "--l1", "anvil"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by = {(ln["op"], ln.get("batch")): ln for ln in lines}
+    assert set(by) == {("verify", None), ("deposit", 1), ("submit_batch", 1), ("submit_batch", 2), ("withdraw", 1)}
+    bridged, plain = by["submit_batch", 1], by["submit_batch", 2]
+    assert (bridged["deposits"], bridged["withdrawals"], plain["deposits"], plain["withdrawals"]) == (1, 1, 0, 0)
+    for ln in (bridged, plain):
+        parts = [ln[k] for k in ("calldata_gas", "proof_check_gas", "da_check_gas", "bridge_gas", "rollup_gas")]
+        assert ln["tx_gas"] == 21_000 + sum(parts) and min(parts) >= 0
+        assert ln["da_check_gas"] > 0 and ln["transfers"] > 0
+        assert ln["tx_gas_per_transfer"] == round(ln["tx_gas"] / ln["transfers"], 1)
+    # Batch 1 consumes a deposit and records a withdrawal root: stores batch 2 does not make.
+    assert plain["bridge_gas"] == 0 and bridged["bridge_gas"] > 20_000
+    assert bridged["rollup_gas"] == plain["rollup_gas"] and bridged["proof_check_gas"] == plain["proof_check_gas"]
+    assert by["withdraw", 1]["path_length"] == 0
