@@ -17,6 +17,7 @@ from eth_utils import keccak
 from circuits.ledger import KIND_DEPOSIT, KIND_REFUND, KIND_WITHDRAWAL, Ledger, LedgerJob, build_trace
 from circuits.ledger_commitments import state_commitment as ledger_state
 from circuits.ledger_data import read_batch_data
+from kernels.errors import InvalidInput
 from prover.proof import proof_length
 from prover.prove import prove
 
@@ -152,6 +153,14 @@ def test_genesis_escrows_the_balances_and_announces_the_accounts(l1):
     assert rollup.escrow() == sum(BALANCES)
     assert rollup.genesis_event() == (CHAIN_ID, genesis_commitment(), list(zip(ACCOUNTS, BALANCES)))
     assert (rollup.last_batch_index(), rollup.deposit_count(), rollup.deposits_consumed()) == (0, 0, 0)
+    # Trailing empty slots are left out of the announcement (slots past it are empty).
+    _, vk = keys()
+    padded = RollupContract.deploy(l1, Ledger(LOG2), vk, Ledger.state_layout, genesis_commitment(),
+                                   genesis_accounts=list(zip(ACCOUNTS, BALANCES)) + [(0, 0)] * 3)
+    assert padded.genesis_event().accounts == list(zip(ACCOUNTS, BALANCES))
+    for bad in ([(ACCOUNTS[0], 1 << 64)], [(1 << 160, 1)], [(ACCOUNTS[0], -1)]):
+        with pytest.raises(InvalidInput):
+            RollupContract.deploy(l1, Ledger(LOG2), vk, Ledger.state_layout, genesis_commitment(), genesis_accounts=bad)
 
 
 @pytest.mark.parametrize("value", [sum(BALANCES) - 1, sum(BALANCES) + 1, 0])

@@ -74,7 +74,8 @@ def setup(tmp_path):
     pk, vk = keys_for(circuit.air(), LOG2_ROWS)
     start = LedgerState.from_genesis(genesis, circuit.rows)
     genesis_state = circuit.state_commitment(pk, start.address_column(), start.balances)
-    rollup = RollupContract.deploy(EmbeddedL1(), circuit.air(), vk, circuit.layout(), genesis_state)
+    rollup = RollupContract.deploy(EmbeddedL1(), circuit.air(), vk, circuit.layout(), genesis_state,
+                                   genesis_accounts=list(zip(start.address_column(), start.balances)))
     sealed = []
     # Batches seal only when asked (the deadline is far away), so each holds exactly the
     # transfers sent for it; sealed batches go to `sealed`, the prover side's queue.

@@ -160,8 +160,12 @@ class BatchCall(NamedTuple):
 
 
 def encode_genesis_accounts(accounts: Sequence[tuple[int, int]]) -> bytes:
-    """The constructor's genesis accounts: per slot, address (20 bytes) ‖ balance (8 bytes).
-    InvalidInput for an address or balance out of range."""
+    """The constructor's genesis accounts: per slot, address (20 bytes) ‖ balance (8 bytes),
+    trailing empty slots (0, 0) left out (slots past the list are empty). InvalidInput for an
+    address or balance out of range."""
+    accounts = list(accounts)
+    while accounts and not _as_int(accounts[-1][0]) and not int(accounts[-1][1]):
+        accounts.pop()
     out = bytearray()
     for slot, (address, balance) in enumerate(accounts):
         address, balance = _as_int(address), int(balance)
