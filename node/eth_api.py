@@ -482,7 +482,7 @@ class NodeApi(JsonRpc):
             return None
         n = len(block.transfers)
         used = TRANSFER_GAS * n
-        parent = self.executor.block(block.number - 1).hash if block.number else bytes(32)
+        parent = self.executor.parent_hash(block.number)
         hashes = b"".join(t.hash for t in block.transfers)
         root = _h(keccak(hashes)) if n else _EMPTY_TRIE
         if full:

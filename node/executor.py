@@ -461,6 +461,13 @@ class Executor:
                                      f"started from; it keeps blocks {self._first_kept}..{self.height}")
         return block
 
+    def parent_hash(self, number: int) -> bytes:
+        """The hash of executed block `number`'s parent; known also for the oldest block kept
+        after a restore, whose parent is not (zero for genesis)."""
+        if not 0 < number < len(self.blocks):
+            return bytes(32)
+        return self._hash_before(number)
+
     def block_by_hash(self, block_hash: bytes) -> Optional[ExecutedBlock]:
         if block_hash == GENESIS_HASH:
             return self.block(0)

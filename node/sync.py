@@ -20,8 +20,9 @@ the L1's commitment; the first that differs stops it with `SyncMismatch` naming 
 `continue_data_dir` then writes a data directory `zkpipe node` starts from: a snapshot of the
 rebuilt state (node/snapshot.py) at one empty block after the batches, and a log holding only that
 block. The L1 publishes no blocks, transactions or signatures, so the node rebuilt this way
-numbers block k + 1 after k verified batches (one block stands for each batch, whose contents
-are not kept) and serves no history before it.
+numbers blocks as if each verified batch had been one block (block k holds batch k, its contents
+not kept), then block k + 1, empty, which closes batch k: the finalized block. It serves no
+history before it.
 """
 
 from __future__ import annotations
@@ -210,14 +211,16 @@ def continue_data_dir(path: str | Path, genesis: Genesis, rebuilt: Rebuilt, meta
         if data.meta() is not None or data.wal.exists() or (data.path / "genesis.json").exists():
             raise DataDirMismatch(f"{data.path} already holds a chain; rebuild into a new directory")
         state, b = rebuilt.state, rebuilt.batches
-        # The one block kept: empty, after the b blocks that stand for the batches; its parent
-        # "hash" is the L1 state commitment it was rebuilt to.
+        # The one block kept: empty, after the b blocks that stand for the batches, and the last
+        # of batch b, so that the finalized block is one the node serves. Its parent "hash" is
+        # the L1 state commitment it was rebuilt to.
         parent = bytes(rebuilt.state_commitment)
         number = b + 1
         block = MiniBatch(number, parent, block_hash(parent, number, []), time.time(), [])
         snapshot = Snapshot(genesis.digest, state.capacity, number, block.hash, parent, list(state.addresses),
                             state.balances[:state.claimed], state.nonces[:state.claimed],
-                            list(range(1, b + 1)), b - 1, [], [block], deposits=rebuilt.deposits)
+                            list(range(1, b)) + [number] * (b > 0), b - 1, [], [block],
+                            deposits=rebuilt.deposits)
         written = write_snapshot(data.snapshots, snapshot)
         data.genesis(genesis)
         with WriteAheadLog(data.wal, genesis.digest) as wal:

@@ -205,7 +205,9 @@ def test_a_node_continues_the_data_dir(commit, tmp_path):
         node.restore(snapshot)
         node.replay(seq.take_replayed())
         assert (node.state.balances, node.state.nonces) == (ex.state.balances, ex.state.nonces)
-        assert node.batch_count == len(batches) and node.finalized_height == len(batches)
+        # The empty block after the batches closes the last one: the finalized block, served.
+        assert node.batch_count == len(batches) and node.finalized_height == len(batches) + 1
+        assert node.block(node.finalized_height).transfers == []
         # New transfers from the continued state, through the sequencer's checks and the log.
         raws = [sign_transfer(wallets.keys[0], chain_id=CHAIN, nonce=wallets.nonces[0] + k,
                               to=wallets.fresh[0], value=11) for k in range(2)]
@@ -339,3 +341,81 @@ def test_an_l1_that_does_not_answer_exits_1():
     done = zkpipe_sync("--l1", f"http://127.0.0.1:{free_port()}", "--rollup", "0x" + "11" * 20,
                        "--log2-rows", str(LOG2))
     assert done.returncode == 1 and "no JSON-RPC node answers" in done.stderr
+
+
+# -- a devnet on anvil, its data directory deleted, rebuilt and continued --------------------
+
+@pytest.mark.slow
+def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
+    """`zkpipe node` on anvil: transfers, a deposit and a withdrawal, all verified; the node is
+    stopped and its data directory deleted; `zkpipe sync` rebuilds the same accounts and the L1's
+    state commitment from anvil alone; `zkpipe node` on the rebuilt directory serves them and
+    proves a new transfer onto the same rollup."""
+    pytest.importorskip("ray")
+    import shutil
+
+    from circuits.ledger import Ledger
+    from node.bridge import WITHDRAWAL_ADDRESS
+    from node.l1.rollup import RollupContract
+    from node.l1.rpc import RpcL1
+    from prover.keys import dev_keys
+
+    from .test_node_service_support import CHAIN as NODE_CHAIN
+    from .test_node_service_support import LOG2_ROWS, NodeProcess, Sender, make_genesis, wait_for
+
+    gpath = tmp_path / "genesis.json"
+    _, keys = make_genesis(gpath)
+    fresh, depositor = os.urandom(20), os.urandom(20)
+    sender = Sender(keys, [fresh, address_of(keys[1])])
+    node = NodeProcess(tmp_path / "data", gpath, "--l1", anvil.url, log=tmp_path / "node.log")
+    try:
+        url = node.wait_running()
+        address = json.loads((tmp_path / "data" / "node.json").read_text())["rollup"]
+        _, vk = dev_keys(Ledger(LOG2_ROWS), LOG2_ROWS, SEED)
+        circuit = LedgerCircuit(LOG2_ROWS)
+        rollup = RollupContract.at(RpcL1(anvil.url), circuit.air(), vk, circuit.layout(), address)
+        assert sender.send(url, 10) == 10
+        rollup.deposit(depositor, 12345).check()
+        nonce = int(sender.rpc(url, "eth_getTransactionCount", "0x" + address_of(keys[2]).hex(), "latest"), 16)
+        sender.rpc(url, "eth_sendRawTransaction", "0x" + sign_transfer(
+            keys[2], chain_id=NODE_CHAIN, nonce=nonce, to=WITHDRAWAL_ADDRESS, value=777).hex())
+        wait_for(lambda: int(sender.rpc(url, "eth_getBalance", "0x" + depositor.hex(), "latest"), 16) == 12345,
+                 60, "the deposit credited on the L2")
+        wait_for(lambda: sender.all_finalized(url), 120, "every block verified on the L1")
+        people = [address_of(k) for k in keys] + [fresh, depositor]
+        seen = {"0x" + a.hex(): (int(sender.rpc(url, "eth_getBalance", "0x" + a.hex(), "latest"), 16),
+                                 int(sender.rpc(url, "eth_getTransactionCount", "0x" + a.hex(), "latest"), 16))
+                for a in people}
+        assert node.stop() == 0
+    finally:
+        node.kill()
+    batches = rollup.last_batch_index()
+    assert batches >= 1 and rollup.deposits_consumed() == 1
+    shutil.rmtree(tmp_path / "data")
+
+    done = zkpipe_sync("--l1", anvil.url, "--rollup", address, "--log2-rows", str(LOG2_ROWS), "--json",
+                       "--data-dir", str(tmp_path / "rebuilt"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-2])
+    assert report["state_commitment"] == "0x" + rollup.state_commitment().hex()
+    assert (report["batches"], report["deposits"], report["withdrawals"]) == (batches, 1, 1)
+    rebuilt = {a: (int(v["balance"]), v["nonce"]) for a, v in report["accounts"].items()}
+    assert rebuilt == seen
+
+    node = NodeProcess(tmp_path / "rebuilt", gpath, "--l1", anvil.url, log=tmp_path / "again.log")
+    try:
+        url = node.wait_running()
+        assert any(line.startswith("resumed: ") for line in node.printed), node.output()
+        for a, (balance, nonce) in seen.items():
+            assert int(sender.rpc(url, "eth_getBalance", a, "latest"), 16) == balance
+            assert int(sender.rpc(url, "eth_getTransactionCount", a, "latest"), 16) == nonce
+        assert int(sender.rpc(url, "eth_blockNumber"), 16) == batches + 1
+        assert sender.send(url, 1) == 1
+        wait_for(lambda: sender.all_finalized(url), 120, "the new transfer verified on the L1")
+        assert node.stop() == 0
+    finally:
+        node.kill()
+    assert rollup.last_batch_index() == batches + 1
+    # The continued chain rebuilds too, from the L1 alone.
+    done = zkpipe_sync("--l1", anvil.url, "--rollup", address, "--log2-rows", str(LOG2_ROWS))
+    assert done.returncode == 0 and f"rebuilt {batches + 1} batches" in done.stdout, done.stderr

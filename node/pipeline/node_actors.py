@@ -122,6 +122,9 @@ class ExecutorView:
     def block(self, number: int):
         return self._query("block", number)
 
+    def parent_hash(self, number: int) -> bytes:
+        return self._query("parent_hash", number)
+
     def block_by_hash(self, block_hash: bytes):
         return self._query("block_by_hash", block_hash)
 
@@ -446,7 +449,7 @@ class ExecutorActor:
         return self.executor.receipt(tx_hash)
 
     QUERIES = frozenset({"safe_height", "finalized_height", "block", "block_by_hash", "transaction",
-                         "block_receipts", "balance_at", "nonce_at", "withdrawal"})
+                         "block_receipts", "balance_at", "nonce_at", "withdrawal", "parent_hash"})
 
     def query(self, name: str, *args):
         """One of the executor's read-only queries (for ExecutorView)."""
