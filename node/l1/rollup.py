@@ -35,6 +35,12 @@ ROLLUP_FILE = "Rollup.sol"
 # Gas limits are explicit (node estimates are unreliable for verifiers): generous ceilings,
 # several times what a proof of any example circuit costs, well below a block.
 SUBMIT_GAS = 1_500_000
+# A batch's published data costs gas by the byte: calldata (up to 16), the DA check (hashing,
+# parsing, interpolating: about 44 a byte for the ledger at 2^10, bench.gas) and the bridge
+# records (about 45 a byte of theirs). A whole ledger batch at 2^10 spends 66 a byte of its
+# proof; submitBatch's limit grows by 96 a byte, up to a block's worth.
+SUBMIT_GAS_PER_BYTE = 96
+SUBMIT_GAS_CAP = 30_000_000
 VERIFY_GAS = 1_500_000
 DEPLOY_GAS = 8_000_000
 VIEW_GAS = 100_000
@@ -329,10 +335,13 @@ class RollupContract:
                                  ev["stateCommitment"]))
         return out
 
-    def submit_batch(self, batch_index: int, proof: bytes, public_inputs=(), *, gas: int = SUBMIT_GAS,
+    def submit_batch(self, batch_index: int, proof: bytes, public_inputs=(), *, gas: int | None = None,
                      sender: str | None = None) -> Receipt:
-        """Send batch `batch_index` with its proof. The receipt's status says whether it was
-        accepted; `.check()` raises TransactionReverted with the contract's error."""
+        """Send batch `batch_index` with its proof (and the batch's data at its end). The
+        receipt's status says whether it was accepted; `.check()` raises TransactionReverted
+        with the contract's error. The gas limit defaults to one that grows with the data."""
+        if gas is None:
+            gas = min(SUBMIT_GAS + SUBMIT_GAS_PER_BYTE * len(proof), SUBMIT_GAS_CAP)
         data = encode_call(self.artifact.abi, "submitBatch", int(batch_index), bytes(proof),
                            [int(v) for v in public_inputs])
         return self.l1.transact(self.address, data, gas=gas, sender=sender)
