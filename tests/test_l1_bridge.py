@@ -363,3 +363,29 @@ def test_bridge_flow_on_anvil():
             assert refused(rollup.withdraw(1, 0, recipient, amount, paths[0]), "AlreadyWithdrawn") == (1, 0)
         assert l1.balance(f"0x{recipient:040x}") == before + amount
         assert rollup.escrow() == sum(BALANCES) + sum(v for _, v in DEPOSITS) - amount
+
+
+def test_the_hosted_embedded_l1_answers_the_history_readers():
+    """The pipeline's L1 (the embedded EVM in its own Ray actor) deploys with value and reads
+    logs, inputs and balances through the actor like any other L1."""
+    ray = pytest.importorskip("ray")
+    from node.pipeline.actors import L1HostRemote
+    from node.pipeline.l1spec import L1Spec, connect_l1
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        l1 = connect_l1(L1Spec("hosted", host=L1HostRemote.remote()))
+        rollup = deploy(l1)
+        queue_deposits(rollup)
+        rollup.submit_batch(1, *proven("honest")).check()
+        assert rollup.escrow() == sum(BALANCES) + sum(v for _, v in DEPOSITS)
+        assert rollup.genesis_event().accounts == list(zip(ACCOUNTS, BALANCES))
+        assert [(d.l2_address, d.amount) for d in rollup.deposit_events()] == DEPOSITS
+        assert [c.proof for c in rollup.batch_calls()] == [proven("honest")[0]]
+        with pytest.raises(L1Error):
+            l1.transaction_input("0x" + "00" * 32)
+    finally:
+        if started:
+            ray.shutdown()
