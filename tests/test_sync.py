@@ -410,6 +410,10 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
             assert int(sender.rpc(url, "eth_getBalance", a, "latest"), 16) == balance
             assert int(sender.rpc(url, "eth_getTransactionCount", a, "latest"), 16) == nonce
         assert int(sender.rpc(url, "eth_blockNumber"), 16) == batches + 1
+        assert int(sender.rpc(url, "eth_getBlockByNumber", "finalized", False)["number"], 16) == batches + 1
+        # Blocks before the rebuilt state were never on the L1: a clear error, not a guess.
+        with pytest.raises(RuntimeError, match="'message': 'block 1 was executed before the snapshot"):
+            sender.rpc(url, "eth_getBlockByNumber", "0x1", False)
         assert sender.send(url, 1) == 1
         wait_for(lambda: sender.all_finalized(url), 120, "the new transfer verified on the L1")
         assert node.stop() == 0

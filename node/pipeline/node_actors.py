@@ -109,7 +109,14 @@ class ExecutorView:
 
     # The read-only queries of node/eth_api.py, answered by the executor actor.
     def _query(self, name: str, *args):
-        return ray.get(self._actor.query.remote(name, *args))
+        try:
+            return ray.get(self._actor.query.remote(name, *args))
+        except ray.exceptions.RayTaskError as e:
+            # The query's own error (HistoryUnavailable, …) reaches the client as itself, not
+            # wrapped in the actor's traceback.
+            if isinstance(getattr(e, "cause", None), Exception):
+                raise e.cause from None
+            raise
 
     @property
     def safe_height(self) -> int:
