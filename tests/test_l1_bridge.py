@@ -287,6 +287,21 @@ def test_a_refused_payment_reverts_and_stays_claimable(l1, rollup):
     assert not rollup.is_withdrawn(1, 0) and l1.balance(refuser) == 0
 
 
+def test_a_bridge_record_past_the_published_transfers_is_refused(rollup):
+    """A zero-amount withdrawal on an unused row satisfies the constraints (the trace builder
+    refuses it, a prover need not): its row is past the published transfers, which list rows
+    up to the last that moves anything, so the L1 has no amount for it."""
+    from circuits.ledger_trace import complete_trace
+
+    trace, pub = build_trace(job([(KIND_WITHDRAWAL, 2, 300, RECIPIENTS[0])], transfers=[(0, 2, 10)]))
+    public = {name: trace[name].copy() for name in Ledger(LOG2).public_columns}
+    public["is_withdrawal"][5], public["bridge_addr"][5] = 1, RECIPIENTS[1]
+    pk, _ = keys()
+    proof = prove(Ledger(LOG2), pk, complete_trace(LOG2, public), pub, BE).to_bytes()
+    with unchanged(rollup):
+        assert refused(rollup.submit_batch(1, proof, [pub["batch_index"]]), "EmptyBridgeRow") == (5,)
+
+
 @pytest.mark.parametrize("name, first, count", [
     ("skips_deposit_0", 0, 1),
     ("invents_address", 0, 1),
