@@ -27,6 +27,8 @@ history before it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,7 @@ from .genesis import Genesis
 from .snapshot import Snapshot, write_snapshot
 from .state import LedgerState
 from .transactions import MAX_VALUE, ZERO_ADDRESS
-from .wal import WriteAheadLog
+from .wal import WriteAheadLog, fsync_dir
 
 __all__ = ["SyncMismatch", "L1Batch", "Rebuilt", "genesis_state", "replay_batch", "rebuild",
            "genesis_of", "continue_data_dir"]
@@ -205,11 +207,15 @@ def continue_data_dir(path: str | Path, genesis: Genesis, rebuilt: Rebuilt, meta
     """Write a new data directory that `zkpipe node --data-dir path` continues from: node.json
     (`meta`: the L1, the rollup's address, the circuit size and key seed), genesis.json, a
     snapshot of the rebuilt state at block `rebuilt.batches + 1` and a log holding that block
-    (empty). DataDirMismatch if `path` already holds a chain. Returns the snapshot's path."""
-    data = DataDir(path)
+    (empty). It is written beside `path` and renamed into place, so it appears whole or not at
+    all. DataDirMismatch if `path` is not an empty directory or absent. Returns its path."""
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise DataDirMismatch(f"{target} is not empty; rebuild into a new directory")
+    staging = target.with_name(f".{target.name}.sync-tmp")
+    shutil.rmtree(staging, ignore_errors=True)          # left by a sync that did not finish
+    data = DataDir(staging)
     try:
-        if data.meta() is not None or data.wal.exists() or (data.path / "genesis.json").exists():
-            raise DataDirMismatch(f"{data.path} already holds a chain; rebuild into a new directory")
         state, b = rebuilt.state, rebuilt.batches
         # The one block kept: empty, after the b blocks that stand for the batches, and the last
         # of batch b, so that the finalized block is one the node serves. Its parent "hash" is
@@ -221,12 +227,13 @@ def continue_data_dir(path: str | Path, genesis: Genesis, rebuilt: Rebuilt, meta
                             state.balances[:state.claimed], state.nonces[:state.claimed],
                             list(range(1, b)) + [number] * (b > 0), b - 1, [], [block],
                             deposits=rebuilt.deposits)
-        written = write_snapshot(data.snapshots, snapshot)
+        write_snapshot(data.snapshots, snapshot)
         data.genesis(genesis)
         with WriteAheadLog(data.wal, genesis.digest) as wal:
             wal.append(encode_record(block))
-        # Last: a directory without node.json is not taken for a chain by `zkpipe node`.
         data.save_meta(meta)
-        return written
     finally:
         data.close()
+    os.replace(staging, target)                         # onto an empty directory, or none
+    fsync_dir(target.parent)
+    return target

@@ -9,7 +9,7 @@ under the keys of --log2-rows, the same development keys `zkpipe node` uses), th
 batch's submitBatch calldata (the batch's data travels at the end of its proof) and replays it
 (node/sync.py). Exit status: 0 when every state it reached equals the L1's; 1 when one does not
 (the genesis or the batch is named), or the L1 cannot be read; 2 for bad arguments or a data
-directory that already holds a chain.
+directory that is not empty.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1", required=True, metavar="URL", help="the L1's JSON-RPC URL (http:// or https://)")
     parser.add_argument("--rollup", required=True, metavar="ADDRESS", help="the rollup contract's address on the L1")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="write a new data directory here that `zkpipe node --data-dir DIR --l1 URL` continues")
+                        help="write a new data directory here (absent or empty) that `zkpipe node --data-dir DIR --l1 URL` continues")
     parser.add_argument("--log2-rows", type=int, default=10,
                         help="the ledger circuit's size the rollup was deployed with (default 10, as zkpipe node)")
     parser.add_argument("--json", action="store_true",
@@ -44,8 +44,8 @@ def _check_arguments(args) -> str | None:
         d = Path(args.data_dir)
         if d.exists() and not d.is_dir():
             return f"--data-dir {d} is not a directory"
-        if (d / "node.json").exists() or (d / "sequencer.wal").exists():
-            return f"--data-dir {d} already holds a chain; rebuild into a new directory"
+        if d.is_dir() and any(d.iterdir()):
+            return f"--data-dir {d} is not empty; rebuild into a new directory"
     return None
 
 

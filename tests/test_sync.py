@@ -19,6 +19,7 @@ import pytest
 
 from circuits.ledger_data import batch_data, read_batch_data
 from node.blocks import MiniBatch, block_hash
+from node.datadir import DataDirMismatch
 from node.executor import Executor, ledger_job
 from node.genesis import Genesis
 from node.pipeline.circuit import LedgerCircuit
@@ -192,9 +193,11 @@ def test_a_node_continues_the_data_dir(commit, tmp_path):
     genesis = genesis_of(CHAIN, accounts_of(wallets.genesis))
     assert genesis.digest == wallets.genesis.digest
     meta = {"chain_id": CHAIN, "log2_rows": LOG2, "seed": "s", "l1": "http://127.0.0.1:1", "rollup": "0x" + "11" * 20}
+    (tmp_path / "d").mkdir()                 # an empty directory is taken as well as none
     continue_data_dir(tmp_path / "d", genesis, out, meta)
-    with pytest.raises(Exception, match="already holds a chain"):
+    with pytest.raises(DataDirMismatch, match="is not empty; rebuild into a new directory"):
         continue_data_dir(tmp_path / "d", genesis, out, meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]      # nothing left beside it
 
     snapshot, skipped = load_newest(tmp_path / "d" / "snapshots", genesis.digest, 1 << LOG2)
     assert skipped == [] and snapshot.height == len(batches) + 1
@@ -298,7 +301,7 @@ def test_sync_rebuilds_from_anvil_and_refuses_what_does_not_rebuild(anvil, ledge
     assert "equals the L1's" in done.stdout and (tmp_path / "d" / "node.json").exists()
     again = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2),
                         "--data-dir", str(tmp_path / "d"))
-    assert again.returncode == 2 and "already holds a chain" in again.stderr
+    assert again.returncode == 2 and "is not empty; rebuild into a new directory" in again.stderr
 
     # Genesis accounts that do not commit to the genesis state commitment: refused, exit 1.
     circuit, pk, _ = ledger_keys
