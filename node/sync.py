@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -41,7 +41,7 @@ from .errors import NodeError
 from .genesis import Genesis
 from .snapshot import Snapshot, write_snapshot
 from .state import LedgerState
-from .transactions import MAX_VALUE, ZERO_ADDRESS
+from .transactions import MAX_VALUE
 from .wal import WriteAheadLog, fsync_dir
 
 __all__ = ["SyncMismatch", "L1Batch", "Rebuilt", "genesis_state", "replay_batch", "rebuild",
@@ -74,7 +74,6 @@ class Rebuilt:
     rows: int = 0                               # rows of every kind replayed
     deposits: int = 0                           # deposits consumed (credited or refunded)
     withdrawals: int = 0
-    batch_commitments: list[bytes] = field(default_factory=list)
 
 
 def _address(value: int, what: str) -> bytes:
@@ -184,7 +183,6 @@ def rebuild(accounts: Sequence[tuple[int, int]], genesis_commitment: bytes, batc
         out.rows += len(batch.transfers)
         out.deposits += deposits
         out.withdrawals += withdrawals
-        out.batch_commitments.append(mine)
         if on_batch is not None:
             on_batch(batch, out)
     return out

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1", required=True, metavar="URL", help="the L1's JSON-RPC URL (http:// or https://)")
     parser.add_argument("--rollup", required=True, metavar="ADDRESS", help="the rollup contract's address on the L1")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="write a new data directory here (absent or empty) that `zkpipe node --data-dir DIR --l1 URL` continues")
+                        help="write a new data directory here (absent or empty) that "
+                             "`zkpipe node --data-dir DIR --l1 URL` continues")
     parser.add_argument("--log2-rows", type=int, default=10,
                         help="the ledger circuit's size the rollup was deployed with (default 10, as zkpipe node)")
     parser.add_argument("--json", action="store_true",
