@@ -16,8 +16,8 @@ from node.l1.embedded import EmbeddedL1
 
 class EmbeddedL1Host:
     """The actor's body: one EmbeddedL1 and its methods, callable by name. Like a node, it
-    keeps what its chain did: every transaction's target, selector and status, and every
-    event emitted (`transactions`, `logs`: the answers of eth_getBlock and eth_getLogs)."""
+    keeps what its chain did: every transaction's target, selector and status
+    (`transactions`), and every event emitted (`logs`, the EmbeddedL1's own record)."""
 
     def __init__(self, chain_id: int = 31337, journal: str | None = None):
         self.l1 = EmbeddedL1(chain_id=chain_id, journal=journal)
@@ -46,7 +46,7 @@ class EmbeddedL1Host:
 
     def _remember(self, to: str, data: bytes, receipt: Receipt) -> None:
         self.history.append({"to": to.lower(), "selector": bytes(data[:4]), "status": receipt.status,
-                             "block": receipt.block_number, "logs": receipt.logs})
+                             "block": receipt.block_number})
 
     def code_at(self, address: str) -> bytes:
         return self.l1.code_at(address)
@@ -64,13 +64,12 @@ class EmbeddedL1Host:
         return self.l1.chain_id
 
     def transactions(self, to: str) -> list[dict]:
-        """The transactions sent to `to`, oldest first (logs left out)."""
-        return [{k: v for k, v in tx.items() if k != "logs"} for tx in self.history if tx["to"] == to.lower()]
+        """The transactions sent to `to`, oldest first."""
+        return [dict(tx) for tx in self.history if tx["to"] == to.lower()]
 
     def logs(self, address: str) -> list:
         """Every event `address` emitted, oldest first."""
-        return [lg for tx in self.history if tx["status"] for lg in tx["logs"]
-                if lg.address.lower() == address.lower()]
+        return self.l1.get_logs(address)
 
     def call(self, to: str, data: bytes, gas: int = 30_000_000, sender: str | None = None) -> bytes:
         return self.l1.call(to, data, gas=gas, sender=sender)
