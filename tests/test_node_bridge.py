@@ -172,6 +172,12 @@ def test_snapshot_carries_the_bridge(tmp_path, genesis):
     assert vars(ledger_job(a)) == vars(ledger_job(b))
     assert a.bridge == [(0, KIND_DEPOSIT, 0xC), (1, KIND_WITHDRAWAL, int.from_bytes(ALICE, "big"))]
     seq.stop()
+    # a sequencer started from the snapshot knows the deposits it logged before it
+    seq = Sequencer(genesis, tmp_path / "sequencer.wal", capacity=1 << LOG2_ROWS,
+                    snapshot=read_snapshot(path, genesis.digest, 1 << LOG2_ROWS))
+    assert seq.snapshot is not None and seq.deposits == 3 and seq.state.balances == ex.state.balances
+    assert seq.add_deposits([make_deposit(2, addr(0xC), 1, L1_SENDER)]) == []
+    seq.stop()
 
 
 def test_withdrawal_address_is_reserved():
