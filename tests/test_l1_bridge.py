@@ -179,13 +179,19 @@ def test_deposits_queue_in_order_with_their_chain(l1):
     events = rollup.deposit_events()
     assert [(d.index, d.l2_address, d.amount, d.l1_sender) for d in events] == \
         [(i, a, v, int(sender, 16)) for i, (a, v) in enumerate(DEPOSITS)]
+    assert len({d.tx_hash for d in events}) == 3 and all(d.block > 0 for d in events)
     assert [d.index for d in rollup.deposit_events(from_index=2)] == [2]
+    # A watcher polling for new deposits finds each once, and a reader from 0 finds them all.
+    assert rollup.deposit_events(from_index=3) == []
+    rollup.deposit(NEWCOMER, 9, sender=sender).check()
+    assert [(d.index, d.amount) for d in rollup.deposit_events(from_index=3)] == [(3, 9)]
+    assert [d.index for d in rollup.deposit_events()] == [0, 1, 2, 3]
     chain = bytes(32)
     for i, (address, amount) in enumerate(DEPOSITS):
         assert rollup.deposit_chain_at(i) == chain
         chain = keccak(chain + address.to_bytes(20, "big") + amount.to_bytes(8, "big"))
     assert rollup.deposit_chain_at(3) == chain
-    assert (rollup.deposit_count(), rollup.deposits_consumed()) == (3, 0)
+    assert (rollup.deposit_count(), rollup.deposits_consumed()) == (4, 0)
 
 
 def test_the_embedded_chain_file_replays_the_history_with_the_same_hashes(tmp_path):

@@ -25,6 +25,7 @@ transaction per block makes it unique, and a replayed journal gives the same has
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import json
 import os
@@ -226,7 +227,9 @@ class EmbeddedL1(L1Client):
 
     def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list[Log]:
         address = address.lower()
-        return [lg for lg in self._logs if lg.address.lower() == address and lg.block_number >= from_block
+        # The record is in block order: skip the blocks before from_block without reading them.
+        start = bisect.bisect_left(self._logs, from_block, key=lambda lg: lg.block_number)
+        return [lg for lg in self._logs[start:] if lg.address.lower() == address
                 and (topic is None or (lg.topics and lg.topics[0] == topic))]
 
     def transaction_input(self, tx_hash: str) -> bytes:

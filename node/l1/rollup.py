@@ -213,6 +213,9 @@ class RollupContract:
     def __init__(self, l1: L1Client, artifact: Artifact, address: str):
         self.l1, self.artifact, self.address = l1, artifact, address
         l1.learn_abi(artifact.abi)
+        # (k, b): deposits from index k on lie in blocks from b on (b: deposit k − 1's block),
+        # so that a watcher polling for new deposits reads only the recent blocks' logs.
+        self._deposits_from = (0, 0)
 
     @classmethod
     def deploy(cls, l1: L1Client, air: Air, vk: VerificationKey, layout: StateLayout, genesis_state: bytes,
@@ -309,12 +312,16 @@ class RollupContract:
 
     def deposit_events(self, from_index: int = 0) -> list[DepositEvent]:
         """The queued deposits from index `from_index` on, in queue order."""
+        known, block = self._deposits_from
         out = [DepositEvent(ev["index"], _as_int(ev["l2Address"]), ev["amount"], _as_int(ev["l1Sender"]),
                             log.block_number, log.tx_hash)
-               for log, ev in self._events("Deposited") if ev["index"] >= from_index]
+               for log, ev in self._events("Deposited", block if from_index >= known else 0)
+               if ev["index"] >= from_index]
         out.sort(key=lambda d: d.index)
         if [d.index for d in out] != list(range(from_index, from_index + len(out))):
             raise L1Error(f"the deposit events of {self.address} from {from_index} are not consecutive")
+        if out and out[-1].index + 1 > known:
+            self._deposits_from = (out[-1].index + 1, out[-1].block)
         return out
 
     def batch_calls(self) -> list[BatchCall]:
