@@ -681,14 +681,15 @@ def _bridge_functions(air: Air) -> str:
     amount_at = sum(f.width for f in transfers.fields[:transfers.fields.index(amount)])
     field_at = {f.name: bridge.row_bytes + sum(g.width for g in bridge.fields[:k]) for k, f in enumerate(bridge.fields)}
     walk = []
-    for part in pub.parts:
+    for k, part in enumerate(pub.parts):
+        last = k == len(pub.parts) - 1      # nothing to find past it
         if part is transfers:
             walk.append(f"transferCount := shr(224, calldataload(p)) transfers := add(p, 4)  // {part.name}")
-            walk.append(f"p := add(transfers, mul(transferCount, {_h(part.record_bytes)}))")
+            walk += [] if last else [f"p := add(transfers, mul(transferCount, {_h(part.record_bytes)}))"]
         elif part is bridge:
             walk.append(f"count := shr(224, calldataload(p)) records := add(p, 4)  // {part.name}")
-            walk.append(f"p := add(records, mul(count, {_h(part.record_bytes)}))")
-        else:
+            walk += [] if last else [f"p := add(records, mul(count, {_h(part.record_bytes)}))"]
+        elif not last:
             walk.append(f"p := add(add(p, 4), mul(shr(224, calldataload(p)), {_h(part.record_bytes)}))  // {part.name}")
     body = "\n".join(" " * 12 + line for line in walk)
     return f"""
