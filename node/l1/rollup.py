@@ -288,12 +288,14 @@ class RollupContract:
         return self.l1.transact(self.address, data, gas=DEPOSIT_GAS, sender=sender, value=int(amount))
 
     def withdraw(self, batch_index: int, index: int, recipient, amount: int, path: Sequence[bytes],
-                 sender: str | None = None) -> Receipt:
+                 sender: str | None = None, *, gas: int = WITHDRAW_GAS) -> Receipt:
         """Claim withdrawal `index` of batch `batch_index`: `amount` wei to `recipient`, proven by
-        `path` (node.l1.withdrawals). Anyone may send it; the money goes to `recipient`."""
+        `path` (node.l1.withdrawals). Anyone may send it; the money goes to `recipient`. A
+        recipient contract that needs more gas to accept a payment than the default leaves
+        (about 150 000) needs a higher `gas`."""
         data = encode_call(self.artifact.abi, "withdraw", int(batch_index), int(index), _address(recipient),
                            int(amount), [bytes(p) for p in path])
-        return self.l1.transact(self.address, data, gas=WITHDRAW_GAS, sender=sender)
+        return self.l1.transact(self.address, data, gas=gas, sender=sender)
 
     # -- the history, from the chain alone ----------------------------------------------------
     def _events(self, name: str, from_block: int = 0) -> list[tuple[Log, dict]]:
