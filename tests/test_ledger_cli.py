@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from circuits.ledger import LedgerJob, save_job
+from circuits.ledger import KIND_DEPOSIT, KIND_WITHDRAWAL, LedgerJob, save_job
 from node.cli import main
 
 K = 6
@@ -12,10 +12,12 @@ K = 6
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    """A folder with a batch file, its proof, and the development keys cached once."""
+    """A folder with a batch file (transfers, a claim, a deposit and a withdrawal), its proof, and
+    the development keys cached once."""
     d = tmp_path_factory.mktemp("ledger_cli")
     job = LedgerJob(batch_index=4, log2_rows=K, old_addresses=[0xA1, 0xB2, 0xC3], old_balances=[100, 50, 7],
-                    transfers=[(0, 1, 30), (1, 3, 70), (2, 0, 7)], claims=[(3, 0xD4)])
+                    transfers=[(0, 1, 30), (1, 3, 70), (2, 0, 7), (2, 2, 40), (0, 0, 20)], claims=[(3, 0xD4)],
+                    bridge=[(3, KIND_DEPOSIT, 0xC3), (4, KIND_WITHDRAWAL, 0xE5)])
     save_job(job, str(d / "batch.json"))
     rc = main(["prove", "--batch", str(d / "batch.json"), "--out", str(d / "proof"),
                "--insecure-dev-setup", "--cache", str(d / "cache"), "--backend", "cpu"])
@@ -46,7 +48,7 @@ def test_prove_then_verify(work, capsys):
                        "--insecure-dev-setup", "--cache", str(d / "cache"), "--backend", "cpu")
     assert rc == 0 and "making INSECURE development keys" not in err
     proven = json.loads(out)
-    assert proven["transfers"] == 3 and proven["proof_bytes"] == (d / "proof2").stat().st_size
+    assert proven["transfers"] == 5 and proven["proof_bytes"] == (d / "proof2").stat().st_size
     assert proven["commitments"] == summary["commitments"]
     assert run(capsys, *verify_args(d, proof="proof2"))[0] == 0
 
@@ -69,11 +71,17 @@ def test_corrupted_proof_is_rejected(work, capsys):
 def test_proof_of_another_batch_is_rejected(work, capsys):
     d, job = work
     other = LedgerJob(job.batch_index, K, job.old_addresses, job.old_balances,
-                      [(0, 1, 31), (1, 3, 70), (2, 0, 7)], job.claims)
+                      [(0, 1, 31)] + job.transfers[1:], job.claims, job.bridge)
     save_job(other, str(d / "other.json"))
     rc, _, err = run(capsys, *verify_args(d, batch="other.json"))
     assert rc == 1 and "is not the expected one" in err
-    later = LedgerJob(job.batch_index + 1, K, job.old_addresses, job.old_balances, job.transfers, job.claims)
+    # The same entries with the withdrawal paid to another L1 address: another batch.
+    other.transfers, other.bridge = job.transfers, [job.bridge[0], (4, KIND_WITHDRAWAL, 0xE6)]
+    save_job(other, str(d / "other.json"))
+    rc, _, err = run(capsys, *verify_args(d, batch="other.json"))
+    assert rc == 1 and "is not the expected one" in err
+    later = LedgerJob(job.batch_index + 1, K, job.old_addresses, job.old_balances, job.transfers, job.claims,
+                      job.bridge)
     save_job(later, str(d / "later.json"))
     rc, _, err = run(capsys, *verify_args(d, batch="later.json"))
     assert rc == 1 and "rejected" in err
