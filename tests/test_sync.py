@@ -352,8 +352,8 @@ def test_an_l1_that_does_not_answer_exits_1():
 def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
     """`zkpipe node` on anvil: transfers, a deposit and a withdrawal, all verified; the node is
     stopped and its data directory deleted; `zkpipe sync` rebuilds the same accounts and the L1's
-    state commitment from anvil alone; `zkpipe node` on the rebuilt directory serves them and
-    proves a new transfer onto the same rollup."""
+    state commitment from anvil alone; `zkpipe node` on the rebuilt directory serves them, takes
+    a deposit queued meanwhile and proves it and a new transfer onto the same rollup."""
     pytest.importorskip("ray")
     import shutil
 
@@ -395,6 +395,8 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
     batches = rollup.last_batch_index()
     assert batches >= 1 and rollup.deposits_consumed() == 1
     shutil.rmtree(tmp_path / "data")
+    late = os.urandom(20)
+    rollup.deposit(late, 999).check()        # queued while no node runs: the rebuilt one takes it
 
     done = zkpipe_sync("--l1", anvil.url, "--rollup", address, "--log2-rows", str(LOG2_ROWS), "--json",
                        "--data-dir", str(tmp_path / "rebuilt"))
@@ -418,11 +420,14 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
         with pytest.raises(RuntimeError, match="'message': 'block 1 was executed before the snapshot"):
             sender.rpc(url, "eth_getBlockByNumber", "0x1", False)
         assert sender.send(url, 1) == 1
+        wait_for(lambda: int(sender.rpc(url, "eth_getBalance", "0x" + late.hex(), "latest"), 16) == 999,
+                 60, "the deposit queued meanwhile credited")
         wait_for(lambda: sender.all_finalized(url), 120, "the new transfer verified on the L1")
         assert node.stop() == 0
     finally:
         node.kill()
-    assert rollup.last_batch_index() == batches + 1
+    assert rollup.last_batch_index() > batches and rollup.deposits_consumed() == 2
     # The continued chain rebuilds too, from the L1 alone.
     done = zkpipe_sync("--l1", anvil.url, "--rollup", address, "--log2-rows", str(LOG2_ROWS))
-    assert done.returncode == 0 and f"rebuilt {batches + 1} batches" in done.stdout, done.stderr
+    assert done.returncode == 0 and f"rebuilt {rollup.last_batch_index()} batches" in done.stdout, done.stderr
+    assert "2 deposits, 1 withdrawals" in done.stdout
