@@ -24,7 +24,7 @@ What the names mean here (docs/node.md has the table of every method):
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from eth_hash.auto import keccak
 
@@ -44,6 +44,7 @@ SUGGESTED_TIP = 1                  # wei; likewise
 BLOCK_GAS_LIMIT = 30_000_000       # reported (at least gasUsed); a mini-batch is bounded by count
 MAX_BULK = 16_000                  # transactions per zkpipe_sendRawTransactions call
 MAX_FEE_HISTORY = 1024             # blocks per eth_feeHistory call
+WITHDRAWN = "withdrawn"            # a withdrawal's status once claimed on the L1
 
 _EMPTY_BLOOM = "0x" + "00" * 256
 _EMPTY_TRIE = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
@@ -104,12 +105,14 @@ def _h(b: bytes) -> str:
 class NodeApi(JsonRpc):
     """The methods; `handle(body)` (from JsonRpc) answers one HTTP body."""
 
-    def __init__(self, sequencer, executor, *, filters: Optional[Filters] = None, l1_batch_offset: int = 1):
+    def __init__(self, sequencer, executor, *, filters: Optional[Filters] = None, l1_batch_offset: int = 1,
+                 withdrawn: Optional[Callable[[int, int], bool]] = None):
         self.sequencer = sequencer
         self.executor = executor
         self.filters = filters or Filters()
         # The L1 numbers proof batches from 1 (0 is genesis), the executor from 0.
         self.l1_batch_offset = l1_batch_offset
+        self.withdrawn = withdrawn    # (L1 batch, index) → claimed on the L1? (None: not asked)
         self.methods = {name: getattr(self, name) for name in dir(self)
                         if name.split("_", 1)[0] in ("eth", "net", "web3", "zkpipe", "txpool")
                         and callable(getattr(self, name))}
@@ -547,18 +550,24 @@ class NodeApi(JsonRpc):
 
     def zkpipe_getWithdrawal(self, params: list) -> Optional[dict]:
         """Where a withdrawal (or a refunded deposit) is paid on the L1: {batchIndex (the L1's
-        numbering), index, recipient, amount, status, path (once the batch is verified, else
-        null)}; null for a hash that is no withdrawal."""
+        numbering), index, recipient, amount, status (executed, proven, verified, or withdrawn
+        once claimed on the L1), path (once the batch is verified, else null)}; null for a hash
+        that is no withdrawal."""
         self._arity(params, 1, 1)
         w = self.executor.withdrawal(_hash(params[0], 0))
         if w is None:
             return None
-        path = None
-        if w.status == VERIFIED:
+        batch, status, path = w.batch_index + self.l1_batch_offset, w.status, None
+        if status == VERIFIED:
             _, paths = withdrawal_tree([withdrawal_leaf(int.from_bytes(r, "big"), a) for r, a in w.leaves])
             path = [_h(node) for node in paths[w.index]]
-        return {"batchIndex": _q(w.batch_index + self.l1_batch_offset), "index": _q(w.index),
-                "recipient": _h(w.recipient), "amount": _q(w.amount), "status": w.status, "path": path}
+            try:
+                if self.withdrawn is not None and self.withdrawn(batch, w.index):
+                    status = WITHDRAWN
+            except Exception:  # noqa: BLE001 - the L1 not answering: what the node knows stands
+                pass
+        return {"batchIndex": _q(batch), "index": _q(w.index), "recipient": _h(w.recipient),
+                "amount": _q(w.amount), "status": status, "path": path}
 
     # -- logs and filters --------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
             again = cast(*args, ok=False)       # refused: AlreadyWithdrawn(batchIndex, index)
             assert again.returncode != 0 and already in again.stderr, again.stderr
             assert int(cast("balance", recipient, "--rpc-url", anvil.url).stdout) == before + amount
+            assert l2.rpc(url, "zkpipe_getWithdrawal", tx)["status"] == "withdrawn"
         assert int(cast("balance", rollup, "--rpc-url", anvil.url).stdout) == \
             escrow + DEPOSIT - WITHDRAWN - GENESIS_WITHDRAWN
         assert node.stop() == 0, node.output()

@@ -130,6 +130,12 @@ def test_withdrawal_debits_the_sender_and_is_claimable_once_verified(tmp_path, g
     root, _ = withdrawal_tree([withdrawal_leaf(alice, 300), withdrawal_leaf(alice, 5)])
     path = [bytes.fromhex(x[2:]) for x in got["path"]]
     assert root_of_path(withdrawal_leaf(alice, 300), 0, path) == root
+    # claimed on the L1 (as the L1 answers for L1 batch 1, leaf 0); an L1 that fails changes nothing
+    api.withdrawn = lambda b, i: (b, i) == (1, 0)
+    assert api.zkpipe_getWithdrawal(["0x" + w1.hash.hex()])["status"] == "withdrawn"
+    assert api.zkpipe_getWithdrawal(["0x" + w2.hash.hex()])["status"] == VERIFIED
+    api.withdrawn = lambda b, i: 1 / 0
+    assert api.zkpipe_getWithdrawal(["0x" + w1.hash.hex()])["status"] == VERIFIED
     seq.stop()
 
 

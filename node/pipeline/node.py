@@ -155,7 +155,8 @@ class RollupNode:
             self.genesis, str(self.data.wal.resolve()), self.executor,
             log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
             rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows,
-            snapshot_dir=str(self.data.snapshots.resolve()))
+            snapshot_dir=str(self.data.snapshots.resolve()),
+            rollup=(self.l1_spec, self.rollup.artifact, self.rollup.address))
         self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
         info = ray.get(self.sequencer.ready.remote())
         self.rpc_url = info["rpc_url"]

@@ -153,11 +153,12 @@ class ExecutorView:
 
 class SequencerActor:
     """A Sequencer with its cutting thread, the admission gate, and (with `rpc_port` not None)
-    the JSON-RPC server on 127.0.0.1."""
+    the JSON-RPC server on 127.0.0.1, which asks the L1 `rollup` names (L1 spec, artifact,
+    address) whether a verified withdrawal was claimed."""
 
     def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None,
-                 max_backlog: int | None = None, snapshot_dir: str | None = None):
+                 max_backlog: int | None = None, snapshot_dir: str | None = None, rollup: tuple | None = None):
         from node.sequencer import Sequencer
         from node.snapshot import load_newest
 
@@ -188,7 +189,7 @@ class SequencerActor:
         if rpc_port is not None:
             from node.eth_api import NodeApi
             from node.rpc import RpcServer
-            self.api = NodeApi(self.front, ExecutorView(executor, genesis))
+            self.api = NodeApi(self.front, ExecutorView(executor, genesis), withdrawn=_claims(rollup))
             self.server = RpcServer(self.api, "127.0.0.1", rpc_port).start()
         self.sequencer.start(on_cut=self._on_cut, on_tick=self._on_tick)
 
@@ -269,6 +270,18 @@ class SequencerActor:
             for index, last_block in sealed:
                 self.sequencer.record_seal(index, last_block)
         ray.get(self.executor.release.remote([index for index, _ in sealed]))
+
+
+def _claims(rollup: tuple | None):
+    """`Rollup.isWithdrawn` on the L1 that (L1 spec, rollup artifact, address) name, for
+    zkpipe_getWithdrawal's status; None without one."""
+    if rollup is None:
+        return None
+    from node.l1.rollup import RollupContract
+
+    from .l1spec import connect_l1
+    spec, artifact, address = rollup
+    return RollupContract(connect_l1(spec), artifact, address).is_withdrawn
 
 
 class ExecutorActor:
