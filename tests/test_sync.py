@@ -431,3 +431,40 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
     done = zkpipe_sync("--l1", anvil.url, "--rollup", address, "--log2-rows", str(LOG2_ROWS))
     assert done.returncode == 0 and f"rebuilt {rollup.last_batch_index()} batches" in done.stdout, done.stderr
     assert "2 deposits, 1 withdrawals" in done.stdout
+
+
+def test_an_l1_without_batches_is_continued_from_genesis(commit, tmp_path):
+    from node.sequencer import Sequencer
+
+    wallets = Wallets(random.Random(5))
+    accounts = accounts_of(wallets.genesis)
+    genesis_commitment = commit.state(LedgerState.from_genesis(wallets.genesis, 1 << LOG2))
+    out = rebuild(accounts, genesis_commitment, [], 1 << LOG2, commit.state)
+    assert (out.batches, out.state_commitment) == (0, genesis_commitment)
+    genesis = genesis_of(CHAIN, accounts)
+    continue_data_dir(tmp_path / "d", genesis, out, {"chain_id": CHAIN})
+    snapshot, _ = load_newest(tmp_path / "d" / "snapshots", genesis.digest, 1 << LOG2)
+    seq = Sequencer(genesis, tmp_path / "d" / "sequencer.wal", capacity=1 << LOG2, snapshot=snapshot)
+    try:
+        node = Executor(genesis, log2_rows=LOG2, batch_deadline=None)
+        node.restore(snapshot)
+        assert (node.height, node.batch_count, node.finalized_height) == (1, 0, 0)
+        results, _ = seq.admit(seq.recover([sign_transfer(wallets.keys[1], chain_id=CHAIN, nonce=0,
+                                                          to=wallets.fresh[1], value=5)]))
+        assert results[0].to == wallets.fresh[1]
+        node.apply(seq.cut())
+        assert node.seal().index == 0            # the L1's batch 1
+    finally:
+        seq.wal.close()
+
+
+def test_a_genesis_file_needs_accounts_by_ascending_address():
+    accounts = [(0x22 << 152, 5), (0x11 << 152, 7)]
+    with pytest.raises(SyncMismatch, match="another order than ascending address"):
+        genesis_of(CHAIN, accounts)
+    with pytest.raises(SyncMismatch, match="genesis: address 0x11.* holds slots 0 and 1"):
+        rebuild([(0x11 << 152, 1), (0x11 << 152, 2)], b"", [], 8, lambda s: b"")
+    with pytest.raises(SyncMismatch, match="genesis slot 0: 0 is not a non-zero 20-byte address"):
+        rebuild([(0, 1)], b"", [], 8, lambda s: b"")
+    with pytest.raises(SyncMismatch, match="genesis: 3 accounts do not fit the ledger's 2 slots"):
+        rebuild([(1, 1), (2, 1), (3, 1)], b"", [], 2, lambda s: b"")
