@@ -35,13 +35,13 @@ ROLLUP_FILE = "Rollup.sol"
 # Gas limits are explicit (node estimates are unreliable for verifiers): generous ceilings,
 # several times what a proof of any example circuit costs, well below a block.
 SUBMIT_GAS = 1_500_000
+VERIFY_GAS = 1_500_000
 # A batch's published data costs gas by the byte: calldata (up to 16), the DA check (hashing,
 # parsing, interpolating: about 44 a byte for the ledger at 2^10, bench.gas) and the bridge
 # records (about 45 a byte of theirs). A whole ledger batch at 2^10 spends 66 a byte of its
-# proof; submitBatch's limit grows by 96 a byte, up to a block's worth.
-SUBMIT_GAS_PER_BYTE = 96
-SUBMIT_GAS_CAP = 30_000_000
-VERIFY_GAS = 1_500_000
+# proof; the limits of verifying and submitting grow by 96 a byte, up to a block's worth.
+GAS_PER_PROOF_BYTE = 96
+GAS_CAP = 30_000_000
 DEPLOY_GAS = 8_000_000
 VIEW_GAS = 100_000
 # Per byte of genesis accounts at deployment: calldata (16), the event's data (8), reading and
@@ -55,6 +55,11 @@ WITHDRAW_GAS = 200_000
 
 GENESIS_ACCOUNT_BYTES = 28      # address (20) ‖ balance (8, big-endian)
 MAX_AMOUNT = (1 << 64) - 1      # an L2 balance or amount, and so a deposit, lies in [0, 2^64)
+
+
+def proof_gas(base: int, proof: bytes) -> int:
+    """A gas limit for a transaction carrying `proof` (with its published data)."""
+    return min(base + GAS_PER_PROOF_BYTE * len(proof), GAS_CAP)
 
 
 def state_commitment(points) -> bytes:
@@ -113,13 +118,13 @@ class VerifierContract:
 
     def verify(self, proof: bytes, public_inputs) -> Receipt:
         """Verify in a transaction (to measure gas); status tells accept or reject."""
-        return self.l1.transact(self.address, self.calldata(proof, public_inputs), gas=VERIFY_GAS)
+        return self.l1.transact(self.address, self.calldata(proof, public_inputs), gas=proof_gas(VERIFY_GAS, proof))
 
     def accepts(self, proof: bytes, public_inputs) -> bool:
         """True iff the contract accepts (a read-only call; a revert means reject)."""
         from .errors import TransactionReverted
         try:
-            out = self.l1.call(self.address, self.calldata(proof, public_inputs), gas=VERIFY_GAS)
+            out = self.l1.call(self.address, self.calldata(proof, public_inputs), gas=proof_gas(VERIFY_GAS, proof))
         except TransactionReverted:
             return False
         return decode_result(self.artifact.abi, "verifyProof", out)[0] is True
@@ -350,7 +355,7 @@ class RollupContract:
         receipt's status says whether it was accepted; `.check()` raises TransactionReverted
         with the contract's error. The gas limit defaults to one that grows with the data."""
         if gas is None:
-            gas = min(SUBMIT_GAS + SUBMIT_GAS_PER_BYTE * len(proof), SUBMIT_GAS_CAP)
+            gas = proof_gas(SUBMIT_GAS, proof)
         data = encode_call(self.artifact.abi, "submitBatch", int(batch_index), bytes(proof),
                            [int(v) for v in public_inputs])
         return self.l1.transact(self.address, data, gas=gas, sender=sender)
