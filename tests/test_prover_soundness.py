@@ -9,6 +9,7 @@ import pytest
 
 from kernels import get_backend
 from kernels.params import R_MODULUS
+from prover.air import Air, AirBuilder
 from prover.errors import InvalidProof, InvalidTrace
 from prover.proof import Proof
 from prover.prove import prove
@@ -72,6 +73,34 @@ def test_unbalanced_multiset_sum_is_rejected():
         prove(air, pk, bad, pub, BE)
     with pytest.raises(InvalidProof):
         verify(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes())
+
+
+class _ValuesIntoPairs(Air):
+    """A lookup of single values v into the pairs (slot, tag): v counts as the pair (v, 0)."""
+
+    name = "values_into_pairs"
+    witness_columns = ("v", "tag", "uses")
+    fixed_columns = ("slot",)
+
+    def fixed_values(self, n: int):
+        return {"slot": list(range(n))}
+
+    def eval(self, b: AirBuilder) -> None:
+        b.multiset_sum([(1, b.cur("v")), (-b.cur("uses"), (b.cur("slot"), b.cur("tag")))], "mixed_widths")
+
+
+def test_single_values_and_pairs_share_one_sum():
+    air = _ValuesIntoPairs()
+    pk, vk = keys_for(air, 3)
+    v = [3, 3, 5, 0, 7, 3, 1, 1]
+    trace = {"v": v, "tag": [0] * 8, "uses": [v.count(i) for i in range(8)]}
+    assert verify(air, vk, {}, prove(air, pk, trace, {}, BE).to_bytes())
+    # Slot 3's pair is (3, 5) now: the single value 3 is (3, 0), which is not in the table.
+    bad = dict(trace, tag=[0, 0, 0, 5, 0, 0, 0, 0])
+    with pytest.raises(InvalidTrace):
+        prove(air, pk, bad, {}, BE)
+    with pytest.raises(InvalidProof):
+        verify(air, vk, {}, prove(air, pk, bad, {}, BE, refuse_invalid=False).to_bytes())
 
 
 def test_every_single_byte_change_is_rejected():
