@@ -376,8 +376,8 @@ class ExecutorActor:
         """Start from a snapshot (before any replay): its sealed batches not yet verified are
         sealed again, to be released as replayed ones are."""
         self.executor.restore(snapshot)
-        self.executed = snapshot.transfers + snapshot.deposits
-        self.verified_transfers = snapshot.transfers - sum(len(p.rows) for p in snapshot.pending)
+        self.executed = snapshot.transfers + snapshot.deposits   # rows: transfers and deposits
+        self.verified_transfers = self.executed - sum(len(p.rows) for p in snapshot.pending)
         self.snapshot_height, self._snapshot_at = snapshot.height, time.monotonic()
         return self._take()
 
