@@ -212,14 +212,24 @@ contract Rollup is ZkpipeVerifierBase {
         uint256 width = 1;
         while (width < count) width <<= 1;
         leaves = new bytes32[](count == 0 ? 0 : width);
-        for (uint256 j = 0; j < count; j++) {
-            (uint256 row, uint256 kind, address account, uint256 amount) = _bridgeRecord(records, j, transfers);
-            if (row >= transferCount) revert EmptyBridgeRow(row);
-            if (kind & KIND_DEPOSIT != 0) {
-                chain = _chainDeposit(chain, account, amount);
-                deposits++;
+        // Counters below the record count (< 2^32): no overflow checks; leaves written past
+        // the array's length word without bounds checks (withdrawals ≤ count ≤ width).
+        unchecked {
+            for (uint256 j = 0; j < count; j++) {
+                (uint256 row, uint256 kind, address account, uint256 amount) = _bridgeRecord(records, j, transfers);
+                if (row >= transferCount) revert EmptyBridgeRow(row);
+                if (kind & KIND_DEPOSIT != 0) {
+                    chain = _chainDeposit(chain, account, amount);
+                    deposits++;
+                }
+                if (kind & KIND_WITHDRAWAL != 0) {
+                    bytes32 leaf = _withdrawalLeaf(account, amount);
+                    assembly {
+                        mstore(add(add(leaves, 0x20), shl(5, withdrawals)), leaf)
+                    }
+                    withdrawals++;
+                }
             }
-            if (kind & KIND_WITHDRAWAL != 0) leaves[withdrawals++] = _withdrawalLeaf(account, amount);
         }
         return (chain, deposits, leaves, withdrawals);
     }
@@ -254,14 +264,19 @@ contract Rollup is ZkpipeVerifierBase {
 
     /// The root over the first `count` leaves, padded with zeros to a power of two and hashed
     /// pairwise (node.l1.withdrawals computes the same); `leaves` is overwritten.
-    function _merkleRoot(bytes32[] memory leaves, uint256 count) private pure returns (bytes32) {
-        uint256 width = 1;
-        while (width < count) width <<= 1;
-        for (; width > 1; width >>= 1) {
-            for (uint256 i = 0; i < width / 2; i++) {
-                leaves[i] = _hashPair(leaves[2 * i], leaves[2 * i + 1]);
+    function _merkleRoot(bytes32[] memory leaves, uint256 count) private pure returns (bytes32 root) {
+        assembly {
+            let base := add(leaves, 0x20)
+            let width := 1
+            for {} lt(width, count) {} { width := shl(1, width) }
+            // Level by level in place: node i of the next level is the hash of the 64 bytes at
+            // words 2i, 2i+1, which no earlier write (words < i) has touched.
+            for {} gt(width, 1) { width := shr(1, width) } {
+                for { let i := 0 } lt(i, shr(1, width)) { i := add(i, 1) } {
+                    mstore(add(base, shl(5, i)), keccak256(add(base, shl(6, i)), 0x40))
+                }
             }
+            root := mload(base)
         }
-        return leaves[0];
     }
 }

@@ -258,6 +258,22 @@ def test_a_batch_consumes_its_deposits_in_order_and_records_its_withdrawals(l1, 
     assert rollup.escrow() == escrow - sum(v for _, v in WITHDRAWALS)
 
 
+def test_five_withdrawals_root_and_paths_agree_with_the_python_tree(l1, rollup):
+    """Five leaves pad to eight: three levels, padding at each."""
+    paid = [(RECIPIENTS[i % 3] + 0x100 * i, 11 * (i + 1)) for i in range(5)]
+    pk, _ = keys()
+    trace, pub = build_trace(job([(KIND_WITHDRAWAL, i % 4, v, r) for i, (r, v) in enumerate(paid)]))
+    rollup.submit_batch(1, prove(Ledger(LOG2), pk, trace, pub, BE).to_bytes(), [pub["batch_index"]]).check()
+    root, paths = withdrawal_tree([withdrawal_leaf(r, v) for r, v in paid])
+    assert rollup.withdrawal_root(1) == root and all(len(p) == 3 for p in paths)
+    for index in (4, 0, 3):
+        recipient, amount = paid[index]
+        before = l1.balance(f"0x{recipient:040x}")
+        rollup.withdraw(1, index, recipient, amount, paths[index]).check()
+        assert l1.balance(f"0x{recipient:040x}") == before + amount
+    assert [rollup.is_withdrawn(1, i) for i in range(8)] == [True, False, False, True, True, False, False, False]
+
+
 def test_withdrawal_paths_for_another_leaf_are_refused(rollup):
     rollup.submit_batch(1, *proven("honest")).check()
     leaves = [withdrawal_leaf(a, v) for a, v in WITHDRAWALS]
