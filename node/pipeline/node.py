@@ -337,7 +337,9 @@ class RollupNode:
             checked = time.monotonic()
             while not self._pump_stop.wait(DEPOSIT_POLL_S):
                 try:
-                    found = self.rollup.deposit_events(from_index=next_deposit)
+                    # A view call each tick; the logs are read only when the queue grew.
+                    found = (self.rollup.deposit_events(from_index=next_deposit)
+                             if self.rollup.deposit_count() > next_deposit else [])
                     if found:
                         deposits = [make_deposit(d.index, d.l2_address.to_bytes(20, "big"), d.amount,
                                                  d.l1_sender.to_bytes(20, "big"), d.block) for d in found]
