@@ -276,11 +276,19 @@ class NodeApi(JsonRpc):
                     or any(a > b for a, b in zip(percentiles, percentiles[1:]))):
                 raise _invalid(2, "reward percentiles must be increasing numbers in [0, 100]")
         count = min(count, newest + 1)
-        oldest = newest - count + 1
         ratios = []
-        for n in range(oldest, newest + 1):
-            used = TRANSFER_GAS * len(self.executor.block(n).transfers)
+        for n in range(newest, newest - count, -1):
+            try:
+                block = self.executor.block(n)
+            except HistoryUnavailable:
+                if not ratios:
+                    raise
+                break       # before the snapshot the node started from: fewer blocks, as geth answers
+            used = TRANSFER_GAS * len(block.transfers)
             ratios.append(used / max(BLOCK_GAS_LIMIT, used))
+        ratios.reverse()
+        count = len(ratios)
+        oldest = newest - count + 1
         out = {"oldestBlock": _q(oldest), "baseFeePerGas": [_q(BASE_FEE)] * (count + 1),
                "gasUsedRatio": ratios, "baseFeePerBlobGas": ["0x1"] * (count + 1),
                "blobGasUsedRatio": [0.0] * count}

@@ -419,6 +419,8 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
         # Blocks before the rebuilt state were never on the L1: a clear error, not a guess.
         with pytest.raises(RuntimeError, match="'message': 'block 1 was executed before the snapshot"):
             sender.rpc(url, "eth_getBlockByNumber", "0x1", False)
+        fees = sender.rpc(url, "eth_feeHistory", "0xa", "latest", [50])     # as wallets ask it
+        assert int(fees["oldestBlock"], 16) == batches + 1 and len(fees["gasUsedRatio"]) == 1
         assert sender.send(url, 1) == 1
         wait_for(lambda: int(sender.rpc(url, "eth_getBalance", "0x" + late.hex(), "latest"), 16) == 999,
                  60, "the deposit queued meanwhile credited")
