@@ -426,3 +426,29 @@ def test_the_hosted_embedded_l1_answers_the_history_readers():
     finally:
         if started:
             ray.shutdown()
+
+
+@pytest.mark.parametrize("bridge_fields, row_bytes", [
+    ((("kind", 2, "is_deposit"), ("address", 20, "bridge_addr")), 4),      # a kind of two bytes
+    ((("kind", 1, "is_deposit"), ("address", 20, "bridge_addr")), 3),      # rows of three bytes
+    ((("kind", 1, "is_deposit"),), 4),                                     # no address
+])
+def test_the_verifier_writer_refuses_a_bridge_part_the_rollup_cannot_read(bridge_fields, row_bytes):
+    """Rollup.sol reads records of (row 4, kind 1, address 20): a circuit publishing another
+    shape under the name `bridge` gets no verifier for the rollup, rather than one whose
+    reader walks the wrong bytes."""
+    from prover.errors import InvalidCircuit
+    from prover.keys import dev_keys
+    from prover.publication import Publication, PublishedField, PublishedPart
+    from prover.solidity import verifier_source
+
+    class OtherBridge(Ledger):
+        publication = Publication(Ledger.publication.parts[:2] + (PublishedPart(
+            "bridge", tuple(PublishedField(name, width, ((col, 1),)) for name, width, col in bridge_fields),
+            row_bytes=row_bytes),))
+
+    air = OtherBridge(3)
+    _, vk = dev_keys(air, 3, b"other bridge", BE)
+    verifier_source(air, vk)                      # the verifier alone does not care
+    with pytest.raises(InvalidCircuit, match="bridge part"):
+        verifier_source(air, vk, layout=air.state_layout)
