@@ -170,6 +170,17 @@ def test_genesis_not_funded_is_refused(l1, value):
     assert decode_error(rollup_abi(), e.value.data) == ("GenesisNotFunded", (sum(BALANCES), value))
 
 
+def test_genesis_accounts_of_a_broken_length_are_refused(l1):
+    from node.l1.abi import encode_constructor
+
+    _, vk = keys()
+    art = compile_rollup(Ledger(LOG2), vk, Ledger.state_layout)
+    args = encode_constructor(art.abi, genesis_commitment(), "0x" + "00" * 20, CHAIN_ID, bytes(27))
+    with pytest.raises(L1Error) as e:
+        l1.deploy(art.bytecode, args, gas=8_000_000)
+    assert decode_error(rollup_abi(), e.value.data) == ("InvalidGenesisAccounts", (27,))
+
+
 def test_deposits_queue_in_order_with_their_chain(l1):
     rollup = deploy(l1)
     sender = l1.accounts[3]
