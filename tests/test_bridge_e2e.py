@@ -5,7 +5,7 @@ the L1 (an HTTP relay holds its transactions), and the restarted node neither lo
 the deposit; transfers and withdrawals follow (one of value deposited, one of genesis value, so
 the escrow of the genesis total pays it); once their batch is verified, `zkpipe_getWithdrawal`
 gives the path, `withdraw` pays the L1 recipient exactly the amount, and a second claim is
-refused."""
+refused. A deposit the L2 cannot credit is refunded the same way, to its L2 address on the L1."""
 
 import json
 import subprocess
@@ -31,7 +31,7 @@ DEPOSITOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b786
 CLAIMER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 USER_KEY = bytes.fromhex("33" * 32)           # an L2 user with nothing on the L1
 USER = "0x" + address_of(USER_KEY).hex()
-DEPOSIT, SENT, WITHDRAWN, GENESIS_WITHDRAWN = 10**15, 10**14, 3 * 10**14, 12345
+DEPOSIT, SENT, WITHDRAWN, GENESIS_WITHDRAWN, REFUNDED = 10**15, 10**14, 3 * 10**14, 12345, 777
 
 
 def cast(*args, ok=True):
@@ -72,11 +72,17 @@ def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
         url = node.wait_running()
         assert int(l2.rpc(url, "eth_getBalance", USER, "latest"), 16) == DEPOSIT
 
-        # 3. a transfer and two withdrawals (one of deposited value, one of genesis value)
+        # 3. a deposit the L2 cannot credit (to the withdrawal address: refunded on the L1), a
+        #    transfer and two withdrawals (one of deposited value, one of genesis value)
+        cast("send", rollup, "deposit(address)", "0x" + WITHDRAWAL_ADDRESS.hex(), "--value", str(REFUNDED),
+             "--private-key", DEPOSITOR_KEY, "--rpc-url", anvil.url)
+        refund = "0x" + deposit_hash(1).hex()
+        wait_for(lambda: l2.rpc(url, "eth_getTransactionReceipt", refund) is not None, 30, "the refund executed")
+        assert l2.rpc(url, "eth_getTransactionReceipt", refund)["status"] == "0x0"
         raws = [sign_transfer(USER_KEY, chain_id=CHAIN, nonce=0, to=bytes(19) + b"\x99", value=SENT),
                 sign_transfer(USER_KEY, chain_id=CHAIN, nonce=1, to=WITHDRAWAL_ADDRESS, value=WITHDRAWN),
                 sign_transfer(keys[0], chain_id=CHAIN, nonce=0, to=WITHDRAWAL_ADDRESS, value=GENESIS_WITHDRAWN)]
-        hashes = [l2.rpc(url, "eth_sendRawTransaction", "0x" + raw.hex()) for raw in raws]
+        hashes = [l2.rpc(url, "eth_sendRawTransaction", "0x" + raw.hex()) for raw in raws] + [refund]
         claims = {}
 
         def verified():
@@ -88,12 +94,13 @@ def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
             return True
         wait_for(verified, 240, "the withdrawals' batches verified on the L1")
         assert int(l2.rpc(url, "eth_getBalance", USER, "latest"), 16) == DEPOSIT - SENT - WITHDRAWN
-        assert cast("call", rollup, "depositsConsumed()(uint256)", "--rpc-url", anvil.url).stdout.split()[0] == "1"
+        assert cast("call", rollup, "depositsConsumed()(uint256)", "--rpc-url", anvil.url).stdout.split()[0] == "2"
 
         # 4. the claims, sent by a third account: each recipient receives exactly its amount, once
         already = cast("sig", "AlreadyWithdrawn(uint256,uint256)").stdout.strip()
         for tx, recipient, amount in [(hashes[1], USER, WITHDRAWN),
-                                      (hashes[2], "0x" + address_of(keys[0]).hex(), GENESIS_WITHDRAWN)]:
+                                      (hashes[2], "0x" + address_of(keys[0]).hex(), GENESIS_WITHDRAWN),
+                                      (refund, "0x" + WITHDRAWAL_ADDRESS.hex(), REFUNDED)]:
             w = claims[tx]
             assert (w["recipient"], int(w["amount"], 16)) == (recipient, amount)
             args = ["send", rollup, "withdraw(uint256,uint256,address,uint256,bytes32[])", str(int(w["batchIndex"], 16)),
@@ -114,7 +121,7 @@ def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
         # the log holds the deposit once, and it was credited once
         ex = wal_replay(data, genesis)
         executed = [t.hash for b in ex.blocks[1:] for t in b.transfers]
-        assert executed.count(deposit_hash(0)) == 1 and ex.deposits == 1
+        assert executed.count(deposit_hash(0)) == 1 and ex.deposits == 2
     finally:
         if node is not None:
             node.kill()
