@@ -4,8 +4,9 @@ commitments batch by batch, and (with --data-dir) leave a data directory `zkpipe
     zkpipe sync --l1 http://127.0.0.1:8545 --rollup 0x5FbDB2315678afecb367f032d93F642f64180aa3 \\
                 --data-dir /var/lib/zkpipe
 
-It reads the rollup's Genesis event (the accounts must commit to the genesis state commitment
-under the keys of --log2-rows, the same development keys `zkpipe node` uses), then every verified
+It checks that the contract is the rollup of the keys of --log2-rows (the same development keys
+`zkpipe node` uses), reads its Genesis event (the accounts must commit to the genesis state
+commitment under those keys), then every verified
 batch's submitBatch calldata (the batch's data travels at the end of its proof) and replays it
 (node/sync.py). Exit status: 0 when every state it reached equals the L1's; 1 when one does not
 (the genesis or the batch is named), or the L1 cannot be read; 2 for bad arguments or a data
@@ -48,6 +49,23 @@ def _check_arguments(args) -> str | None:
         if d.is_dir() and any(d.iterdir()):
             return f"--data-dir {d} is not empty; rebuild into a new directory"
     return None
+
+
+def runs_compiled_code(runtime: bytes, compiled: bytes) -> bool:
+    """Whether deployed code `runtime` is the compiled runtime code `compiled` with only its
+    immutables filled in: solc leaves each immutable's place as 32 zero bytes, which the
+    constructor overwrites; every other byte must be the same."""
+    if len(runtime) != len(compiled):
+        return False
+    run, filled = 0, [False] * len(compiled)
+    for i, byte in enumerate(compiled + b"\x01"):
+        if byte == 0:
+            run += 1
+            continue
+        if run >= 32:
+            filled[i - run:i] = [True] * run
+        run = 0
+    return all(a == b or filled[i] for i, (a, b) in enumerate(zip(runtime, compiled)))
 
 
 def command(args) -> int:
@@ -94,6 +112,12 @@ def _sync(args) -> int:
 
     l1 = RpcL1(args.l1, timeout=30.0)
     rollup = RollupContract.at(l1, air, vk, layout, args.rollup)
+    # Every check below trusts the contract to have verified each batch: it must be the rollup
+    # of these keys, not merely a contract that emits the same events.
+    if not runs_compiled_code(l1.code_at(rollup.address), rollup.artifact.deployed_bytecode):
+        raise SyncMismatch(f"the contract at {rollup.address} is not the rollup of the ledger circuit at 2^{k} "
+                           f"rows with zkpipe node's development keys (its code differs): another "
+                           f"--log2-rows, or not a zkpipe rollup")
     height = rollup.last_batch_index()
     genesis = rollup.genesis_event()
     calls = [c for c in rollup.batch_calls() if c.batch_index <= height]

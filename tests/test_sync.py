@@ -309,9 +309,10 @@ def test_sync_rebuilds_from_anvil_and_refuses_what_does_not_rebuild(anvil, ledge
     refused = zkpipe_sync("--l1", anvil.url, "--rollup", other.address, "--log2-rows", str(LOG2))
     assert refused.returncode == 1
     assert "genesis: the L1's genesis accounts commit to 0x" in refused.stderr
-    # The same L1 read with another circuit size: its keys commit otherwise.
+    # The same L1 read with another circuit size: not the rollup of those keys.
     refused = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2 + 1))
-    assert refused.returncode == 1 and "genesis: " in refused.stderr
+    assert refused.returncode == 1
+    assert f"the contract at {rollup.address} is not the rollup of the ledger circuit at 2^{LOG2 + 1}" in refused.stderr
 
     # A batch the L1 verified (the circuit lets any empty slot be claimed) that this ledger, whose
     # slots fill in order, cannot hold: refused, naming the batch.
@@ -470,3 +471,13 @@ def test_a_genesis_file_needs_accounts_by_ascending_address():
         rebuild([(0, 1)], b"", [], 8, lambda s: b"")
     with pytest.raises(SyncMismatch, match="genesis: 3 accounts do not fit the ledger's 2 slots"):
         rebuild([(1, 1), (2, 1), (3, 1)], b"", [], 2, lambda s: b"")
+
+
+def test_deployed_code_differs_from_compiled_only_in_immutables():
+    from node.sync_command import runs_compiled_code
+    compiled = b"\x60\x01" + bytes(32) + b"\x56\x00\x5b" + bytes(32)
+    filled = b"\x60\x01" + bytes(12) + b"\xaa" * 20 + b"\x56\x00\x5b" + bytes(31) + b"\x07"
+    assert runs_compiled_code(compiled, compiled) and runs_compiled_code(filled, compiled)
+    assert not runs_compiled_code(filled[:-1], compiled)                      # another length
+    assert not runs_compiled_code(b"\x60\x02" + filled[2:], compiled)          # code changed
+    assert not runs_compiled_code(filled[:35] + b"\x01" + filled[36:], compiled)  # a lone zero byte
