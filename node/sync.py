@@ -128,7 +128,9 @@ def replay_batch(state: LedgerState, batch: L1Batch) -> tuple[int, int]:
         if not (0 <= f < claimed and 0 <= d < claimed):
             raise SyncMismatch(f"{where} row {row}: slots {f} → {d} are not both claimed ({claimed} are)")
         if kind == KIND_DEPOSIT:
-            if f != d or work.addresses[d] != _address(address, f"{where} row {row}: deposit"):
+            if f != d:
+                raise SyncMismatch(f"{where} row {row}: a deposit names slots {f} and {d}")
+            if work.addresses[d] != _address(address, f"{where} row {row}: deposit"):
                 raise SyncMismatch(f"{where} row {row}: a deposit to slot {d} names "
                                    f"0x{address:040x}, not the slot's address")
             balances[d] += amount

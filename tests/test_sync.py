@@ -173,6 +173,8 @@ def test_bridge_rows_and_nonces():
     (L1Batch(1, [(1, 1, 5)], [], [(0, 1, 7)], b""), "a deposit to slot 1 names 0x0+7, not the slot's"),
     (L1Batch(1, [(1, 1, 5)], [], [(0, 3, 7)], b""), "a refund names slots 1 and 1"),
     (L1Batch(1, [(0, 1, 5)], [], [(0, 2, 7)], b""), "a withdrawal names slots 0 and 1"),
+    (L1Batch(1, [(0, 1, 5)], [], [(0, 1, 7)], b""), "a deposit names slots 0 and 1"),
+    (L1Batch(1, [(1, 1, 5)], [], [(0, 7, 7)], b""), "row 0: unknown bridge kind 7"),
 ])
 def test_data_no_state_follows_from_is_refused_whole(batch, why):
     s = state_with(100, 50)
