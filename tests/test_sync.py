@@ -351,12 +351,16 @@ def test_an_l1_that_does_not_answer_exits_1():
 
 # -- a devnet on anvil, its data directory deleted, rebuilt and continued --------------------
 
+CAST = REPO / "tests" / "clients" / "node_modules" / ".bin" / "cast"
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not CAST.exists(), reason="cast not installed (bash scripts/setup.sh)")
 def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
     """`zkpipe node` on anvil: transfers, a deposit and a withdrawal, all verified; the node is
     stopped and its data directory deleted; `zkpipe sync` rebuilds the same accounts and the L1's
     state commitment from anvil alone; `zkpipe node` on the rebuilt directory serves them, takes
-    a deposit queued meanwhile and proves it and a new transfer onto the same rollup."""
+    a deposit queued meanwhile and proves it and a transfer sent with cast onto the same rollup."""
     pytest.importorskip("ray")
     import shutil
 
@@ -424,7 +428,10 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
             sender.rpc(url, "eth_getBlockByNumber", "0x1", False)
         fees = sender.rpc(url, "eth_feeHistory", "0xa", "latest", [50])     # as wallets ask it
         assert int(fees["oldestBlock"], 16) == batches + 1 and len(fees["gasUsedRatio"]) == 1
-        assert sender.send(url, 1) == 1
+        # A wallet's own flow on the rebuilt node (nonce, fees, receipt): foundry's cast.
+        sent = subprocess.run([str(CAST), "send", "--rpc-url", url, "--private-key", "0x" + keys[0].hex(),
+                               "0x" + fresh.hex(), "--value", "5", "--json"], capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0 and json.loads(sent.stdout)["status"] == "0x1", sent.stderr
         wait_for(lambda: int(sender.rpc(url, "eth_getBalance", "0x" + late.hex(), "latest"), 16) == 999,
                  60, "the deposit queued meanwhile credited")
         wait_for(lambda: sender.all_finalized(url), 120, "the new transfer verified on the L1")
