@@ -314,7 +314,8 @@ def test_sync_rebuilds_from_anvil_and_refuses_what_does_not_rebuild(anvil, ledge
     # The same L1 read with another circuit size: not the rollup of those keys.
     refused = zkpipe_sync("--l1", anvil.url, "--rollup", rollup.address, "--log2-rows", str(LOG2 + 1))
     assert refused.returncode == 1
-    assert f"the contract at {rollup.address} is not the rollup of the ledger circuit at 2^{LOG2 + 1}" in refused.stderr
+    assert (f"the contract at {rollup.address} is not the rollup of the ledger circuit at 2^{LOG2 + 1}"
+            in refused.stderr)
 
     # A batch the L1 verified (the circuit lets any empty slot be claimed) that this ledger, whose
     # slots fill in order, cannot hold: refused, naming the batch.
@@ -430,7 +431,8 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
         assert int(fees["oldestBlock"], 16) == batches + 1 and len(fees["gasUsedRatio"]) == 1
         # A wallet's own flow on the rebuilt node (nonce, fees, receipt): foundry's cast.
         sent = subprocess.run([str(CAST), "send", "--rpc-url", url, "--private-key", "0x" + keys[0].hex(),
-                               "0x" + fresh.hex(), "--value", "5", "--json"], capture_output=True, text=True, timeout=60)
+                               "0x" + fresh.hex(), "--value", "5", "--json"],
+                              capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0 and json.loads(sent.stdout)["status"] == "0x1", sent.stderr
         wait_for(lambda: int(sender.rpc(url, "eth_getBalance", "0x" + late.hex(), "latest"), 16) == 999,
                  60, "the deposit queued meanwhile credited")
