@@ -6,7 +6,7 @@ from kernels import get_backend
 from kernels.params import P_MODULUS, R_MODULUS
 from prover.errors import InvalidInput, InvalidProof, InsecureSetup
 from prover.keys import VerificationKey
-from prover.keccak import keccak256
+from prover.keccak import keccak256, keccak256_python
 from prover.proof import Proof, decode_proof, proof_length, proof_shape
 from prover.prove import prove
 from prover.srs import dev_setup
@@ -14,11 +14,20 @@ from prover.srs import dev_setup
 from .prover_util import example, keys_for
 
 
-def test_keccak256_matches_known_digests():
-    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-    assert keccak256(b"abc").hex() == "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+@pytest.mark.parametrize("digest", [keccak256, keccak256_python])
+def test_keccak256_matches_known_digests(digest):
+    assert digest(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert digest(b"abc").hex() == "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
     # Two rate blocks (136 bytes each) and an exact multiple of the rate.
-    assert keccak256(b"a" * 200).hex() == "96ea54061def936c4be90b518992fdc6f12f535068a256229aca54267b4d084d"
+    assert digest(b"a" * 200).hex() == "96ea54061def936c4be90b518992fdc6f12f535068a256229aca54267b4d084d"
+
+
+def test_keccak256_python_and_c_agree_at_every_length_around_the_rate():
+    import random
+    rng = random.Random(5)
+    for length in list(range(0, 300)) + [4096, 65_536 + 7]:
+        data = bytes(rng.getrandbits(8) for _ in range(length))
+        assert keccak256(data) == keccak256_python(data), length
 
 
 def test_dev_setup_refuses_without_insecure():
