@@ -97,8 +97,11 @@ class Stages:
     admission_processes: int = 1
     execution_tps: float = 727_000.0    # the executor on one core
     execution_cores: int = 1            # today one; more would need the ledger split by account
-    l1_gas_per_batch: float = 253_365.0 # Rollup.submitBatch transaction gas (anvil), constant in b
-    l1_gas_per_transfer: float = 0.0    # data availability: 0 while the L1 keeps only a commitment
+    # Rollup.submitBatch on anvil at 2^10 (bench.gas): 21 000 + proof check 198 281 + the
+    # rollup's own 18 784 per batch; per plain transfer its 16 bytes of calldata (182) and the
+    # DA check at ζ (636): the batch's data travels in the calldata.
+    l1_gas_per_batch: float = 238_065.0
+    l1_gas_per_transfer: float = 818.0
     l1_gas_per_s: float = math.inf      # the L1's gas throughput (Ethereum: 36 M per 12 s slot)
     l1_latency_s: float = 0.025         # submission to verification once the gas is available
 
@@ -491,7 +494,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--execution-cores", type=int, default=1,
                    help="executor cores (default 1, as today; 0: enough for the load at 727 000 tx/s each)")
     p.add_argument("--l1-gas-per-s", type=float, default=math.inf, help="the L1's gas per second (default: unlimited)")
-    p.add_argument("--l1-gas-per-transfer", type=float, default=0.0, help="data availability gas per transfer")
+    p.add_argument("--l1-gas-per-transfer", type=float, default=Stages.l1_gas_per_transfer,
+                   help="calldata and DA-check gas per transfer (default: the ledger's, 818)")
     p.add_argument("--duration", type=float, default=10.0, help="simulated seconds of arrivals")
     args = p.parse_args(argv)
     if not args.validate and not args.tps:
