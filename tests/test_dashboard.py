@@ -229,34 +229,24 @@ def long_run():
     stop()
 
 
-def latency_ms(url: str, path: str, n: int) -> tuple[float, float]:
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        get(url, path)
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return times[len(times) // 2], times[int(0.99 * (len(times) - 1))]
-
-
-def test_api_stays_fast_with_10000_batches(long_run):
+def test_api_answers_over_10000_batches(long_run):
+    """Every API path answers correctly over the whole history; how fast is bench.dashboard's
+    measure (`python -m bench.dashboard`), not a test's."""
     m, url, events = long_run
     s = get_json(url, "/api/summary")
     assert s["history"]["batches"] == 10_000 and s["history"]["dropped"] == 500
     assert s["history"]["oldest"] == 500 and s["history"]["newest"] == 10_499
     assert s["history"]["buckets"] == s["history"]["max_buckets"] == 3600
     assert s["counters"]["batches_verified"] == 10_500  # the totals still count every batch
-    limits = {"/api/batches?limit=25": 50, "/api/batches?limit=25&before=5000": 50, "/api/batches?limit=500": 250,
-              "/api/summary": 100, f"/api/series?since={s['t_last'] - 300}": 100, "/metrics": 100}
-    report = {}
-    for path, limit in limits.items():
-        p50, p99 = latency_ms(url, path, 60)
-        report[path] = (round(p50, 2), round(p99, 2))
-        assert p99 < limit, f"{path}: p99 {p99:.1f} ms over {limit} ms"
-    p50, p99 = latency_ms(url, "/api/series", 5)  # all 3600 buckets: the page's "all" window
-    assert p99 < 1500, f"/api/series: {p99:.0f} ms"
-    report["/api/series"] = (round(p50, 2), round(p99, 2))
-    print(json.dumps(report))
+    assert [b["batch"] for b in get_json(url, "/api/batches?limit=25")["batches"]] == list(range(10_499, 10_474, -1))
+    assert [b["batch"] for b in get_json(url, "/api/batches?limit=25&before=5000")["batches"]] == list(range(4999, 4974, -1))
+    assert len(get_json(url, "/api/batches?limit=500")["batches"]) == 500
+    assert get_json(url, "/api/batches?before=500")["batches"] == []     # older ones were dropped
+    every = get_json(url, "/api/series")                                   # the page's "all" window
+    assert len(every["t"]) == 3600
+    recent = get_json(url, f"/api/series?since={s['t_last'] - 300}")
+    assert 0 < len(recent["t"]) < 3600 and recent["t"] == every["t"][-len(recent["t"]):]
+    assert b"zkpipe_batches_verified_total 10500" in get(url, "/metrics")
 
 
 @needs_browser
