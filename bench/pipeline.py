@@ -78,7 +78,8 @@ def end_to_end(args) -> list[dict]:
                "l1_verified_p50_s": lat["l1_verified"]["p50"], "l1_verified_p99_s": lat["l1_verified"]["p99"],
                "batches": b["verified"], "transfers_per_batch": b["transfers_mean"],
                "proof_p50_s": b["proof_s"]["p50"], "proof_p99_s": b["proof_s"]["p99"],
-               "l1_gas_per_batch": b["l1_gas_mean"], "all_verified_nothing_lost": ok,
+               "l1_gas_per_batch": b["l1_gas_mean"], "batch_step_p50_ms": b.get("step_p50_ms"),
+               "all_verified_nothing_lost": ok,
                "log2_rows": args.log2_rows, "workers": args.workers or 1, "provers": args.provers,
                "batching": args.batching, "run_s": round(time.perf_counter() - started, 1), **ctx}
         print(json.dumps(row), flush=True)
@@ -280,6 +281,7 @@ def ceiling_step(args, tps: float, remaining_s: float) -> dict:
             "verified_tps_with_drain": summary["load"]["verified_tps"], "follow": args.follow,
             "l1_verified_p50_s": lat["p50"], "l1_verified_p99_s": lat["p99"],
             "stage_delay_p50_s": {k: round(v, 4) for k, v in delays.items()}, **use,
+            "batch_step_p50_ms": summary["batches"]["step_p50_ms"],
             "transfers_per_batch": summary["batches"]["transfers_mean"],
             "batch_fill": round(summary["batches"]["transfers_mean"] / (1 << args.log2_rows), 3),
             "proof_p50_s": summary["batches"]["proof_s"]["p50"],

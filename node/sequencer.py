@@ -113,6 +113,7 @@ class Sequencer:
         self._last_cut = float("-inf")
         self._failed: Optional[BaseException] = None
         self._stopping = False
+        self._woken = False
         self._thread: Optional[threading.Thread] = None
         self._on_cut: Optional[Callable[[MiniBatch], object]] = None
         self.rejected = 0
@@ -455,6 +456,9 @@ class Sequencer:
         with self._cond:
             deadline = self.clock() + timeout
             while not self._stopping:
+                if self._woken:               # wake(): cut what is open and tick now
+                    self._woken = False
+                    break
                 now = self.clock()
                 delay = self.cut_delay(now)
                 if delay == 0.0:
@@ -465,6 +469,14 @@ class Sequencer:
                     delay = deadline - now
                 self._cond.wait(delay)
         return self.cut()
+
+    def wake(self) -> None:
+        """End the cutting thread's wait now: it cuts what is open and runs `on_tick` at once
+        (a prover became free, so the open proof batch should be sealed without waiting for
+        the next tick)."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
 
     def start(self, on_cut: Optional[Callable[[MiniBatch], object]] = None,
               on_tick: Optional[Callable[[float], object]] = None, tick: float = 0.010) -> None:

@@ -43,3 +43,21 @@ def test_saturating_stage():
     # Not even admitted, and no back-pressure from downstream.
     slow = {**light, "accepted_tps": 500.0, "admission_waited": 0}
     assert saturating_stage(slow, first) == "admission and signature recovery"
+
+
+def test_batch_steps_split_a_batch_after_its_seal():
+    from node.pipeline.summary import batch_steps
+
+    log = EventLog()
+    phases = {"witness": 50.0, "msm": 400.0}                  # 450 ms of the worker's own work
+    for b, t in ((1, 0.0), (2, 0.52)):                        # batch 2 sealed after proof 1 ended
+        for stage, dt in (("executed", 0.0), ("proof_queued", 0.004), ("proof_started", 0.005),
+                          ("proof_done", 0.505), ("l1_submitted", 0.515), ("l1_verified", 0.535)):
+            log(batch_event(b, stage, t=t + dt, transfers=10,
+                            **({"phases_ms": phases} if stage == "proof_done" else {})))
+    steps = batch_steps(log)
+    assert steps == {"to_coordinator": 4.0, "queued": 1.0, "to_submitter": 10.0, "l1_verification": 20.0,
+                     "proving": 450.0, "worker_hand_off": 50.0, "prover_idle_gap": 20.0}
+    log(batch_event(3, "executed", t=0.9))                    # sealed while proof 2 ran: no gap
+    log(batch_event(3, "proof_started", t=1.03))
+    assert batch_steps(log)["prover_idle_gap"] == 20.0

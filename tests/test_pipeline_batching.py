@@ -3,11 +3,16 @@ Ray cluster): the coordinator's demand (free provers, batches given, pace) and t
 actor sealing one batch per free prover, not one per tick."""
 
 import asyncio
+import os
+import threading
+import time
 
 from node.pipeline.coordinator import Coordinator
 from node.pipeline.node_actors import ExecutorActor
+from node.sequencer import Sequencer
 
 from tests.test_node_executor import Chain
+from tests.test_node_sequencer import Accounts
 
 
 def test_coordinator_demand_counts_free_workers_batches_given_and_pace():
@@ -37,3 +42,24 @@ def test_executor_actor_seals_once_per_free_prover(rng):
     assert ex.apply(chain.mini_batch(1), [0.0]) == [(2, 3)]     # sealed on arrival
     assert ex.apply(chain.mini_batch(1), [0.0]) == [(3, 4)]     # the second free prover's
     assert ex.apply(chain.mini_batch(1), [0.0]) == []           # both served
+
+
+def test_wake_cuts_and_ticks_at_once(tmp_path):
+    """A free prover wakes the sequencer's cutting thread: what is open is cut and the executor
+    polled now, not after the cut interval or the idle tick (both 5 s here)."""
+    acc = Accounts(1)
+    seq = Sequencer(acc.genesis, tmp_path / "wal", capacity=64, cut_interval=5.0)
+    cuts, ticked = [], threading.Event()
+    seq.start(on_cut=cuts.append, on_tick=lambda now: ticked.set(), tick=5.0)
+    try:
+        seq.submit(acc.transfer(0, os.urandom(20)))          # the first cut is due at once
+        ticked.clear()
+        t = time.monotonic()
+        seq.wake()
+        assert ticked.wait(2.0) and time.monotonic() - t < 2.0  # idle: the tick runs now
+        seq.admit(seq.recover([acc.transfer(0, os.urandom(20))]))
+        ticked.clear()
+        seq.wake()
+        assert ticked.wait(2.0) and len(cuts) == 2             # open: cut now, within the interval
+    finally:
+        seq.stop()

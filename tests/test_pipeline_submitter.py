@@ -92,3 +92,27 @@ def test_unreachable_l1_loses_nothing():
     sub.run(until_idle=False, retry_delay=0.01, stop=lambda: rounds.append(1) or len(rounds) > 3)
     assert list(sub.pending) == [1] and sub.sent == 0
     assert log.counters["retries"] == 3 and "retried" in log.batches[1]
+
+
+def test_own_receipt_spares_the_height_read_and_a_stale_height_is_resolved():
+    """After a round that ended with its own receipt the submitter sends the next batch without
+    reading the L1's height first; when someone else moved the L1 on meanwhile, the refusal
+    (UnexpectedBatchIndex) is resolved by reading it, and nothing is sent twice."""
+    rollup, results = deploy()
+    sub = InOrderSubmitter(rollup)
+    sub.offer(results[0])
+    assert [v.batch for v in sub.step()] == [1]
+    reads = []
+    read = sub.read_height
+    sub.read_height = lambda: reads.append(1) or read()
+    rollup.submit_batch(2, results[1].proof, results[1].public_inputs).check()   # another sender
+    sub.offer(results[1])
+    sub.offer(results[2])
+    done = sub.step()
+    assert [(v.batch, v.found_on_l1) for v in done] == [(2, True), (3, False)]
+    assert len(reads) == 1 and sub.sent == 3 and rollup.last_batch_index() == 3
+    sub.offer(ProofResult(**{**results[2].__dict__, "batch": 4}))    # batch 3's proof as batch 4
+    with pytest.raises(SubmissionRejected, match="batch 4"):
+        sub.step()
+    assert len(reads) == 1                                  # 3 was its own: no read before 4
+    assert sub.step() == [] and len(reads) == 2             # after a refusal the round reads again

@@ -192,15 +192,23 @@ class Coordinator:
         self.proof_s.append(time.monotonic() - started)
         self.sink(worker_event(a.worker, node, "idle", None, device=self.devices[a.worker]))
         if self.book.proven(a.batch, a.attempt, result):
-            if self.kept_proofs is not None:
-                await asyncio.to_thread(self.kept_proofs.save, result)
             self.proved_by[a.batch] = (result.worker, result.node)
             self.sink(batch_event(a.batch, "proof_done", worker=result.worker, node=result.node,
                                   attempt=a.attempt, transfers=result.transfers, phases_ms=result.phases_ms))
             self.sink(counter("batches_proven"))
             self._proven(a.batch, result.transfers)
+            # Sent and kept side by side: keeping it only spares a restart the proof, and a
+            # batch the L1 already has is never proven again, so the L1 need not wait for disk.
             self._spawn(self._submit(result))
-        self._dispatch()
+            if self.kept_proofs is not None:
+                self._spawn(self._keep(result))
+        self._dispatch()           # the free worker is told to the executor now, not after a write
+
+    async def _keep(self, result: ProofResult) -> None:
+        try:
+            await asyncio.to_thread(self.kept_proofs.save, result)
+        except OSError as e:
+            self.errors.append(f"batch {result.batch}: proof not kept on disk: {type(e).__name__}: {e}"[:300])
 
     def _proven(self, batch: int, transfers: int) -> None:
         for listener in self.listeners:
@@ -325,9 +333,10 @@ class Coordinator:
         if demand == self._demand:
             return
         self._demand = demand
-        for listener in self.listeners:
-            if hasattr(listener, "provers_free"):
-                listener.provers_free.remote(*demand)
+        told = [listener.provers_free.remote(*demand) for listener in self.listeners
+                if hasattr(listener, "provers_free")]
+        if demand[0] > 0 and told and hasattr(self.admission, "wake"):
+            self.admission.wake.remote(*told)    # the sequencer polls the executor at once
 
     def _report(self) -> None:
         self._tell_demand()

@@ -33,6 +33,7 @@ class DevnetConfig:
     workers: int | None = None      # prover workers (default: one per GPU, else 1)
     provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
     prover_resource: str | None = None  # custom Ray resource the provers are placed by (NodeConfig)
+    prover_cpus: int | None = None  # CPUs (threads) per CPU prover (NodeConfig; None: the cores shared)
     l1: str = "embedded"            # "embedded", "anvil" or a JSON-RPC URL
     l1_key: str | None = None       # private key to send from on a URL L1 (else its first account)
     rpc_port: int | None = 8545     # JSON-RPC on 127.0.0.1 (0: any free port; None: none)
@@ -69,7 +70,7 @@ class DevnetConfig:
             data_dir=data_dir or self.run_dir or "runs/devnet", genesis=genesis, l1=self.l1,
             l1_key=self.l1_key, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
             log2_rows=self.log2_rows, workers=self.workers, provers=self.provers,
-            prover_resource=self.prover_resource,
+            prover_resource=self.prover_resource, prover_cpus=self.prover_cpus,
             batch_deadline=self.batch_deadline, work_conserving=self.work_conserving, max_unproven=self.max_unproven,
             max_unverified=self.max_unverified, admit_wait_s=self.admit_wait_s,
             ray_address=self.ray_address, seed=self.seed, out=self.out)

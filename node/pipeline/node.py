@@ -52,6 +52,9 @@ class NodeConfig:
     provers: str = "auto"           # "gpu", "cpu" or "auto" (GPU workers where the Ray has GPUs)
     prover_resource: str | None = None  # a custom Ray resource each prover takes one unit of: only
                                         # hosts offering it get provers (default workers: every unit)
+    prover_cpus: int | None = None  # CPUs each CPU prover asks Ray for, and so its kernels' threads
+                                    # (None: a Ray of its own shares its CPUs among the provers; 1 on
+                                    # a Ray it joins)
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
     work_conserving: bool = True    # a batch closes when a prover is free (False: only full or deadline)
     max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
@@ -69,6 +72,8 @@ class NodeConfig:
             problems.append(f"log2_rows must be an integer in [3, 26], got {self.log2_rows!r}")
         if self.workers is not None and self.workers < 1:
             problems.append(f"workers must be at least 1, got {self.workers}")
+        if self.prover_cpus is not None and (type(self.prover_cpus) is not int or self.prover_cpus < 1):
+            problems.append(f"prover_cpus must be a positive integer, got {self.prover_cpus!r}")
         if self.provers not in ("auto", "gpu", "cpu"):
             problems.append(f"provers must be auto, gpu or cpu, got {self.provers!r}")
         if not (self.l1 in ("embedded", "anvil") or str(self.l1).startswith(("http://", "https://"))):
@@ -144,8 +149,7 @@ class RollupNode:
         self._stop.append(lambda: ray.get(self.executor.save_snapshot.remote(), timeout=60))
         self.proving = ProvingPipeline(ProvingSetup(
             self.circuit, self.pk, self.l1_spec, self.rollup.artifact, self.rollup.address, workers=workers,
-            use_gpu=use_gpu, head_options=head,
-            worker_options={"resources": {cfg.prover_resource: 1}} if cfg.prover_resource else {},
+            use_gpu=use_gpu, head_options=head, worker_options=self._worker_options(use_gpu, workers),
             config=CoordinatorConfig(max_unproven=cfg.max_unproven, max_unverified=cfg.max_unverified,
                                      height=self.l1_height, proof_dir=str(self.data.proofs.resolve()))),
             relay=self.relay, listeners=[self.executor])
@@ -267,6 +271,22 @@ class RollupNode:
                 raise InvalidInput(f"no node of this Ray offers the prover resource {cfg.prover_resource!r}")
             return use_gpu, cfg.workers or units
         return use_gpu, cfg.workers or (gpus if use_gpu else 1)
+
+    def _worker_options(self, use_gpu: bool, workers: int) -> dict:
+        """Ray options of each prover. Ray sets an actor's OMP_NUM_THREADS, which the CPU
+        kernels take as their thread count, to the CPUs it asked for: a CPU prover asking for
+        one CPU would prove on one thread while the other cores stay idle (every other actor
+        asks for none). On a Ray of its own, the provers share its CPUs."""
+        import ray
+        cfg = self.cfg
+        options = {"resources": {cfg.prover_resource: 1}} if cfg.prover_resource else {}
+        if not use_gpu:
+            cpus = cfg.prover_cpus
+            if cpus is None:
+                local = cfg.ray_address is None and not cfg.prover_resource
+                cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers) if local else 1
+            options["num_cpus"] = cpus
+        return options
 
     def _event_log(self):
         from .events import EventLog

@@ -9,9 +9,10 @@ these wrappers add what the pipeline needs around them:
   then released to the coordinator (a restart seals the same batch, so nothing is proven under
   two numberings);
 - batching is work-conserving: the coordinator tells the executor actor how many provers are
-  free (`provers_free`), and the executor seals its open batch at the next mini-batch or tick
-  (every cut interval) while one is, less the batches sealed that the coordinator has not seen
-  yet (so one free prover gets one batch, not one per tick);
+  free (`provers_free`) and wakes the sequencer's cutting thread, so that the executor seals
+  its open batch at once while one is (and at every mini-batch or tick after), less the batches
+  sealed that the coordinator has not seen yet (so one free prover gets one batch, not one per
+  tick);
 - admission passes through a gate (node.pipeline.admission) that bounds the transfers admitted
   and not yet proven, per transaction, and that the coordinator closes while the L1 is behind;
 - each transfer's submission time travels with it, so that every stage reports latencies
@@ -215,6 +216,12 @@ class SequencerActor:
 
     def set_admission(self, is_open: bool) -> None:
         self.gate.set(is_open)
+
+    def wake(self, *told) -> None:
+        """Poll the executor now rather than at the next tick: a prover is free. `told` are
+        the coordinator's provers_free calls to the executor, passed as object references so
+        that Ray runs this only once the executor has heard of the free prover."""
+        self.sequencer.wake()
 
     def proven(self, transfers: int) -> None:
         """A batch of `transfers` was proven: room in the backlog again."""

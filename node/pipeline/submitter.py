@@ -36,6 +36,8 @@ class InOrderSubmitter:
         self.pending: dict[int, ProofResult] = {}
         self.height: int | None = None        # the L1's last batch index, as last read
         self.sent = 0                         # transactions this submitter sent
+        self._height_settled = False          # `height` is what this submitter's own last
+                                              # receipt made it (nothing failed since)
         self._lock = threading.Lock()         # offers may arrive while a round is sending
 
     def offer(self, result: ProofResult) -> bool:
@@ -75,8 +77,19 @@ class InOrderSubmitter:
         Raises SubmissionRejected when the contract refuses a batch for good (it is dropped:
         sending it again would be refused again); any other error means the L1 did not answer,
         and nothing is lost: call step() again later."""
+        try:
+            return self._round()
+        except BaseException:
+            self._height_settled = False      # whatever failed, the next round reads the L1
+            raise
+
+    def _round(self) -> list[Verified]:
         done = []
-        height = self.read_height()
+        # The height read costs a call to the L1 per round. It can be skipped only after a round
+        # that ended with this submitter's own receipt: then the L1 is at that batch unless
+        # someone else submits, and a batch sent on a stale height is refused as
+        # UnexpectedBatchIndex, which _send resolves by reading the height.
+        height = self.height if self._height_settled else self.read_height()
         with self._lock:
             for b in sorted(b for b in self.pending if b <= height):
                 self.pending.pop(b)
@@ -95,6 +108,7 @@ class InOrderSubmitter:
             with self._lock:
                 self.pending.pop(result.batch, None)
             height = self.height = result.batch
+            self._height_settled = True
 
     def _send(self, result: ProofResult) -> Verified:
         b = result.batch

@@ -22,6 +22,33 @@ def percentiles(values, qs=(50, 90, 99)) -> dict:
     return out
 
 
+def batch_steps(log) -> dict:
+    """Median milliseconds a batch spends in each step after it is sealed, from the batch
+    events: handed to the coordinator (the seal logged, the job put in Ray's object store),
+    waiting for a worker, proving (the worker's phases, trace building included), the hand-off
+    to and from the worker (the Ray calls, the job's and the proof's transfer, the proof's
+    encoding), to the submitter, and the L1's verification; and the provers' idle gap, from a
+    proof's end to the next batch's start when that batch was sealed after the proof ended
+    (how long a free prover waits for work: the pipeline's fixed cost per proof)."""
+    steps = {"to_coordinator": ("executed", "proof_queued"), "queued": ("proof_queued", "proof_started"),
+             "to_submitter": ("proof_done", "l1_submitted"), "l1_verification": ("l1_submitted", "l1_verified")}
+    out: dict[str, list[float]] = {k: [] for k in (*steps, "proving", "worker_hand_off", "prover_idle_gap")}
+    b = log.batches
+    for n, st in b.items():
+        for name, (a, z) in steps.items():
+            if a in st and z in st:
+                out[name].append(st[z] - st[a])
+        phases = log.batch_info.get(n, {}).get("phases_ms")
+        if phases and "proof_started" in st and "proof_done" in st:
+            work = sum(phases.values()) / 1e3
+            out["proving"].append(work)
+            out["worker_hand_off"].append(st["proof_done"] - st["proof_started"] - work)
+        nxt = b.get(n + 1, {})
+        if "proof_done" in st and "proof_started" in nxt and nxt.get("executed", 0) >= st["proof_done"]:
+            out["prover_idle_gap"].append(nxt["proof_started"] - st["proof_done"])
+    return {k: round(float(np.median(v)) * 1e3, 1) if v else None for k, v in out.items()}
+
+
 def summarize(log, load=None, l1: dict | None = None) -> dict:
     """A JSON-able summary of a run: what the load generator sent, what each stage reached and
     how long it took, proving and L1 figures per batch."""
@@ -39,7 +66,8 @@ def summarize(log, load=None, l1: dict | None = None) -> dict:
                        "retried": sorted(b for b, s in log.batches.items() if "retried" in s),
                        "proof_s": percentiles(proof_s),
                        "transfers_mean": round(float(np.mean([p.get("transfers", 0) for p in proofs])), 1) if proofs else 0,
-                       "l1_gas_mean": int(np.mean(gas)) if gas else None},
+                       "l1_gas_mean": int(np.mean(gas)) if gas else None,
+                       "step_p50_ms": batch_steps(log)},
            "counters": dict(log.counters)}
     if load is not None:
         verified_txs = len(log.latencies.get("l1_verified", []))
@@ -71,6 +99,10 @@ def format_summary(s: dict) -> str:
     lines.append(f"batches: {b['proven']} proven, {b['verified']} verified on the L1, failed {b['failed'] or 'none'}, "
                  f"retried {b['retried'] or 'none'}; {b['transfers_mean']} transfers per batch on average; "
                  f"proof p50 {ps.get('p50')} s, p99 {ps.get('p99')} s; L1 gas per batch {b['l1_gas_mean']}")
+    steps = b.get("step_p50_ms") or {}
+    if any(v is not None for v in steps.values()):
+        lines.append("per batch, median ms: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in steps.items()
+                                                            if v is not None))
     lines.append("latency per transaction (seconds):        count      p50      p90      p99      max")
     for stage, name in STAGE_NAMES.items():
         p = s["latency_s"][stage]
