@@ -65,6 +65,7 @@ def end_to_end(args) -> list[dict]:
         cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
                            log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
                            work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                           prover_cpus=args.prover_cpus,
                            rpc_port=0, dashboard_port=None,
                            run_dir=f"{args.run_dir}/tps-{tps:g}" if args.run_dir else None, out=progress)
         started = time.perf_counter()
@@ -81,7 +82,8 @@ def end_to_end(args) -> list[dict]:
                "l1_gas_per_batch": b["l1_gas_mean"], "batch_step_p50_ms": b.get("step_p50_ms"),
                "all_verified_nothing_lost": ok,
                "log2_rows": args.log2_rows, "workers": args.workers or 1, "provers": args.provers,
-               "batching": args.batching, "run_s": round(time.perf_counter() - started, 1), **ctx}
+               "prover_cpus": args.prover_cpus, "batching": args.batching,
+               "run_s": round(time.perf_counter() - started, 1), **ctx}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -142,6 +144,7 @@ def overload(args) -> dict:
     cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
                        log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
                        work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                           prover_cpus=args.prover_cpus,
                        rpc_port=0, dashboard_port=None, give_up_after=args.duration,
                        run_dir=f"{args.run_dir}/overload-{tps:g}" if args.run_dir else None, out=progress)
     ctx = context()
@@ -258,6 +261,7 @@ def ceiling_step(args, tps: float, remaining_s: float) -> dict:
     cfg = DevnetConfig(duration=args.duration, tps=tps, workers=args.workers, provers=args.provers,
                        log2_rows=args.log2_rows, accounts=args.accounts, batch_deadline=args.batch_deadline,
                        work_conserving=args.batching == "work-conserving", max_unproven=args.max_unproven,
+                           prover_cpus=args.prover_cpus,
                        rpc_port=0, dashboard_port=None,
                        give_up_after=args.duration, drain_timeout=max(10.0, remaining_s),
                        run_dir=f"{args.run_dir}/ceiling-{tps:g}" if args.run_dir else None, out=progress)
@@ -288,7 +292,7 @@ def ceiling_step(args, tps: float, remaining_s: float) -> dict:
             "admission_waited": seq["admission_waited"], "admission_refused": seq["admission_refused"],
             "all_verified_nothing_lost": checks["ok"], "log2_rows": args.log2_rows,
             "batching": args.batching, "workers": args.workers or 1, "provers": args.provers,
-            "run_s": round(time.perf_counter() - started, 1), **ctx}
+            "prover_cpus": args.prover_cpus, "run_s": round(time.perf_counter() - started, 1), **ctx}
 
 
 def find_ceiling(args) -> dict:
@@ -410,6 +414,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ledger circuit size (default: 10 end to end, 16 prover only)")
     parser.add_argument("--workers", type=int, default=None, help="prover workers (end to end)")
     parser.add_argument("--provers", choices=("auto", "gpu", "cpu"), default="auto")
+    parser.add_argument("--prover-cpus", type=int, default=None,
+                        help="CPUs (kernel threads) each CPU prover takes (default: the machine's shared among them)")
     parser.add_argument("--accounts", type=int, default=64, help="funded accounts")
     parser.add_argument("--batch-deadline", type=float, default=2.0,
                         help="seconds a proof batch stays open at most (batches close when a prover is free)")
@@ -429,6 +435,8 @@ def main(argv=None) -> int:
         args.log2_rows = 16 if args.prover_only else 10
     if not 3 <= args.log2_rows <= 26 or args.batches < 1 or args.duration <= 0 or min(args.loads) <= 0:
         parser.error("need 3 ≤ --log2-rows ≤ 26, --batches ≥ 1, positive --duration and --loads")
+    if args.prover_cpus is not None and args.prover_cpus < 1:
+        parser.error("--prover-cpus must be at least 1")
     if args.overload is not None and args.overload <= 0:
         parser.error("--overload needs a positive offered load")
     if args.find_ceiling and not (args.start_tps > 0 and args.step > 1 and 0 < args.follow <= 1
