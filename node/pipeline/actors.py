@@ -183,7 +183,8 @@ def remote_class(cls, **options):
 
 
 # Actors that wait on others take no CPU of their own: on a 2-core machine the cores belong to
-# the provers. A prover takes one GPU where the cluster has them, one CPU otherwise.
+# the provers. A prover takes one GPU where the cluster has them, else CPUs: one unless its
+# options say more (the node gives its provers the CPUs of a Ray of its own, node.py).
 EventRelayRemote = remote_class(EventRelay, num_cpus=0)
 L1HostRemote = remote_class(EmbeddedL1Host, num_cpus=0)
 SubmitterRemote = remote_class(SubmitterActor, num_cpus=0, max_restarts=-1, max_concurrency=10_000)
