@@ -7,7 +7,7 @@ as a constant. The proving key adds the SRS powers and the fixed columns' coeffi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from .air import Air, ConstraintSystem, compile_air
 from .errors import InvalidCircuit, InvalidInput, InvalidSetup
 from .groups import KIND_CODES, commitment_groups, srs_size
 from .keccak import keccak256
+from .lagrange import basis_from_powers, basis_from_trapdoor, basis_name
 from .polynomials import pack
 from .srs import SRS, dev_setup
 from .transcript import encode_point
@@ -141,21 +142,31 @@ class ProvingKey:
     vk: VerificationKey
     srs_g1: np.ndarray           # (D, 2, 4) host array: [τ^i]₁
     fixed_coeffs: np.ndarray     # (F, n, 4) host array: the fixed columns' coefficients
+    # Lagrange bases by `prover.lagrange.basis_name(width, shift)`, each (width, n, 2, 4): the
+    # prover commits the public groups and witness packs from their values with them. A key
+    # without them proves the same proofs, committing coefficients instead.
+    lagrange: dict = field(default_factory=dict)
 
     def save(self, path: str) -> None:
         np.savez(path, vk=np.frombuffer(self.vk.to_bytes(), dtype=np.uint8),
-                 srs_g1=self.srs_g1, fixed_coeffs=self.fixed_coeffs)
+                 srs_g1=self.srs_g1, fixed_coeffs=self.fixed_coeffs, **self.lagrange)
 
     @classmethod
     def load(cls, path: str, be: Backend | None = None) -> "ProvingKey":
-        """The key saved at `path`. Its SRS points are checked once here (InvalidSetup for one
-        off the curve), so that the prover's MSMs need not check them again."""
+        """The key saved at `path`. Its SRS points and Lagrange bases are checked once here
+        (InvalidSetup for a point off the curve), so that the prover's MSMs need not check
+        them again."""
         be = be or get_backend("cpu")
         with np.load(path, allow_pickle=False) as z:
             vk = VerificationKey.from_bytes(z["vk"].tobytes())
-            pk = cls(vk, z["srs_g1"].astype(np.uint64), z["fixed_coeffs"].astype(np.uint64))
+            lagrange = {k: z[k].astype(np.uint64) for k in z.files if k.startswith("lagrange_")}
+            pk = cls(vk, z["srs_g1"].astype(np.uint64), z["fixed_coeffs"].astype(np.uint64), lagrange)
         try:
             be.g1.validate(be.asarray(pk.srs_g1), f"{path}: SRS")
+            for name, basis in pk.lagrange.items():
+                if basis.ndim != 4 or basis.shape[1:] != (vk.n, 2, 4):
+                    raise InvalidInput(f"{name} has shape {basis.shape}")
+                be.g1.validate(be.asarray(basis), f"{path}: {name}")
         except InvalidInput as e:
             raise InvalidSetup(str(e)) from None
         return pk
@@ -169,9 +180,12 @@ def check_circuit(cs: ConstraintSystem, vk: VerificationKey) -> None:
         raise InvalidCircuit(f"circuit {cs.air.name!r} packs its columns unlike the key")
 
 
-def setup(air: Air, log2_n: int, srs: SRS, be: Backend | None = None) -> tuple[ProvingKey, VerificationKey]:
+def setup(air: Air, log2_n: int, srs: SRS, be: Backend | None = None,
+          lagrange: bool = True) -> tuple[ProvingKey, VerificationKey]:
     """Derive the keys of `air` at n = 2^log2_n rows from an SRS: commit the fixed columns as
-    one pack (unblinded: they are public) and record the circuit's packing shape."""
+    one pack (unblinded: they are public) and record the circuit's packing shape. With
+    `lagrange`, the proving key also carries the Lagrange bases of the groups committed from
+    trace values (`lagrange_bases`)."""
     be = be or get_backend("auto")
     cs = compile_air(air)
     if not isinstance(log2_n, int) or not MIN_LOG2_N <= log2_n <= MAX_LOG2_N:
@@ -206,7 +220,23 @@ def setup(air: Air, log2_n: int, srs: SRS, be: Backend | None = None) -> tuple[P
     vk = VerificationKey(log2_n, cs.num_witness, cs.num_fixed, cs.num_interaction,
                          cs.quotient_chunks(n), len(air.public_inputs), cs.digest,
                          [g.shape for g in groups], fixed_commitment, srs.g2_tau)
-    return ProvingKey(vk, srs.g1_powers, fixed_coeffs), vk
+    bases = lagrange_bases(groups, n, srs, be) if lagrange else {}
+    return ProvingKey(vk, srs.g1_powers, fixed_coeffs, bases), vk
+
+
+def lagrange_bases(groups, n: int, srs: SRS, be: Backend) -> dict:
+    """The bases of every public group, degree bound and witness pack (one per distinct width
+    and shift): from τ for the development setup, else by a DFT over the powers, which costs
+    about (log2 n)/2 scalar multiplications per basis point, once."""
+    out = {}
+    for g in groups:
+        if g.kind not in (GroupKind.PUBLIC, GroupKind.BOUND, GroupKind.WITNESS):
+            continue
+        name = basis_name(g.width, g.shift)
+        if name not in out:
+            out[name] = (basis_from_trapdoor(be, srs.trapdoor, g.width, n, g.shift) if srs.trapdoor is not None
+                         else basis_from_powers(be, be.asarray(srs.g1_powers), g.width, n, g.shift))
+    return out
 
 
 def dev_keys(air: Air, log2_n: int, seed: bytes | str, be: Backend | None = None) -> tuple[ProvingKey, VerificationKey]:

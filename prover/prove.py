@@ -28,6 +28,7 @@ from .fold import fold_constraints
 from .groups import BLINDING_COEFFICIENTS, Group, claims, commitment_groups
 from .inputs import public_input_values
 from .keys import ProvingKey, check_circuit
+from .lagrange import basis_name, column_bit_widths, commit_values
 from .opening import nu_powers, opening_scalars
 from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
                           linear_combination, pack, powers, synthetic_division)
@@ -219,6 +220,8 @@ class ProofInProgress:
         self.groups: list[Group] = commitment_groups(self.cs, self.dom.n)
         self.srs = be.asarray(pk.srs_g1)
         self.fixed_coeffs = be.asarray(pk.fixed_coeffs)
+        self.lagrange = {name: be.asarray(basis) for name, basis in pk.lagrange.items()}
+        self.canonical = None         # the witness values as canonical limbs, for `commit_values`
         self.timer = PhaseTimer()
         self.polys: dict = {}         # (ColumnKind, index) → coefficients
         self.packed: dict = {}        # group index → packed polynomial
@@ -282,8 +285,12 @@ class ProofInProgress:
             return self.commit_bound(gi)
         with self.timer.phase("witness"):
             self.packed[gi] = pack(self.be, [self.polys[key] for key in g.columns], g.length)
+        basis = self.lagrange.get(basis_name(g.width, 0)) if g.kind in (GroupKind.PUBLIC, GroupKind.WITNESS) else None
         with self.timer.phase("msm"):
-            self.commitments[gi] = commit(self.be, self.srs, self.packed[gi])
+            if basis is None:
+                self.commitments[gi] = commit(self.be, self.srs, self.packed[gi])
+            else:
+                self.commitments[gi] = self.commit_from_values(g, basis, blinded=g.kind == GroupKind.WITNESS)
         return self.commitments[gi]
 
     def commit_bound(self, gi: int) -> G1Point:
@@ -293,10 +300,36 @@ class ProofInProgress:
         source = self.packed[g.source]
         with self.timer.phase("witness"):
             self.packed[gi] = be.xp.concatenate([be.fr.zeros(g.shift), source], axis=0)
+        basis = self.lagrange.get(basis_name(g.width, g.shift))
         with self.timer.phase("msm"):
-            self.commitments[gi] = be.g1.to_ints(be.msm(self.srs[g.shift:g.shift + source.shape[0]],
-                                                        source, _SRS_MSM))[0]
+            if basis is None:
+                self.commitments[gi] = be.g1.to_ints(be.msm(self.srs[g.shift:g.shift + source.shape[0]],
+                                                            source, _SRS_MSM))[0]
+            else:
+                self.commitments[gi] = self.commit_from_values(g, basis, blinded=False)
         return self.commitments[gi]
+
+    def commit_from_values(self, g: Group, basis, blinded: bool) -> G1Point:
+        """The group's commitment from its columns' values on H and the key's Lagrange basis
+        (prover.lagrange): the point `commit` gives from the packed coefficients. A blinded
+        column adds b(X)·Z_H(X) = Σ_c b_c·(X^(n+c) − X^c), which packed at width k is
+        Σ_c b_c·([τ^(k(n+c)+i)]₁ − [τ^(kc+i)]₁) for column i: 6k more points."""
+        be, fr, n, k = self.be, self.be.fr, self.dom.n, g.width
+        if self.canonical is None:
+            # A Montgomery product with the raw limbs of 1 takes a·R to a.
+            self.canonical = fr.mul(self.witness, be.asarray(np.array([[1, 0, 0, 0]], dtype=np.uint64)))
+        values = self.canonical[[i for _, i in g.columns]]
+        parts = commit_values(be, basis, values, column_bit_widths(be, values))
+        if blinded:
+            b = be.xp.stack([self.polys[key][n:n + BLINDING_COEFFICIENTS] for key in g.columns], axis=1)  # (3, k, 4)
+            at = [(n + c) * k + i for c in range(BLINDING_COEFFICIENTS) for i in range(k)]
+            below = [c * k + i for c in range(BLINDING_COEFFICIENTS) for i in range(k)]
+            flat = b.reshape(-1, 4)
+            parts.append(be.msm(self.srs[at + below], be.xp.concatenate([flat, fr.neg(flat)], axis=0), _SRS_MSM))
+        total = parts[0] if parts else be.xp.zeros((2, 4), dtype=be.xp.uint64)  # all zero: infinity
+        for p in parts[1:]:
+            total = be.g1.add(total, p)
+        return be.g1.to_ints(be.asarray(total)[None])[0]
 
     # -- round 2: the logUp interaction columns, after β, γ, λ --------------------------------
     def interaction(self, challenges: dict) -> None:

@@ -44,6 +44,9 @@ class SRS:
     g1_powers: np.ndarray
     g2_tau: G2Point
     source: str
+    # τ itself, known only for the insecure development setup: `prover.lagrange` then derives
+    # the Lagrange bases by scalar multiplications instead of a group DFT.
+    trapdoor: int | None = None
 
     @property
     def size(self) -> int:
@@ -52,7 +55,7 @@ class SRS:
     def truncate(self, size: int) -> "SRS":
         if size > self.size:
             raise InvalidSetup(f"the SRS holds {self.size} powers, {size} are needed")
-        return SRS(np.ascontiguousarray(self.g1_powers[:size]), self.g2_tau, self.source)
+        return SRS(np.ascontiguousarray(self.g1_powers[:size]), self.g2_tau, self.source, self.trapdoor)
 
 
 def g2_to_py_ecc(p: G2Point):
@@ -95,9 +98,9 @@ def dev_setup(size: int, seed: bytes | str, *, insecure: bool = False, be: Backe
         powers[i] = powers[i - 1] * tau % R_MODULUS
     be = be or get_backend("cpu")
     scalars = be.asarray(to_montgomery(powers, R_MODULUS))
-    points = be.g1.scalar_mul(be.g1.generator(size), scalars)
+    points = be.g1.scalar_mul(be.g1.generator(1)[0], scalars)
     g2 = bn.multiply(bn.G2, tau)
-    return SRS(be.to_host(points), _g2_affine(g2), f"dev_setup(insecure, seed={seed!r})")
+    return SRS(be.to_host(points), _g2_affine(g2), f"dev_setup(insecure, seed={seed!r})", tau)
 
 
 def _g2_affine(p) -> G2Point:

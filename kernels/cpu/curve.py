@@ -468,6 +468,14 @@ def check_points(a, name: str = "points") -> np.ndarray:
 # 8-bit windows: a 2^8-entry row per byte of the scalar (32 rows, 0.5 MiB), and a window never
 # straddles two limbs, which `fixed_base_mul_kernel` relies on.
 _FIXED_BASE_WINDOW = 8
+# From this many products of one base on, `scalar_mul` builds the base's table (about 8 000
+# additions) instead of doubling and adding per scalar (about 380 operations each).
+_FIXED_BASE_MIN = 64
+
+
+def _coords(point) -> tuple:
+    """An affine (2, 4) point as the two limb tuples the kernels take."""
+    return (tuple(np.uint64(v) for v in point[0]), tuple(np.uint64(v) for v in point[1]))
 
 
 class CpuG1(G1):
@@ -477,7 +485,7 @@ class CpuG1(G1):
     points enter through `from_ints`, `validate` or the SRS loader, which do check."""
 
     def __init__(self):
-        self._table: Optional[np.ndarray] = None
+        self._table: Optional[tuple[bytes, np.ndarray]] = None
 
     # -- conversions ------------------------------------------------------------------------
 
@@ -549,6 +557,13 @@ class CpuG1(G1):
         if points.shape[:-2] != lead:
             if points.shape != (2, LIMBS):
                 raise InvalidInput(f"scalar_mul: {points.shape[:-2]} points for {lead} scalars")
+            count = int(np.prod(lead))
+            if count >= _FIXED_BASE_MIN and points.any():
+                # One base, many scalars (a setup's powers of τ): a table of the base's window
+                # multiples makes each product one mixed addition per window.
+                flat = np.ascontiguousarray(scalars.reshape(-1, LIMBS))
+                out = xyzz_to_affine(fixed_base_mul_kernel(self._table_of(points), _FIXED_BASE_WINDOW, flat))
+                return out.reshape(lead + (2, LIMBS))
             points = np.broadcast_to(points, lead + (2, LIMBS))
         p = np.ascontiguousarray(points.reshape(-1, 2, LIMBS))
         out = xyzz_to_affine(scalar_mul_kernel(p, scalars.reshape(-1, LIMBS)))
@@ -556,14 +571,18 @@ class CpuG1(G1):
 
     def random(self, n: int, rng=None) -> np.ndarray:
         """n points [k_i]G with k_i uniform in Fr, by a fixed-base table of G (built once)."""
-        if self._table is None:
-            windows = -(-SCALAR_BITS // _FIXED_BASE_WINDOW)
-            g = self.generator()[0]
-            gx = tuple(np.uint64(v) for v in g[0])
-            gy = tuple(np.uint64(v) for v in g[1])
-            self._table = xyzz_to_affine(fixed_base_table(gx, gy, _FIXED_BASE_WINDOW, windows))
         k = random_canonical(int(n), FR, rng)
-        return xyzz_to_affine(fixed_base_mul_kernel(self._table, _FIXED_BASE_WINDOW, k))
+        return xyzz_to_affine(fixed_base_mul_kernel(self._table_of(self.generator()[0]), _FIXED_BASE_WINDOW, k))
+
+    def _table_of(self, base) -> np.ndarray:
+        """The affine fixed-base table of one point; the last base's table is kept (setups
+        multiply one base, the generator, many times)."""
+        key = base.tobytes()
+        if self._table is None or self._table[0] != key:
+            windows = -(-SCALAR_BITS // _FIXED_BASE_WINDOW)
+            gx, gy = _coords(base)
+            self._table = (key, xyzz_to_affine(fixed_base_table(gx, gy, _FIXED_BASE_WINDOW, windows)))
+        return self._table[1]
 
 
 def canonical_scalars(scalars, montgomery: bool = True, name: str = "scalars") -> np.ndarray:
