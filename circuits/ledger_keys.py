@@ -65,11 +65,15 @@ def save_keys(directory: str, air: Ledger, pk: ProvingKey, vk: VerificationKey) 
 def cached_dev_keys(cache: str, air: Ledger, be: Backend | None = None,
                     on_make=None) -> tuple[ProvingKey, VerificationKey]:
     """The INSECURE development keys of `air`, made (and saved) the first time; `on_make(dir)`
-    is called before making them, which takes a while."""
+    is called before making them, which takes a while. Keys cached before proving keys carried
+    Lagrange bases (prover.lagrange) are made again: they prove the same proofs, slower."""
     directory = dev_keys_directory(cache, air)
-    if not os.path.exists(key_paths(directory, air.log2_rows)[0]):
-        if on_make is not None:
-            on_make(directory)
-        pk, vk = dev_keys(air, air.log2_rows, DEV_SEED, be)
-        save_keys(directory, air, pk, vk)
+    if os.path.exists(key_paths(directory, air.log2_rows)[0]):
+        pk, vk = load_keys(directory, air, be)
+        if pk.lagrange:
+            return pk, vk
+    if on_make is not None:
+        on_make(directory)
+    pk, vk = dev_keys(air, air.log2_rows, DEV_SEED, be)
+    save_keys(directory, air, pk, vk)
     return load_keys(directory, air, be)
