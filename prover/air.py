@@ -221,6 +221,9 @@ class Air:
     max_pack_width: the most blinded witness columns packed into one commitment; None packs
         them all into one. Each extra pack costs the L1 verifier one ecMul (6000 gas); a
         narrower pack shortens the prover's opening polynomials (docs/protocol.md §1).
+    logup_arity: how many terms of a logUp argument share one interaction column (2 or more).
+        Each column then carries a constraint of degree arity + 1 (more with weighted terms):
+        fewer, shorter-lived columns for a longer quotient (docs/protocol.md §1).
     fixed_columns: preprocessed columns, committed once (as one pack) in the verification key.
     public_inputs: values the verifier supplies; constraints read them with `b.public(name)`.
     state_layout: for a rollup's circuit, which public groups are its old state, new state and
@@ -234,6 +237,7 @@ class Air:
     public_groups: Mapping[str, tuple[str, ...]] | None = None
     public_columns: tuple[str, ...] = ()
     max_pack_width: int | None = None
+    logup_arity: int = 2
     fixed_columns: tuple[str, ...] = ()
     public_inputs: tuple[str, ...] = ()
     state_layout: StateLayout | None = None
@@ -442,8 +446,8 @@ def fingerprint(values: Sequence[Expr]) -> Expr:
 
 @dataclass
 class HelperColumn:
-    """One interaction column h = λ^a · Σ_t w_t / (β − fingerprint_t) over one or two terms of
-    argument a."""
+    """One interaction column h = λ^a · Σ_t w_t / (β − fingerprint_t) over up to the circuit's
+    `logup_arity` terms of argument a."""
 
     argument: int
     terms: list[tuple[Expr, tuple[Expr, ...]]]
@@ -527,17 +531,21 @@ class ConstraintSystem:
 def compile_air(air: Air) -> ConstraintSystem:
     """Run `air.eval` under the recording builder and compile its logUp arguments.
 
-    Each argument's terms are paired into helper columns h (degree-3 constraints
-    h·d₁·d₂ = λ^a·(w₁·d₂ + w₂·d₁) with d = β − fingerprint), and one running sum S ties all
-    helpers together: S(first) = 0, S(next) = S + Σh on transitions, S(last) + Σh = 0. The
-    powers of λ keep the arguments apart, so that one sum cannot be balanced by another."""
+    Each argument's terms are cut into helper columns h of `air.logup_arity` terms (with two:
+    degree-3 constraints h·d₁·d₂ = λ^a·(w₁·d₂ + w₂·d₁), d = β − fingerprint; with t terms
+    h·Π d = λ^a·Σ_i w_i·Π_{m≠i} d_m), and one running sum S ties all helpers together:
+    S(first) = 0, S(next) = S + Σh on transitions, S(last) + Σh = 0. The powers of λ keep the
+    arguments apart, so that one sum cannot be balanced by another."""
+    arity = air.logup_arity
+    if not isinstance(arity, int) or arity < 2:
+        raise InvalidCircuit(f"{air.name}: logup_arity must be an int ≥ 2, got {arity!r}")
     b = AirBuilder(air)
     air.eval(b)
     constraints = list(b.constraints)
     helpers: list[HelperColumn] = []
     for a, arg in enumerate(b.arguments):
-        for i in range(0, len(arg.terms), 2):
-            helpers.append(HelperColumn(a, arg.terms[i:i + 2]))
+        for i in range(0, len(arg.terms), arity):
+            helpers.append(HelperColumn(a, arg.terms[i:i + arity]))
     if helpers:
         beta, lam = Challenge(ChallengeName.BETA), Challenge(ChallengeName.LAMBDA)
         for j, h in enumerate(helpers):
@@ -546,12 +554,18 @@ def compile_air(air: Air) -> ConstraintSystem:
             for _ in range(h.argument):
                 scale = scale * lam
             dens = [beta - fingerprint(values) for _, values in h.terms]
-            if len(h.terms) == 1:
-                (w, _), = h.terms
-                expr = col * dens[0] - scale * w
-            else:
-                (w1, _), (w2, _) = h.terms
-                expr = col * dens[0] * dens[1] - scale * (w1 * dens[1] + w2 * dens[0])
+            lhs = col
+            for d in dens:
+                lhs = lhs * d
+            # Σ_i w_i·Π_{m≠i} d_m, written as the pair form above when there are two terms.
+            rhs = None
+            for i, (w, _) in enumerate(h.terms):
+                term = w
+                for m, d in enumerate(dens):
+                    if m != i:
+                        term = term * d
+                rhs = term if rhs is None else rhs + term
+            expr = lhs - scale * rhs
             constraints.append(Constraint(Selector.EVERY_ROW, expr, f"logup_helper{j}"))
         s = Column(ColumnKind.INTERACTION, len(helpers), "logup_sum")
         s_next = Column(ColumnKind.INTERACTION, len(helpers), "logup_sum", next=True)
