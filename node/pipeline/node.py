@@ -365,11 +365,14 @@ class RollupNode:
                                                  d.l1_sender.to_bytes(20, "big"), d.block) for d in found]
                         next_deposit = ray.get(self.sequencer.add_deposits.remote(deposits), timeout=60)
                         self.say(f"deposits {found[0].index}..{found[-1].index} from the L1 logged and applied")
-                    if time.monotonic() - checked < L1_CHECK_S:
-                        continue
-                    checked = time.monotonic()
+                except Exception:  # noqa: BLE001 - not answering (or no contract: checked below): next tick
+                    pass
+                if time.monotonic() - checked < L1_CHECK_S:
+                    continue
+                checked = time.monotonic()
+                try:
                     code = self.rollup.l1.code_at(self.rollup.address)
-                except Exception:  # noqa: BLE001 - not answering: tried again at the next tick
+                except Exception:  # noqa: BLE001 - not answering: tried again at the next check
                     continue
                 if not code:
                     self._l1_gone = str(RollupMissing(self.rollup.address, describe_chain(self.rollup.l1)))
