@@ -17,7 +17,7 @@ from kernels.params import CURVE_B, P_MODULUS, R_MODULUS
 
 from .air import Air, ConstraintSystem, compile_air
 from .errors import InvalidCircuit, InvalidInput, InvalidSetup
-from .groups import KIND_CODES, commitment_groups, srs_size
+from .groups import KIND_CODES, commitment_groups, degree_bounded_groups, srs_size
 from .keccak import keccak256
 from .lagrange import basis_from_powers, basis_from_trapdoor, basis_name
 from .polynomials import pack
@@ -196,7 +196,12 @@ def setup(air: Air, log2_n: int, srs: SRS, be: Backend | None = None,
     if cs.extension(n) * n > 1 << 28:
         raise InvalidCircuit("the quotient's coset exceeds Fr's 2^28 roots of unity")
     groups = commitment_groups(cs, n)
+    held = srs.size
     srs = srs.truncate(srs_size(cs, n))
+    if held > srs.size and degree_bounded_groups(cs):
+        # The degree bound holds against a prover without [τ^i]₁ for i ≥ D; a ceremony's file
+        # publishes those, so the keys are made under one more contribution (§2 of the protocol).
+        srs = srs.contribute(be)
     values = air.fixed_values(n)
     if set(values) != set(air.fixed_columns):
         raise InvalidCircuit(f"{air.name}.fixed_values must give exactly the fixed columns")

@@ -13,6 +13,7 @@ Montgomery limbs with R = 2^256), so a file's section is read without any conver
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -56,6 +57,26 @@ class SRS:
         if size > self.size:
             raise InvalidSetup(f"the SRS holds {self.size} powers, {size} are needed")
         return SRS(np.ascontiguousarray(self.g1_powers[:size]), self.g2_tau, self.source, self.trapdoor)
+
+    def contribute(self, be: Backend | None = None, secret: int | None = None) -> "SRS":
+        """One more contribution: τ' = x·τ for a fresh secret x (drawn here unless given, and
+        not kept): [τ'^i]₁ = x^i·[τ^i]₁ for the powers held, [τ']₂ = x·[τ]₂. Made after
+        truncating a ceremony's powers to the D a circuit needs, it leaves nobody knowing
+        [τ'^i]₁ for i ≥ D, which the degree bounds rely on (docs/protocol.md §2)."""
+        be = be or get_backend("cpu")
+        x = secret if secret is not None else 1 + int.from_bytes(os.urandom(40), "big") % (R_MODULUS - 1)
+        if not 0 < x < R_MODULUS:
+            raise InvalidSetup("a contribution's secret lies in [1, r)")
+        scalars, acc = [], 1
+        for _ in range(self.size):
+            scalars.append(acc)
+            acc = acc * x % R_MODULUS
+        g1 = be.to_host(be.g1.scalar_mul(be.asarray(self.g1_powers),
+                                          be.asarray(to_montgomery(scalars, R_MODULUS))))
+        g2 = bn.normalize(bn.multiply(g2_to_py_ecc(self.g2_tau), x))
+        g2_tau: G2Point = ((int(g2[0].coeffs[0]), int(g2[0].coeffs[1])), (int(g2[1].coeffs[0]), int(g2[1].coeffs[1])))
+        trapdoor = self.trapdoor * x % R_MODULUS if self.trapdoor is not None else None
+        return SRS(np.ascontiguousarray(g1), g2_tau, f"{self.source} + one contribution", trapdoor)
 
 
 def g2_to_py_ecc(p: G2Point):

@@ -27,7 +27,10 @@ def keys_for(air, log2_n: int, backend: str = "cpu"):
     n = 1 << log2_n
     size = max(srs_size(compile_air(a), n) for a in [air] + [example_air(e, log2_n) for e in EXAMPLES])
     size = max(size, 1 << 14)
-    return setup(air, log2_n, srs_for(size, backend), get_backend(backend))
+    # Cut to this circuit's D first: `setup` given more powers than D makes one more
+    # contribution for a degree-bounded circuit (random, so the keys would differ per call).
+    srs = srs_for(size, backend).truncate(srs_size(compile_air(air), n))
+    return setup(air, log2_n, srs, get_backend(backend))
 
 
 def example_air(name: str, log2_n: int):
