@@ -1,10 +1,11 @@
 """The ledger circuit end to end: one JSON line per batch size.
 
-    python -m bench.ledger [--log2 12 16] [--backend cpu|gpu|auto] [--repeat 1]
+    python -m bench.ledger [--log2 12 16] [--backend cpu|gpu|auto] [--repeat 1] [--packs N]
 
 A batch of 2^k transfers fills a 2^k-row trace (half the slots funded accounts, a few claimed
 by new addresses in the batch). Fields: log2_rows, transfers, backend, witness/fixed/
-interaction/chunk column counts, setup_ms (insecure development SRS and keys; not part of
+interaction/chunk column counts, witness_packs and groups (the L1 pays one ecMul per group;
+`--packs N` overrides the circuit's pack width to measure the other side of that knob), setup_ms (insecure development SRS and keys; not part of
 proving), trace_ms (build_trace from the job), prove_ms and one `<phase>_ms` per prover phase,
 transfers_per_s (transfers / prove time), verify_ms (the Python verifier), commitments_ms
 (recomputing the batch's public commitments, as `zkpipe verify` does), proof_bytes, loadavg_1m
@@ -46,7 +47,7 @@ def batch_job(log2_rows: int, seed: int = 1):
 
 
 def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers: dict | None = None,
-            whole_peer=None, peer_reps: int = 3) -> list[dict]:
+            whole_peer=None, peer_reps: int = 3, packs: int | None = None) -> list[dict]:
     """Prove a full batch `repeat` times (one line each); with `peers` ({name: peer or reason},
     bench.python_peers) the proof's MSM and NTTs beside theirs, and with `whole_peer` (a
     Groth16Proof or the reason it is missing) our median proof time beside its. Returns every
@@ -56,13 +57,19 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
     from circuits.ledger import Ledger, build_trace, trace_commitments
     from circuits.ledger_commitments import pinned
     from prover.air import compile_air
+    from prover.groups import commitment_groups
     from prover.keys import dev_keys
+    from prover.types import GroupKind
     from prover.prove import prove
     from prover.verify import verify
 
     air = Ledger(log2_rows)
+    if packs is not None:  # the same circuit but for its pack width (a different key)
+        blinded = len(air.witness_columns) - len(air.public_columns)
+        air.max_pack_width = -(-blinded // packs) if packs > 1 else None
     cs = compile_air(air)
     n = air.n
+    groups = commitment_groups(cs, n)
     t = time.perf_counter()
     pk, vk = dev_keys(air, log2_rows, b"bench.ledger", be)
     setup_ms = (time.perf_counter() - t) * 1e3
@@ -95,6 +102,7 @@ def measure(log2_rows: int, be, repeat: int = 1, print_rows: bool = True, peers:
         row = {"bench": "ledger", "log2_rows": log2_rows, "transfers": len(job.transfers), "backend": be.name,
                "witness_columns": cs.num_witness, "fixed_columns": cs.num_fixed,
                "interaction_columns": cs.num_interaction, "quotient_chunks": cs.quotient_chunks(n),
+               "witness_packs": [g.width for g in groups if g.kind == GroupKind.WITNESS], "groups": len(groups),
                "setup_ms": round(setup_ms, 1), "trace_ms": round(trace_ms, 1),
                **{k: v for k, v in tm.items() if k.endswith("_ms")},
                "transfers_per_s": round(len(job.transfers) / (tm["prove_ms"] / 1e3), 1),
@@ -127,9 +135,13 @@ def main(argv=None) -> None:
     ap.add_argument("--python-peers", nargs="*", default=None, metavar="NAME",
                     help="peers beside ours: arkworks mcl frx groth16 (default: all; none given: none)")
     ap.add_argument("--peer-reps", type=int, default=3, help="timed turns of each peer operation")
+    ap.add_argument("--packs", type=int, default=None,
+                    help="witness packs instead of the circuit's choice (the gas-for-prover-time knob)")
     a = ap.parse_args(argv)
     if a.peer_reps < 1:
         ap.error("--peer-reps must be at least 1")
+    if a.packs is not None and a.packs < 1:
+        ap.error("--packs must be at least 1")
     from bench.python_peers import available_peers, whole_proof_peer
 
     be = get_backend(a.backend)
@@ -138,7 +150,7 @@ def main(argv=None) -> None:
     whole = whole_proof_peer() if names is None or "groth16" in names else None
     measure(8, be, print_rows=False)  # JIT warm-up
     for k in a.log2:
-        measure(k, be, a.repeat, peers=peers, whole_peer=whole, peer_reps=a.peer_reps)
+        measure(k, be, a.repeat, peers=peers, whole_peer=whole, peer_reps=a.peer_reps, packs=a.packs)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,13 @@ def test_ledger_at_two_packs_proves_and_cheats_are_refused_by_both_verifiers():
     bad["amount"][3] = (bad["amount"][3] + 1) % R_MODULUS      # moves value from nowhere
     bad[limb][3] = (bad[limb][3] + 1) % R_MODULUS
     assert_agree(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes(), expect=False)
+
+
+def test_bench_ledger_measures_the_other_side_of_the_pack_knob():
+    from bench import ledger
+
+    default, = ledger.measure(8, BE, 1, print_rows=False)
+    split, = ledger.measure(8, BE, 1, print_rows=False, packs=2)
+    assert len(default["witness_packs"]) == 1 and len(split["witness_packs"]) == 2
+    assert sum(split["witness_packs"]) == sum(default["witness_packs"]) and split["groups"] == default["groups"] + 1
+    assert split["proof_bytes"] == default["proof_bytes"] + 64
