@@ -3,23 +3,32 @@ rep by rep, for each threading configuration of the CPU kernels.
 
     python -m bench.contention                               # kernels workload, 2^12 × 20 columns
     python -m bench.contention --workload ledger --log2 12   # a real ledger batch proof
-    python -m bench.contention --configs ours spin           # only these configurations
+    python -m bench.contention --configs ours cores          # only these configurations
 
 The competing load is a second process keeping every core given to this one busy (one thread per
 core hashing in C, the GIL released). Each rep runs the workload once quiet and once with the
 competitor running, so both figures meet the same background; `ratio` is loaded / quiet median.
-A fair share of the machine under such a competitor is half of it, so a perfectly parallel
-workload would take 2× its quiet time; past that, the figure measures stalls.
+A fair share of the machine under such a competitor is half of it for one thread per core, so
+a perfectly parallel workload with one thread per core would take 2× its quiet time; the
+scheduler shares per runnable thread, so more threads take a larger share. `pair_ratio` is the
+median of each rep's loaded / quiet, which a drifting background load disturbs less. The child
+records the threads each call ran with (`threads_quiet`, `threads_loaded`) and the pool size.
 
 Configurations, each in its own process (numba and libgomp read them when their pool starts):
 
-- `ours`: what `kernels.cpu.threads` sets (OpenMP, passive waiting, threads = cores given);
-- `spin`: OpenMP threads that spin while they wait (`OMP_WAIT_POLICY=ACTIVE`), which libgomp's
-  default approximates;
-- `short-spin`: OpenMP threads that spin briefly (`GOMP_SPINCOUNT=20000`, some microseconds)
-  before they sleep;
-- `workqueue`: numba's own pool (not safe for parallel regions entered from two threads at once);
-- `one-thread`: `ZKPIPE_CPU_THREADS=1`.
+- `ours`: what `kernels.cpu.threads` sets (OpenMP, passive waiting, a pool of 8 threads per
+  core given, all of them working while other processes' threads wait to run, one per core
+  otherwise);
+- `always-pool`: the same pool, all of it working whatever the load (`ZKPIPE_CPU_ADAPT=0`);
+- `pool-4x`: as `ours` with 4 threads per core (`ZKPIPE_CPU_OVERSUBSCRIBE=4`);
+- `cores`: one thread per core given, whatever the load (`ZKPIPE_CPU_OVERSUBSCRIBE=1`);
+- `spin`: as `cores`, with OpenMP threads that spin while they wait (`OMP_WAIT_POLICY=ACTIVE`),
+  which libgomp's default approximates;
+- `short-spin`: as `cores`, with OpenMP threads that spin briefly (`GOMP_SPINCOUNT=20000`, some
+  microseconds) before they sleep;
+- `workqueue`: as `cores`, on numba's own pool (not safe for parallel regions entered from two
+  threads at once);
+- `one-thread`: `ZKPIPE_CPU_THREADS=1`, no extra threads.
 
 Workloads: `kernels` is a proof's kernel calls at 2^log2 rows and `--columns` columns (inverse
 NTT of every column, a coset NTT at 4× the rows, one MSM per column with 254-bit scalars, an
@@ -38,13 +47,21 @@ import sys
 import time
 from typing import Callable, Optional, Sequence
 
+ONE_PER_CORE = {"ZKPIPE_CPU_OVERSUBSCRIBE": "1"}
 CONFIGS = {
     "ours": {},
-    "spin": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "short-spin": {"GOMP_SPINCOUNT": "20000"},
-    "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
-    "one-thread": {"ZKPIPE_CPU_THREADS": "1"},
+    "always-pool": {"ZKPIPE_CPU_ADAPT": "0"},
+    "pool-4x": {"ZKPIPE_CPU_OVERSUBSCRIBE": "4"},
+    "cores": ONE_PER_CORE,
+    "spin": {**ONE_PER_CORE, "OMP_WAIT_POLICY": "ACTIVE"},
+    "short-spin": {**ONE_PER_CORE, "GOMP_SPINCOUNT": "20000"},
+    "workqueue": {**ONE_PER_CORE, "NUMBA_THREADING_LAYER": "workqueue"},
+    "one-thread": {**ONE_PER_CORE, "ZKPIPE_CPU_THREADS": "1"},
 }
+# What a configuration may set: taken out of the inherited environment, so that each means
+# the same whatever the shell had.
+CONFIG_KNOBS = {"ZKPIPE_CPU_OVERSUBSCRIBE", "ZKPIPE_CPU_ADAPT", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                "NUMBA_THREADING_LAYER"}
 
 # One thread per core, each hashing a 1 MiB buffer in C (hashlib releases the GIL).
 COMPETITOR = """
@@ -130,26 +147,36 @@ def ledger_workload(log2: int) -> Callable[[], object]:
     return call
 
 
-def measure(workload: Callable[[], object], reps: int) -> dict:
-    """Quiet and loaded medians (ms), taking turns within each rep, after one warm-up call."""
+def measure(workload: Callable[[], object], reps: int, threads: Optional[Callable[[], int]] = None) -> dict:
+    """Quiet and loaded medians (ms), taking turns within each rep, after one warm-up call;
+    with `threads`, the thread count each call ran with (it may follow the load)."""
     workload()
-    quiet, loaded = [], []
+    quiet, loaded, used = [], [], {"quiet": [], "loaded": []}
     for rep in range(reps):
         start = time.perf_counter()
         workload()
         quiet.append((time.perf_counter() - start) * 1e3)
+        if threads:
+            used["quiet"].append(threads())
         with Competitor():
             start = time.perf_counter()
             workload()
             loaded.append((time.perf_counter() - start) * 1e3)
+            if threads:
+                used["loaded"].append(threads())
         progress(f"rep {rep + 1}/{reps}: quiet {quiet[-1]:.0f} ms, loaded {loaded[-1]:.0f} ms")
     q, l = statistics.median(quiet), statistics.median(loaded)
-    return {"quiet_ms": round(q, 1), "loaded_ms": round(l, 1), "ratio": round(l / q, 3),
-            "quiet_all_ms": [round(x, 1) for x in quiet], "loaded_all_ms": [round(x, 1) for x in loaded]}
+    out = {"quiet_ms": round(q, 1), "loaded_ms": round(l, 1), "ratio": round(l / q, 3),
+           "pair_ratio": round(statistics.median(b / a for a, b in zip(quiet, loaded)), 3),
+           "quiet_all_ms": [round(x, 1) for x in quiet], "loaded_all_ms": [round(x, 1) for x in loaded]}
+    if threads:
+        out.update(threads_quiet=used["quiet"], threads_loaded=used["loaded"])
+    return out
 
 
 def child(args) -> dict:
     """Runs in the configured process: prepare, measure, describe the threads it ran with."""
+    import kernels.cpu  # noqa: F401  (sets the thread pool up before numba reads its settings)
     import numba
 
     from bench.primitives import load_average, machine_description
@@ -159,10 +186,11 @@ def child(args) -> dict:
     else:
         call = kernels_workload(args.log2, args.columns)
     load_before = load_average()
-    figures = measure(call, args.reps)
+    figures = measure(call, args.reps, threads=numba.get_num_threads)
     return {"bench": "contention", "config": args.config, "workload": args.workload, "log2": args.log2,
             "columns": args.columns if args.workload == "kernels" else None, **figures,
-            "threads": numba.get_num_threads(), "threading_layer": numba.threading_layer(),
+            "pool_threads": numba.config.NUMBA_NUM_THREADS,
+            "threading_layer": numba.threading_layer(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "reps": args.reps,
             "competitor": "one process, one busy thread per core", "machine": machine_description(),
             "loadavg_1m_before": load_before, "loadavg_1m_after": load_average()}
@@ -174,7 +202,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--log2", type=int, default=12, help="rows as log2 (default 12)")
     p.add_argument("--columns", type=int, default=20, help="columns of the kernels workload (default 20)")
     p.add_argument("--reps", type=int, default=3, help="quiet/loaded pairs (default 3)")
-    p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "spin", "short-spin", "workqueue", "one-thread"])
+    p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "cores", "always-pool", "one-thread"])
     p.add_argument("--config", help=argparse.SUPPRESS)    # set in the child process
     args = p.parse_args(argv)
     if args.reps < 1 or not 1 <= args.log2 <= 20:
@@ -188,15 +216,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(child(args)), flush=True)
         return 0
     # Configurations take turns, one quiet/loaded pair each per round, so that all of them meet
-    # the same background load; the kernels' JIT cache makes a fresh process cheap.
+    # the same background load; the kernels' JIT cache and the ledger's key cache make a fresh
+    # process cheap (a few seconds).
     samples = {name: [] for name in args.configs}
-    rounds, per_child = (args.reps, 1) if args.workload == "kernels" else (1, args.reps)
-    for r in range(rounds):
+    for r in range(args.reps):
         for name in args.configs:
-            progress(f"round {r + 1}/{rounds}, {name}: {args.workload} at 2^{args.log2}")
-            env = dict(os.environ, **CONFIGS[name])
+            progress(f"round {r + 1}/{args.reps}, {name}: {args.workload} at 2^{args.log2}")
+            env = {k: v for k, v in os.environ.items() if k not in CONFIG_KNOBS}
+            env.update(CONFIGS[name])
             command = [sys.executable, "-m", "bench.contention", "--workload", args.workload, "--log2", str(args.log2),
-                       "--columns", str(args.columns), "--reps", str(per_child), "--config", name]
+                       "--columns", str(args.columns), "--reps", "1", "--config", name]
             done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode == 0 and lines:
@@ -211,7 +240,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         loaded = [x for run in runs for x in run["loaded_all_ms"]]
         q, l = statistics.median(quiet), statistics.median(loaded)
         line = {**runs[-1], "quiet_ms": round(q, 1), "loaded_ms": round(l, 1), "ratio": round(l / q, 3),
+                "pair_ratio": round(statistics.median(b / a for a, b in zip(quiet, loaded)), 3),
                 "quiet_all_ms": quiet, "loaded_all_ms": loaded, "reps": len(quiet),
+                "threads_quiet": [t for run in runs for t in run.get("threads_quiet", [])],
+                "threads_loaded": [t for run in runs for t in run.get("threads_loaded", [])],
                 "loadavg_1m_before": runs[0]["loadavg_1m_before"]}
         print(json.dumps(line), flush=True)
     return 0
