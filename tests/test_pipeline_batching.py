@@ -8,7 +8,7 @@ import threading
 import time
 
 from node.pipeline.coordinator import Coordinator
-from node.pipeline.node_actors import ExecutorActor
+from node.pipeline.node_actors import BatchRoom, ExecutorActor
 from node.sequencer import Sequencer
 
 from tests.test_node_executor import Chain
@@ -63,3 +63,26 @@ def test_wake_cuts_and_ticks_at_once(tmp_path):
         assert ticked.wait(2.0) and len(cuts) == 2             # open: cut now, within the interval
     finally:
         seq.stop()
+
+
+def test_batch_room_cuts_mini_batches_to_fill_the_open_batch(rng):
+    """Mini-batches cut to the open batch's room fill it exactly: the executor seals it full,
+    never short before a mini-batch that would overflow it."""
+    chain = Chain(rng)
+    ex = ExecutorActor(chain.genesis, log2_rows=4, batch_deadline=None)   # 16 rows a batch
+    room = BatchRoom(16)
+    sizes, waiting = [], 40                     # 40 transfers arrive at once (a heavy load)
+    while waiting:
+        n = min(waiting, room.room())
+        mb = chain.mini_batch(n)
+        room.cut(mb.number, n)
+        for _, last_block in ex.apply(mb, [0.0] * n):
+            room.sealed_through(last_block)
+        sizes.append(n)
+        waiting -= n
+    assert sizes == [16, 16, 8] and room.room() == 8
+    assert [len(b.transfers) for b in ex.held.values()] == [16, 16]
+    assert BatchRoom(16, open_rows=5, height=3).room() == 11    # resumed with an open batch
+    full = BatchRoom(4)
+    full.cut(1, 4)
+    assert full.room() == 1                                    # full: sealed at once, never 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import ray
@@ -152,6 +153,34 @@ class ExecutorView:
         return self._query("withdrawal", tx_hash)
 
 
+class BatchRoom:
+    """The rows (transfers and deposits) cut since the executor's last seal, and so the room
+    left in its open proof batch. The sequencer cuts no mini-batch larger than that room: a
+    mini-batch that would overflow the open batch makes the executor seal it short first, and
+    under a heavy load (mini-batches of up to a whole batch) every other proof was then spent
+    on a sliver. Cut to fit, a batch fills exactly and is sealed full."""
+
+    def __init__(self, batch_rows: int, open_rows: int = 0, height: int = 0):
+        self.batch_rows = batch_rows
+        self._blocks: deque = deque([(height, open_rows)] if open_rows else [])   # (number, rows)
+        self._lock = threading.Lock()
+
+    def cut(self, number: int, rows: int) -> None:
+        with self._lock:
+            self._blocks.append((number, rows))
+
+    def sealed_through(self, last_block: int) -> None:
+        """A batch ending with mini-batch `last_block` was sealed."""
+        with self._lock:
+            while self._blocks and self._blocks[0][0] <= last_block:
+                self._blocks.popleft()
+
+    def room(self) -> int:
+        """Rows the open batch still takes (a full one is sealed at once: never less than 1)."""
+        with self._lock:
+            return max(1, self.batch_rows - sum(rows for _, rows in self._blocks))
+
+
 class SequencerActor:
     """A Sequencer with its cutting thread, the admission gate, and (with `rpc_port` not None)
     the JSON-RPC server on 127.0.0.1, which asks the L1 `rollup` names (L1 spec, artifact,
@@ -181,11 +210,15 @@ class SequencerActor:
         restored = [] if self.sequencer.snapshot is None else ray.get(
             executor.restore.remote(self.sequencer.snapshot))
         replayed = self.sequencer.take_replayed()
+        self.max_mini_batch = max_mini_batch
+        self.room = BatchRoom(1 << log2_rows)
         if replayed or restored:
             self._release(restored + ray.get(executor.replay.remote(replayed)), log_seals=False)
             # What the log holds beyond the L1 counts against the bound until it is proven.
             st = ray.get(executor.status.remote())
             self.gate.carry(st["executed_transfers"] - st["verified_transfers"])
+            self.room = BatchRoom(1 << log2_rows, st["open_transfers"], self.sequencer.height)
+            self._fit_cuts()
         self.server = None
         if rpc_port is not None:
             from node.eth_api import NodeApi
@@ -262,7 +295,13 @@ class SequencerActor:
         with self._lock:
             times = [self._submitted.pop(t.hash, mb.cut_time) for t in mb.transfers]
         self.sink(txs_event("sequenced", [mb.cut_time - t for t in times], t=mb.cut_time))
+        self.room.cut(mb.number, len(mb.transfers))
         self._release(ray.get(self.executor.apply.remote(mb, times)))
+        self._fit_cuts()
+
+    def _fit_cuts(self) -> None:
+        """The next mini-batch no larger than the open proof batch's room (BatchRoom)."""
+        self.sequencer.max_mini_batch = min(self.max_mini_batch, self.room.room())
 
     def _on_tick(self, now: float) -> None:
         self._release(ray.get(self.executor.poll.remote()))
@@ -276,6 +315,8 @@ class SequencerActor:
         if log_seals:
             for index, last_block in sealed:
                 self.sequencer.record_seal(index, last_block)
+        self.room.sealed_through(sealed[-1][1])
+        self._fit_cuts()
         ray.get(self.executor.release.remote([index for index, _ in sealed]))
 
 
