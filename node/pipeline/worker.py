@@ -22,8 +22,11 @@ from .jobs import ProofResult, phases_of
 
 def resident_key(pk: ProvingKey, be) -> ProvingKey:
     """The proving key with its arrays on the backend's device, so that no proof copies the
-    SRS or the fixed columns again (prove() leaves arrays already there in place)."""
-    return ProvingKey(pk.vk, be.asarray(pk.srs_g1), be.asarray(pk.fixed_coeffs))
+    SRS, the fixed columns or the Lagrange bases again (prove() leaves arrays already there in
+    place). The bases are kept: without them the prover commits coefficients, the same
+    commitments at full scalar width, far slower."""
+    return ProvingKey(pk.vk, be.asarray(pk.srs_g1), be.asarray(pk.fixed_coeffs),
+                      {name: be.asarray(b) for name, b in pk.lagrange.items()})
 
 
 def device_of(be) -> str:
