@@ -13,8 +13,8 @@ the choices here are made for a machine where other processes compete for the co
   pool is started with `ZKPIPE_CPU_OVERSUBSCRIBE` (default 8) times the thread count; while
   threads of other processes are waiting to run, parallel regions use the whole pool (16 threads
   beside 2 busy ones get 8/9 of the machine), otherwise only the thread count, because on idle
-  cores the extra threads only add switches (about 8 % on a 2^12 ledger proof). The count is
-  chosen again at each MSM and NTT, from a sample at most `SAMPLE_S` old.
+  cores the extra threads only add switches (about a tenth of a 2^12 ledger proof). The count
+  is chosen again at each MSM and NTT, from a sample at most `SAMPLE_S` old.
 - **Threading layer**: OpenMP first (then numba's workqueue; TBB last, it is not installed and
   not measured), with **passive waiting**. libgomp's default lets an idle pool thread spin before
   it sleeps; on a shared 2-core machine the spinning threads take the core from the one thread
