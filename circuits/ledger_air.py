@@ -113,16 +113,19 @@ class LimbLayout:
         return self.count + int(self.top_is_short)
 
 
-# From this size on the blinded witness columns go into two packs (docs/ledger.md §3): the
-# opening MSMs (W, W') are as long as the widest group, and one pack of all of them is wider
-# than the interaction group. The extra group costs the L1 about 6 400 gas a batch, under one
-# gas a transfer from 2^13 on; below 2^10 a proof's MSMs are small and one pack is kept.
+# From this size on the blinded witness columns go into two packs when one pack of them would
+# be wider than the interaction group (docs/protocol.md §7): the opening MSMs (W, W') are as
+# long as the widest group. The extra group costs the L1 about 6 400 gas a batch, under one gas
+# a transfer from 2^13 on; below 2^10 a proof's MSMs are small and one pack is kept.
 TWO_PACKS_FROM_LOG2_ROWS = 10
 
 
-def pack_width(log2_rows: int, blinded: int) -> int | None:
-    """The ledger's `max_pack_width` at 2^log2_rows rows with `blinded` blinded witness columns."""
-    return -(-blinded // 2) if log2_rows >= TWO_PACKS_FROM_LOG2_ROWS else None
+def pack_width(log2_rows: int, blinded: int, interaction: int) -> int | None:
+    """The ledger's `max_pack_width` at 2^log2_rows rows, with `blinded` blinded witness columns
+    beside `interaction` interaction columns."""
+    if log2_rows >= TWO_PACKS_FROM_LOG2_ROWS and blinded > interaction:
+        return -(-blinded // 2)
+    return None
 
 
 class Ledger(Air):
@@ -136,10 +139,6 @@ class Ledger(Air):
     state_layout = StateLayout(old_state="old_state", new_state="new_state", data="data",
                                batch_index="batch_index")
     publication = PUBLICATION
-    # Three logUp terms per interaction column: a third fewer columns for one more quotient
-    # chunk (degree-4 helper constraints; the coset stays 4n), so that the blinded witness
-    # columns can be packed no wider than the interaction group (`pack_width`).
-    logup_arity = 3
 
     def __init__(self, log2_rows: int):
         if not isinstance(log2_rows, int) or not MIN_LOG2_ROWS <= log2_rows <= MAX_LOG2_ROWS:
@@ -154,7 +153,8 @@ class Ledger(Air):
         self.witness_columns = (self.public_columns + ("addr_inv",)
                                 + self.limbs.limb_columns("bal_new") + self.limbs.limb_columns("amount")
                                 + ("slot_uses", "addr_uses"))
-        self.max_pack_width = pack_width(log2_rows, len(self.witness_columns) - len(self.public_columns))
+        self.max_pack_width = pack_width(log2_rows, len(self.witness_columns) - len(self.public_columns),
+                                         self.interaction_width())
 
     @property
     def n(self) -> int:
@@ -194,6 +194,13 @@ class Ledger(Air):
         terms.append((lam2 * deposit * (1 - withdrawal), (dst, c("bridge_addr"))))
         terms.append((-lam2 * c("addr_uses"), (c("slot"), addr_new)))
         b.multiset_sum(terms, "ledger")
+
+    def interaction_width(self) -> int:
+        """The interaction columns `eval`'s one logUp sum compiles to: its terms (to, from, the
+        looked-up limbs of two values, the slot, the two address pairs) in helper columns of
+        `logup_arity` terms, and the running sum."""
+        terms = 2 + 2 * self.limbs.lookups_per_value() + 1 + 2
+        return -(-terms // self.logup_arity) + 1
 
     def looked_up_limbs(self, b: AirBuilder, value: str) -> list:
         """The expressions whose lookup bounds `value` to [0, 2^64): the low limbs, the top

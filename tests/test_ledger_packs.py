@@ -1,6 +1,6 @@
-"""The ledger's shape at a size with two witness packs and three logUp terms per interaction
-column (circuits/ledger_air.py: pack_width, logup_arity): both verifiers accept its proofs
-and refuse a cheating one alike."""
+"""The ledger's shape at a size with two witness packs (circuits/ledger_air.py: pack_width) and
+with three logUp terms per interaction column (Air.logup_arity): both verifiers accept its
+proofs and refuse a cheating one alike."""
 
 import pytest
 
@@ -8,6 +8,7 @@ from bench.ledger import batch_job
 from circuits.ledger import Ledger, build_trace
 from kernels.params import R_MODULUS
 from prover.air import compile_air
+from prover.errors import InvalidCircuit
 from prover.groups import commitment_groups
 from prover.keys import dev_keys
 from prover.prove import prove
@@ -19,14 +20,43 @@ pytest.importorskip("pyrevm")
 from .test_l1_verifier import assert_agree, ecmul_calls  # noqa: E402
 
 
-def test_two_packs_no_wider_than_the_interaction_group():
-    air = Ledger(10)
-    groups = commitment_groups(compile_air(air), air.n)
-    widths = {g.name: g.width for g in groups}
+@pytest.mark.parametrize("log2_rows", [6, 9, 10, 12, 16, 18, 20])
+def test_two_packs_only_where_one_would_be_the_widest_group(log2_rows):
+    air = Ledger(log2_rows)
+    cs = compile_air(air)
+    assert air.interaction_width() == cs.num_interaction
+    groups = commitment_groups(cs, air.n)
     packs = [g.width for g in groups if g.kind == GroupKind.WITNESS]
-    assert packs == [8, 7] and widths["interaction"] == 8 and widths["quotient"] == 3
-    assert max(g.width for g in groups if g.kind != GroupKind.BOUND) == 8
-    assert [g.width for g in commitment_groups(compile_air(Ledger(9)), 1 << 9) if g.kind == GroupKind.WITNESS] == [17]
+    blinded = sum(packs)
+    if log2_rows >= 10 and blinded > cs.num_interaction:
+        assert packs == [-(-blinded // 2), blinded // 2]
+        assert max(g.width for g in groups if g.kind != GroupKind.BOUND) == cs.num_interaction
+    else:
+        assert packs == [blinded]
+    assert (log2_rows, len(packs)) not in ((9, 2), (10, 1), (16, 1), (18, 2))
+
+
+class LedgerOfTriples(Ledger):
+    """The ledger with three logUp terms per interaction column."""
+
+    logup_arity = 3
+
+
+def test_three_logup_terms_per_column():
+    air = LedgerOfTriples(6)
+    cs = compile_air(air)
+    assert cs.num_interaction == air.interaction_width() == 11 and cs.max_degree() == 4
+    assert cs.quotient_chunks(air.n) == 3 and cs.extension(air.n) == 4
+    assert cs.digest != compile_air(Ledger(6)).digest
+    pk, vk = dev_keys(air, 6, b"triples", BE)
+    trace, pub = build_trace(batch_job(6))
+    assert_agree(air, vk, pub, prove(air, pk, trace, pub, BE).to_bytes(), expect=True)
+    bad = {c: [int(x) for x in v] for c, v in trace.items()}
+    bad["bal_new"][1] = (bad["bal_new"][1] + 1) % R_MODULUS
+    assert_agree(air, vk, pub, prove(air, pk, bad, pub, BE, refuse_invalid=False).to_bytes(), expect=False)
+    air.logup_arity = 1
+    with pytest.raises(InvalidCircuit, match="logup_arity"):
+        compile_air(air)
 
 
 def test_ledger_at_two_packs_proves_and_cheats_are_refused_by_both_verifiers():
