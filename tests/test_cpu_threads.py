@@ -27,6 +27,7 @@ def test_the_pool_is_the_thread_count_times_the_oversubscription():
     assert threads.pool_size({"OMP_NUM_THREADS": "1", "ZKPIPE_CPU_OVERSUBSCRIBE": "3"}) == 3
     assert threads.pool_size({"ZKPIPE_CPU_THREADS": "1", "ZKPIPE_CPU_OVERSUBSCRIBE": "1"}) == 1
     assert threads.pool_size({"ZKPIPE_CPU_THREADS": "1", "ZKPIPE_CPU_OVERSUBSCRIBE": "-2"}) == threads.DEFAULT_OVERSUBSCRIBE
+    assert threads.pool_size({"ZKPIPE_CPU_THREADS": "1", "ZKPIPE_CPU_OVERSUBSCRIBE": "1000"}) == threads.POOL_MAX
 
 
 def test_configure_sets_passive_waiting_and_keeps_what_is_already_set():

@@ -10,11 +10,12 @@ the choices here are made for a machine where other processes compete for the co
 - **More threads than cores while the cores are contended** (`fit_to_load`): the scheduler
   shares CPU time per runnable thread, so a prover with one thread per core beside a process
   with one busy thread per core gets half the machine, and its proof takes twice as long. The
-  pool is started with `ZKPIPE_CPU_OVERSUBSCRIBE` (default 8) times the thread count; while
-  threads of other processes are waiting to run, parallel regions use the whole pool (16 threads
-  beside 2 busy ones get 8/9 of the machine), otherwise only the thread count, because on idle
-  cores the extra threads only add switches (about a tenth of a 2^12 ledger proof). The count
-  is chosen again at each MSM and NTT, from a sample at most `SAMPLE_S` old.
+  pool is started with `ZKPIPE_CPU_OVERSUBSCRIBE` (default 8) times the thread count (at most
+  `POOL_MAX`); while threads of other processes are waiting to run, parallel regions use the
+  whole pool (16 threads beside 2 busy ones get 8/9 of the machine), otherwise only the thread
+  count, because on idle cores the extra threads only add switches (about a tenth of a 2^12
+  ledger proof). The count is chosen again at each MSM and NTT, from a sample at most
+  `SAMPLE_S` old.
 - **Threading layer**: OpenMP first (then numba's workqueue; TBB last, it is not installed and
   not measured), with **passive waiting**. libgomp's default lets an idle pool thread spin before
   it sleeps; on a shared 2-core machine the spinning threads take the core from the one thread
@@ -45,6 +46,9 @@ DERIVED_ENV = "ZKPIPE_NUMBA_NUM_THREADS"
 LAYER_PRIORITY = "omp workqueue tbb"
 DEFAULT_OVERSUBSCRIBE = 8
 SAMPLE_S = 0.1                          # how old a sample of the competing threads may be
+# Every thread of a parallel region wakes and meets the others at its end, so a pool far wider
+# than the MSM's window tasks (tens) costs more than the share it wins.
+POOL_MAX = 64
 
 _sample = {"at": float("-inf"), "contended": False}
 
@@ -77,9 +81,11 @@ def thread_count(environ=None) -> int:
 
 def pool_size(environ=None) -> int:
     """Threads numba's pool starts with: the thread count times ZKPIPE_CPU_OVERSUBSCRIBE (default
-    8; 1 turns the extra threads off)."""
+    8; 1 turns the extra threads off), at most POOL_MAX unless the thread count is larger."""
     environ = os.environ if environ is None else environ
-    return thread_count(environ) * (_positive(environ, OVERSUBSCRIBE_ENV) or DEFAULT_OVERSUBSCRIBE)
+    threads = thread_count(environ)
+    wanted = threads * (_positive(environ, OVERSUBSCRIBE_ENV) or DEFAULT_OVERSUBSCRIBE)
+    return max(threads, min(wanted, POOL_MAX))
 
 
 def competing_threads() -> int:
