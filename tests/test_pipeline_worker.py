@@ -17,3 +17,17 @@ def test_resident_key_keeps_the_lagrange_bases():
     assert sorted(kept.lagrange) == sorted(pk.lagrange)
     assert all(np.array_equal(kept.lagrange[k], pk.lagrange[k]) for k in pk.lagrange)
     assert sorted(ProverWorker(circuit, pk, backend="cpu").pk.lagrange) == sorted(pk.lagrange)
+
+
+def test_warm_up_proves_a_sample_batch_the_verifier_accepts():
+    from prover.prove import prove
+    from prover.verify import verify
+
+    circuit = LedgerCircuit(5)
+    pk, vk = keys_for(circuit.air(), 5)
+    job = circuit.sample_job()
+    assert len(job.transfers) == 4 and job.claims and len(job.bridge) == 2
+    trace, pub = circuit.witness(job)
+    proof = prove(circuit.air(), pk, trace, pub, get_backend("cpu"))
+    assert verify(circuit.air(), vk, pub, proof.to_bytes())
+    assert ProverWorker(circuit, pk, backend="cpu").warm_up() > 0

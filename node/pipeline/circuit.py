@@ -6,7 +6,8 @@ A prover worker is given an adapter and a proving key and nothing else about the
     witness(job)     (trace, public inputs) from the compact job, built where it is proven
     batch_index(job) the batch's number on the L1
     transfers(job)   how many transfers it carries (for throughput figures)
-    empty_job()      a job with nothing in it (the worker's warm-up proof)
+    empty_job()      a job with nothing in it
+    sample_job()     a small job with a row of each kind (with empty_job, the worker's warm-up)
 
 `LedgerCircuit` is the rollup's. The adapter is also where the rollup contract's view of the
 circuit lives: which public columns are the old and new state (`layout`), and the state
@@ -46,6 +47,18 @@ class LedgerCircuit:
     def empty_job(self):
         from circuits.ledger_job import LedgerJob
         return LedgerJob(batch_index=0, log2_rows=self.log2_rows, old_addresses=[], old_balances=[], transfers=[])
+
+    def sample_job(self):
+        """A small batch with one row of each kind (a transfer, a transfer to a new address, a
+        deposit, a withdrawal): its proof runs the kernels an empty batch leaves out (the
+        commitments of columns that are not all zero), so a worker warmed up with it compiles
+        them before its first real batch instead of during it."""
+        from circuits.ledger_air import KIND_DEPOSIT, KIND_WITHDRAWAL
+        from circuits.ledger_job import LedgerJob
+        a, b, c = 0xA11CE, 0xB0B, 0xCAFE
+        return LedgerJob(batch_index=0, log2_rows=self.log2_rows, old_addresses=[a, b], old_balances=[10**6, 10**3],
+                         transfers=[(0, 1, 5), (1, 2, 7), (1, 1, 11), (0, 0, 3)], claims=[(2, c)],
+                         bridge=[(2, KIND_DEPOSIT, b), (3, KIND_WITHDRAWAL, a)])
 
     # -- the rollup contract's view -----------------------------------------------------------
     def layout(self) -> StateLayout:
