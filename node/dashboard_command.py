@@ -1,9 +1,10 @@
 """`zkpipe dashboard --run FILE.jsonl`: opens a saved run (the metrics file a devnet writes) in the
-web dashboard, served on 127.0.0.1 until interrupted."""
+web dashboard, served on 127.0.0.1 until SIGINT (Ctrl-C) or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 
@@ -33,11 +34,15 @@ def command(args) -> int:
         return 2
     s = metrics.summary()
     print(f"saved run {args.run}: {s['events']} events, {s['history']['batches']} batches", flush=True)
-    print(f"dashboard: {url}  (metrics: {url}metrics; Ctrl-C to stop)", flush=True)
+    print(f"dashboard: {url}  (metrics: {url}metrics; Ctrl-C or SIGTERM stops)", flush=True)
+    # Handlers set here, not Python's default: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and a service stops on SIGTERM too.
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stopped.wait(0.5):
+            pass
     finally:
         stop()
     return 0
