@@ -37,6 +37,9 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-deadline", type=float, default=2.0,
                         help="upper bound on how long a proof batch stays open (default 2); batches close "
                              "sooner, when a prover is free or the batch is full")
+    parser.add_argument("--idle-block-interval", type=idle_block_interval, default=1.0, metavar="SECONDS",
+                        help="make an empty block after this many seconds without one (default 1; 0 or off: "
+                             "never), so that clients waiting for the next block or for confirmations go on")
     parser.add_argument("--max-unproven", type=int, default=4,
                         help="batches waiting for a proof before admission slows (default 4)")
     parser.add_argument("--ray-address", default=None,
@@ -46,13 +49,24 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default workers: every unit the cluster offers)")
 
 
+def idle_block_interval(text: str):
+    """--idle-block-interval's value: seconds, or None for 0 and off (argparse reports a bad one)."""
+    from node.errors import InvalidInput
+    from node.sequencer import parse_idle_block_interval
+    try:
+        return parse_idle_block_interval(text)
+    except InvalidInput as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def node_settings(args) -> dict:
     """The node's settings from the options of add_node_arguments (checked by the config)."""
     return dict(workers=args.workers, provers=args.provers, prover_resource=args.prover_resource,
                 l1=args.l1, l1_key=args.l1_key,
                 rpc_port=None if args.no_rpc else args.port,
                 dashboard_port=None if args.no_dashboard else args.dashboard_port,
-                log2_rows=args.log2_rows, batch_deadline=args.batch_deadline, max_unproven=args.max_unproven,
+                log2_rows=args.log2_rows, batch_deadline=args.batch_deadline,
+                idle_block_interval=args.idle_block_interval, max_unproven=args.max_unproven,
                 max_unverified=max(16, 4 * args.max_unproven), ray_address=args.ray_address)
 
 

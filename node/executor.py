@@ -227,7 +227,9 @@ class Executor:
         sealed = []
         if self._rows and len(self._rows) + n > self.max_batch_transfers:
             sealed.append(self._seal(now, live))
-        if not self._rows:
+        if not self._rows and n:
+            # An empty (idle) block opens no batch: a batch starts at its first row, and its
+            # `opened_at` (the deadline's start) is when that row arrived.
             self._open_batch(mb.number, now)
         if mb.is_deposits:
             self._apply_deposits(mb.transfers)
@@ -286,13 +288,15 @@ class Executor:
             old_balances=self._old_balances, transfers=self._rows,
             claims=[(slot, ints[slot]) for slot in range(claimed, len(ints))],
             opened_at=self._opened_at, sealed_at=now, bridge=self._bridge)
-        self.batch_count += 1
-        self._last_seal = now
-        self._batch_last_block.append(batch.last_block)
-        self._reset_open()
-        self._sealed.append(batch)
+        # In this order for readers on other threads (`finalized_height`): a batch is counted
+        # only once its blocks are known, and the open batch emptied after that.
         self._unverified[batch.index] = (batch.first_block, batch.last_block, claimed, batch.transfers,
                                          batch.bridge)
+        self._batch_last_block.append(batch.last_block)
+        self.batch_count += 1
+        self._last_seal = now
+        self._reset_open()
+        self._sealed.append(batch)
         if live and self.on_seal is not None:
             self.on_seal(batch)
         return batch
@@ -513,17 +517,37 @@ class Executor:
 
     @property
     def safe_height(self) -> int:
-        """The last block of the proof batches proven (or verified) without a gap from genesis."""
+        """The last block of the proof batches proven (or verified) without a gap from genesis,
+        and the empty blocks after it (`_final_through`)."""
         batch = self._verified_upto
         while batch + 1 in self._proven:
             batch += 1
-        return self._batch_last_block[batch] if batch >= 0 else 0
+        return self._final_through(batch)
 
     @property
     def finalized_height(self) -> int:
-        """The last block of the proof batches the L1 has verified."""
-        batch = self._verified_upto
-        return self._batch_last_block[batch] if batch >= 0 else 0
+        """The last block of the proof batches the L1 has verified, and the empty blocks after
+        it (`_final_through`)."""
+        return self._final_through(self._verified_upto)
+
+    def _final_through(self, batch: int) -> int:
+        """The last block whose state is the state after proof batch `batch` (-1: genesis): its
+        last block and the empty (idle) blocks after it, up to the first block with rows of the
+        next batch, sealed or open; with none, the latest block. An idle node's finalized block
+        therefore follows its latest one once every batch is verified."""
+        # Read in this order, against `apply` and `_seal` on another thread: a block counts in
+        # `height` only after its rows joined the open batch, whose first block is set before
+        # them and cleared only after the seal is counted.
+        height = self.height
+        has_rows = bool(self._rows)
+        first = self._first_block
+        following = batch + 1
+        if following < self.batch_count:
+            pending = self._unverified.get(following)
+            if pending is not None:
+                return pending[0] - 1
+            return self._batch_last_block[batch] if batch >= 0 else 0   # verified meanwhile
+        return first - 1 if has_rows else height
 
     def history_start(self) -> int:
         """The oldest block whose state `balance_at` and `nonce_at` can still answer."""

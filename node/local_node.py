@@ -22,6 +22,7 @@ from typing import Callable, Optional, Sequence
 from .eth_api import NodeApi
 from .executor import Executor, ProofBatch
 from .genesis import Genesis, dev_genesis, load_genesis
+from .devnet_command import idle_block_interval
 from .rpc import RpcServer
 from .sequencer import Sequencer
 
@@ -38,11 +39,12 @@ class LocalNode:
     def __init__(self, genesis: Genesis, wal_path, *, log2_rows: int = 16, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, batch_deadline: float = 0.5,
                  max_batch_transfers: Optional[int] = None, host: str = "127.0.0.1", port: int = 0,
-                 recover_pool=None, on_batch: Optional[Callable[[ProofBatch], object]] = None):
+                 recover_pool=None, on_batch: Optional[Callable[[ProofBatch], object]] = None,
+                 idle_block_interval: Optional[float] = 1.0):
         self.on_batch = on_batch
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows,
                                    max_mini_batch=max_mini_batch, cut_interval=cut_interval,
-                                   recover_pool=recover_pool)
+                                   recover_pool=recover_pool, idle_block_interval=idle_block_interval)
         try:
             self.executor = Executor(genesis, log2_rows=log2_rows, batch_deadline=batch_deadline,
                                      max_batch_transfers=max_batch_transfers, on_seal=self._sealed)
@@ -69,9 +71,18 @@ class LocalNode:
         return self.server.url
 
     def start(self) -> "LocalNode":
-        self.sequencer.start(on_cut=self.executor.apply, on_tick=self.executor.poll)
+        self.sequencer.start(on_cut=self.executor.apply, on_tick=self._poll)
         self.server.start()
         return self
+
+    def _poll(self, now: float) -> None:
+        with self.sequencer.between_blocks():
+            self.executor.poll(now)
+
+    def seal(self) -> Optional[ProofBatch]:
+        """Seal the open proof batch now (None if it holds nothing), between two blocks."""
+        with self.sequencer.between_blocks():
+            return self.executor.seal()
 
     def stop(self) -> None:
         self.server.stop()
@@ -98,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-mini-batch", type=int, default=4096)
     parser.add_argument("--cut-interval-ms", type=float, default=10.0)
     parser.add_argument("--batch-deadline", type=float, default=0.5, help="seconds")
+    parser.add_argument("--idle-block-interval", type=idle_block_interval, default=1.0, metavar="SECONDS",
+                        help="an empty block after this many seconds without one (default 1; 0 or off: never)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -109,7 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     node = LocalNode(genesis, args.wal, log2_rows=args.log2_rows, max_mini_batch=args.max_mini_batch,
                      cut_interval=args.cut_interval_ms / 1000, batch_deadline=args.batch_deadline,
-                     host=args.host, port=args.port, on_batch=drop)
+                     host=args.host, port=args.port, on_batch=drop,
+                     idle_block_interval=args.idle_block_interval)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

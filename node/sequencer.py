@@ -13,6 +13,11 @@ waiting for a block timer. A cut is one write-ahead-log record and one fsync (gr
 the cut is handed to `on_cut` (the executor, for soft finality) and only then are its senders
 acknowledged. Nothing is acknowledged before its fsync.
 
+With `idle_block_interval` set, a sequencer that has made no block for that long makes an empty
+one, logged and handed on like any cut: clients that wait for "the next block" or for
+confirmations (ethers' `tx.wait(2)`, viem, cast `--confirmations`) see the chain move on an
+idle node, as on any other chain. An empty block holds no rows and never makes a proof batch.
+
 Deposits from the L1 (node/bridge.py) enter through `add_deposits`: the transfers admitted before
 them are cut first, then the deposits, in queue order, become a deposit block of their own, logged
 like a cut and applied to the pending state and then to the executor in the same place of the
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -47,7 +53,8 @@ from .transactions import Transfer, decode_transfer, decode_transfers
 from .txpool import NonceQueue
 from .wal import WriteAheadLog
 
-__all__ = ["Sequencer", "MiniBatch", "Seal", "encode_record", "decode_record", "GENESIS_HASH"]
+__all__ = ["Sequencer", "MiniBatch", "Seal", "encode_record", "decode_record", "GENESIS_HASH",
+           "parse_idle_block_interval"]
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +79,14 @@ class Sequencer:
                  max_pending: Optional[int] = None, admit_timeout: float = 5.0,
                  recover_pool=None, recover_chunk: int = 512,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, snapshot=None):
+                 wall_clock: Callable[[], float] = time.time, snapshot=None,
+                 idle_block_interval: Optional[float] = None):
         if max_mini_batch < 1 or cut_interval < 0:
             raise InvalidInput("max_mini_batch must be positive and cut_interval non-negative")
         self.chain_id = genesis.chain_id
         self.max_mini_batch = max_mini_batch
         self.cut_interval = cut_interval
+        self.idle_block_interval = parse_idle_block_interval(idle_block_interval)
         # Bounded backlog: admission waits (then refuses) rather than grow memory without end
         # when the log or the executor falls behind.
         self.max_pending = max_pending or 8 * max_mini_batch
@@ -111,6 +120,7 @@ class Sequencer:
         self._admitted = self._durable = sum(len(e.transfers) for e in self._replayed
                                              if isinstance(e, MiniBatch) and not e.is_deposits)
         self._last_cut = float("-inf")
+        self._last_block = clock()     # when the last block was logged (this start counts as one)
         self._failed: Optional[BaseException] = None
         self._stopping = False
         self._woken = False
@@ -341,28 +351,43 @@ class Sequencer:
                     taken = self._open[:self.max_mini_batch]
                     del self._open[:self.max_mini_batch]
                 self._cond.notify_all()  # room for waiting admissions
-            try:
-                mb = self._log_next(taken)
-            except NodeFailed as e:
-                self._fail(e)
-                raise
-            number = mb.number
-            self.height, self.head_hash = number, mb.hash
-            consumer_error = None
-            if self._on_cut is not None:
-                try:
-                    self._on_cut(mb)
-                except Exception as e:
-                    log.exception("consumer of mini-batch %d failed", number)
-                    consumer_error = e
+            return self._commit(taken)
+
+    def idle_block(self) -> Optional[MiniBatch]:
+        """Log and hand on an empty block if the sequencer has made none for
+        `idle_block_interval` seconds and nothing waits to be cut; None otherwise (idle blocks
+        off, not yet due, work open, stopping or failed)."""
+        with self._cut_lock:
             with self._cond:
-                # Logged, so acknowledged even if the consumer failed: a restart re-applies it.
-                self._durable += len(taken)
-                if consumer_error is not None:
-                    # The executor no longer follows the log; admit nothing more until a restart.
-                    self._failed = consumer_error
-                self._cond.notify_all()
-            return mb
+                if self.idle_delay(self.clock()) != 0.0 or self._stopping or self._failed is not None:
+                    return None
+            return self._commit([])
+
+    def _commit(self, taken: list) -> MiniBatch:
+        """Log `taken` as the next block, hand it to `on_cut`, then acknowledge it (the cut
+        lock held)."""
+        try:
+            mb = self._log_next(taken)
+        except NodeFailed as e:
+            self._fail(e)
+            raise
+        number = mb.number
+        self.height, self.head_hash = number, mb.hash
+        consumer_error = None
+        if self._on_cut is not None:
+            try:
+                self._on_cut(mb)
+            except Exception as e:
+                log.exception("consumer of mini-batch %d failed", number)
+                consumer_error = e
+        with self._cond:
+            # Logged, so acknowledged even if the consumer failed: a restart re-applies it.
+            self._durable += len(taken)
+            if consumer_error is not None:
+                # The executor no longer follows the log; admit nothing more until a restart.
+                self._failed = consumer_error
+            self._cond.notify_all()
+        return mb
 
     def _log_next(self, entries: list) -> MiniBatch:
         """The next block, holding `entries`, written to the log and fsynced (the caller moves
@@ -371,6 +396,7 @@ class Sequencer:
         mb = MiniBatch(number, self.head_hash, block_hash(self.head_hash, number, entries),
                        self.wall_clock(), entries)
         self.wal.append(encode_record(mb))
+        self._last_block = self.clock()
         return mb
 
     def add_deposits(self, deposits: Sequence[Deposit]) -> list[MiniBatch]:
@@ -436,6 +462,12 @@ class Sequencer:
                 self._fail(e)
                 raise
 
+    def between_blocks(self):
+        """A context (`with seq.between_blocks(): ...`) in which no block is logged or handed
+        on: for work on the executor from another thread, such as a seal, that must fall
+        between two blocks now that an idle sequencer makes blocks of its own."""
+        return self._cut_lock
+
     def _fail(self, error: BaseException) -> None:
         with self._cond:
             self._failed = error
@@ -451,8 +483,17 @@ class Sequencer:
             return 0.0
         return max(0.0, self._last_cut + self.cut_interval - now)
 
+    def idle_delay(self, now: float) -> Optional[float]:
+        """The idle-block policy: None when idle blocks are off or transfers wait to be cut,
+        else the seconds until an empty block is due (`idle_block_interval` after the last
+        block, of any kind, was logged)."""
+        if self.idle_block_interval is None or self._open:
+            return None
+        return max(0.0, self._last_block + self.idle_block_interval - now)
+
     def wait_and_cut(self, timeout: float) -> Optional[MiniBatch]:
-        """Wait up to `timeout` for work and then until a cut is due, and cut."""
+        """Wait up to `timeout` for work and then until a cut is due, and cut; or, idle, make
+        an empty block if one falls due within `timeout`."""
         with self._cond:
             deadline = self.clock() + timeout
             while not self._stopping:
@@ -464,11 +505,15 @@ class Sequencer:
                 if delay == 0.0:
                     break
                 if delay is None:
+                    idle = self.idle_delay(now)
+                    if idle == 0.0:
+                        break
                     if now >= deadline:
                         return None
-                    delay = deadline - now
+                    # Never past the deadline: the caller's tick (proof-batch polls) goes on.
+                    delay = deadline - now if idle is None else min(idle, deadline - now)
                 self._cond.wait(delay)
-        return self.cut()
+        return self.cut() or self.idle_block()
 
     def wake(self) -> None:
         """End the cutting thread's wait now: it cuts what is open and runs `on_tick` at once
@@ -515,6 +560,21 @@ class Sequencer:
     def set_consumer(self, on_cut: Optional[Callable[[MiniBatch], object]]) -> None:
         """Where `cut` hands mini-batches when no cutting thread is running."""
         self._on_cut = on_cut
+
+
+def parse_idle_block_interval(value) -> Optional[float]:
+    """An idle-block interval as given (seconds, a number or its text; 0, "off" or None: no
+    idle blocks) as the sequencer keeps it: None, or a positive finite number of seconds."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"idle block interval must be a number of seconds, 0 or off, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInput(f"idle block interval must be a finite number of seconds, not negative "
+                           f"(0 or off: none), got {value!r}")
+    return seconds or None
 
 
 def decode_transfer_or_error(raw: bytes, chain_id: int) -> Result:

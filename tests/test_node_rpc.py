@@ -1,5 +1,7 @@
 """The JSON-RPC server, driven by web3.py as a real client and by raw HTTP for the protocol's
-error cases. Every refused input leaves balances, nonces, height and the log as they were."""
+error cases. Every refused input leaves balances, nonces, the chain and the log as they were, but
+for the empty blocks an idle node makes meanwhile (the node runs with idle blocks on, as it does by
+default)."""
 
 import json
 import re
@@ -11,6 +13,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
+from node.blocks import MiniBatch, decode_record
 from node.genesis import dev_genesis
 from node.local_node import LocalNode
 from node.transactions import MAX_TX_SIZE, MAX_VALUE, SECP256K1_N
@@ -23,7 +26,8 @@ FUNDS = 10**15
 def node(tmp_path):
     alice, bob = Account.create(), Account.create()
     genesis = dev_genesis(CHAIN, {bytes.fromhex(a.address[2:]): FUNDS for a in (alice, bob)})
-    n = LocalNode(genesis, tmp_path / "wal", log2_rows=6, cut_interval=0.002, batch_deadline=60).start()
+    n = LocalNode(genesis, tmp_path / "wal", log2_rows=6, cut_interval=0.002, batch_deadline=60,
+                  idle_block_interval=0.2).start()
     n.alice, n.bob = alice, bob
     n.sequencer.queue.wait_s = 0.3   # a nonce gap is held this long, then refused
     n.session = requests.Session()
@@ -56,7 +60,8 @@ def test_web3_client_sends_transfers(node):
     w3 = Web3(Web3.HTTPProvider(node.url))
     alice, bob = node.alice, node.bob
     carol = Account.create().address
-    assert w3.is_connected() and w3.eth.chain_id == CHAIN and w3.eth.block_number == 0
+    assert w3.is_connected() and w3.eth.chain_id == CHAIN
+    assert all(not w3.eth.get_block(n)["transactions"] for n in range(w3.eth.block_number + 1))
     assert w3.eth.get_balance(alice.address) == FUNDS
     sends = [
         (alice, bob.address, 1000, 2),
@@ -83,10 +88,11 @@ def test_web3_client_sends_transfers(node):
     assert w3.eth.get_transaction_count(alice.address) == 3
     assert w3.eth.get_transaction_count(bob.address, "latest") == 2
     assert w3.eth.get_balance(alice.address, "earliest") == FUNDS
-    assert w3.eth.block_number == max(r["blockNumber"] for r in receipts)
+    last = max(r["blockNumber"] for r in receipts)       # and after it, idle blocks only
+    assert all(not w3.eth.get_block(n)["transactions"] for n in range(last + 1, w3.eth.block_number + 1))
 
     # proof status arrives from the pipeline through the callbacks
-    node.executor.seal()
+    node.seal()
     batch = int(receipts[-1]["batchIndex"], 16)
     node.mark_proven(batch)
     assert w3.eth.get_transaction_receipt(hashes[-1])["finality"] == "proven"
@@ -115,12 +121,33 @@ def test_bulk_path(node):
 
 
 def snapshot(node):
+    """What a refused input must leave alone; compare with `unchanged`."""
     out = [node.executor.height, node.sequencer.wal.size, node.sequencer.pending]
     for a in (node.alice.address, node.bob.address):
         for tag in ("latest", "pending"):
             out.append(call(node, "eth_getBalance", a, tag)["result"])
             out.append(call(node, "eth_getTransactionCount", a, tag)["result"])
     return out
+
+
+def unchanged(node, before) -> bool:
+    """Whether the node is as `before` but for idle blocks: balances, nonces and what waits to be
+    cut are the same, every block executed since is empty, and the log grew by empty blocks only."""
+    after = snapshot(node)
+    if after[2:] != before[2:]:
+        return False
+    if any(node.executor.block(n).transfers for n in range(before[0] + 1, after[0] + 1)):
+        return False
+    with open(node.sequencer.wal.path, "rb") as f:
+        f.seek(before[1])
+        grown = f.read(after[1] - before[1])
+    while grown:                      # records: marker, length, checksum, payload
+        length = int.from_bytes(grown[4:8], "little")
+        entry = decode_record(grown[12:12 + length], bytes(32))
+        if not isinstance(entry, MiniBatch) or entry.transfers:
+            return False
+        grown = grown[12 + length:]
+    return True
 
 
 def high_s(raw):
@@ -170,7 +197,7 @@ def test_bad_transaction(node, case):
     assert reply["id"] == 7 and "result" not in reply
     assert reply["error"]["code"] == -32003
     assert re.search(message, reply["error"]["message"]), reply
-    assert snapshot(node) == before
+    assert unchanged(node, before)
 
 
 @pytest.mark.parametrize("body, code, message", [
@@ -200,7 +227,7 @@ def test_protocol_errors(node, body, code, message):
     assert status == 200
     assert reply["jsonrpc"] == "2.0" and reply["error"]["code"] == code
     assert message in reply["error"]["message"]
-    assert snapshot(node) == before
+    assert unchanged(node, before)
 
 
 def test_batches_and_notifications(node):

@@ -42,6 +42,7 @@ class DevnetConfig:
     accounts: int = 64              # funded load-generator accounts
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
     work_conserving: bool = True    # a batch closes when a prover is free (False: only full or deadline)
+    idle_block_interval: float | None = 1.0   # an empty block after this long without one (None, 0: never)
     max_unproven: int = 4           # batches waiting for a proof before admission closes
     max_unverified: int = 16
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
@@ -71,7 +72,8 @@ class DevnetConfig:
             l1_key=self.l1_key, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
             log2_rows=self.log2_rows, workers=self.workers, provers=self.provers,
             prover_resource=self.prover_resource, prover_cpus=self.prover_cpus,
-            batch_deadline=self.batch_deadline, work_conserving=self.work_conserving, max_unproven=self.max_unproven,
+            batch_deadline=self.batch_deadline, work_conserving=self.work_conserving,
+            idle_block_interval=self.idle_block_interval, max_unproven=self.max_unproven,
             max_unverified=self.max_unverified, admit_wait_s=self.admit_wait_s,
             ray_address=self.ray_address, seed=self.seed, out=self.out)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from node.datadir import DataDir, DataDirMismatch
 from node.errors import InvalidInput
+from node.sequencer import parse_idle_block_interval
 
 from .errors import NodeStopped, RollupMissing
 
@@ -57,6 +58,7 @@ class NodeConfig:
                                     # a Ray it joins)
     batch_deadline: float = 2.0     # seconds a proof batch stays open at most
     work_conserving: bool = True    # a batch closes when a prover is free (False: only full or deadline)
+    idle_block_interval: float | None = 1.0   # an empty block after this long without one (None, 0: never)
     max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
     max_unverified: int = 16        # batches not yet on the L1 before admission closes
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
@@ -84,6 +86,10 @@ class NodeConfig:
                 problems.append(f"{name} must lie in [0, 65535], got {port}")
         if self.batch_deadline <= 0:
             problems.append(f"batch_deadline must be positive, got {self.batch_deadline}")
+        try:
+            self.idle_block_interval = parse_idle_block_interval(self.idle_block_interval)
+        except InvalidInput as e:
+            problems.append(str(e))
         if not 1 <= self.max_unproven <= self.max_unverified:
             problems.append(f"need 1 ≤ max_unproven ≤ max_unverified, got {self.max_unproven} and "
                             f"{self.max_unverified}")
@@ -159,6 +165,7 @@ class RollupNode:
             self.genesis, str(self.data.wal.resolve()), self.executor,
             log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
             rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows,
+            idle_block_interval=cfg.idle_block_interval,
             snapshot_dir=str(self.data.snapshots.resolve()),
             rollup=(self.l1_spec, self.rollup.artifact, self.rollup.address))
         self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))

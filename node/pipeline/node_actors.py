@@ -166,6 +166,8 @@ class BatchRoom:
         self._lock = threading.Lock()
 
     def cut(self, number: int, rows: int) -> None:
+        if not rows:             # an idle block takes no room (and an idle node seals nothing)
+            return
         with self._lock:
             self._blocks.append((number, rows))
 
@@ -188,7 +190,8 @@ class SequencerActor:
 
     def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None,
-                 max_backlog: int | None = None, snapshot_dir: str | None = None, rollup: tuple | None = None):
+                 max_backlog: int | None = None, snapshot_dir: str | None = None, rollup: tuple | None = None,
+                 idle_block_interval: float | None = None):
         from node.sequencer import Sequencer
         from node.snapshot import load_newest
 
@@ -200,7 +203,8 @@ class SequencerActor:
         snapshot, self.snapshot_skipped = (load_newest(snapshot_dir, genesis.digest, 1 << log2_rows)
                                            if snapshot_dir else (None, []))
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows, max_mini_batch=max_mini_batch,
-                                   cut_interval=cut_interval, snapshot=snapshot)
+                                   cut_interval=cut_interval, snapshot=snapshot,
+                                   idle_block_interval=idle_block_interval)
         if self.sequencer.snapshot_refused:
             self.snapshot_skipped.append(self.sequencer.snapshot_refused)
         self._submitted: dict[bytes, float] = {}     # tx hash → submission time, until cut
@@ -294,7 +298,8 @@ class SequencerActor:
     def _on_cut(self, mb) -> None:
         with self._lock:
             times = [self._submitted.pop(t.hash, mb.cut_time) for t in mb.transfers]
-        self.sink(txs_event("sequenced", [mb.cut_time - t for t in times], t=mb.cut_time))
+        if times:                # an idle block sequenced no transaction: no event
+            self.sink(txs_event("sequenced", [mb.cut_time - t for t in times], t=mb.cut_time))
         self.room.cut(mb.number, len(mb.transfers))
         self._release(ray.get(self.executor.apply.remote(mb, times)))
         self._fit_cuts()
@@ -359,6 +364,7 @@ class ExecutorActor:
         self.genesis_digest = genesis.digest
         self.snapshot_dir, self.snapshot_blocks, self.snapshot_s = snapshot_dir, snapshot_blocks, snapshot_s
         self.snapshot_height, self._snapshot_at = 0, time.monotonic()
+        self._snapshot_rows = 0              # rows executed when the last snapshot was taken
         self.snapshot_error: str | None = None
         self._writer: threading.Thread | None = None   # the last snapshot's writer
         self.work_conserving = work_conserving  # False: batches close only when full or at the deadline
@@ -377,9 +383,10 @@ class ExecutorActor:
         self.executor.apply(mb)
         now = time.time()
         self.executed += len(mb.transfers)
-        times = np.asarray(submit_times, dtype=np.float64)
-        self.block_times[mb.number] = times
-        self.sink(txs_event("executed", now - times, batch=self.l1_batch(self.executor.batch_count), t=now))
+        if mb.transfers:         # an idle block: no times to keep (no batch would take them), no event
+            times = np.asarray(submit_times, dtype=np.float64)
+            self.block_times[mb.number] = times
+            self.sink(txs_event("executed", now - times, batch=self.l1_batch(self.executor.batch_count), t=now))
         if self._sample():
             self.sink(gauge("executed_height", self.executor.height))
         return self.poll()
@@ -427,12 +434,17 @@ class ExecutorActor:
         self.executed = snapshot.transfers + snapshot.deposits   # rows: transfers and deposits
         self.verified_transfers = self.executed - sum(len(p.rows) for p in snapshot.pending)
         self.snapshot_height, self._snapshot_at = snapshot.height, time.monotonic()
+        self._snapshot_rows = self.executed
         return self._take()
 
     def _snapshot_if_due(self) -> None:
         height = self.executor.height
+        # The time rule only when rows were executed since: idle blocks alone (one a second) would
+        # otherwise rewrite the whole state every `snapshot_s`; `snapshot_blocks` still bounds the
+        # log a restart replays.
         if height > self.snapshot_height and (height - self.snapshot_height >= self.snapshot_blocks
-                                              or time.monotonic() - self._snapshot_at >= self.snapshot_s):
+                                              or (self.executed > self._snapshot_rows
+                                                  and time.monotonic() - self._snapshot_at >= self.snapshot_s)):
             if self._writer is None or not self._writer.is_alive():
                 self.save_snapshot(wait=False)
 
@@ -449,7 +461,7 @@ class ExecutorActor:
         snapshot = self.executor.snapshot(self.genesis_digest)
         if self._writer is not None:
             self._writer.join()
-        self.snapshot_height, self._snapshot_at = height, time.monotonic()
+        self.snapshot_height, self._snapshot_at, self._snapshot_rows = height, time.monotonic(), self.executed
         self._writer = threading.Thread(target=self._write_snapshot, args=(snapshot,),
                                         name="snapshot-writer", daemon=True)
         self._writer.start()
