@@ -4,6 +4,9 @@
 //            receipt, read the block (by hash, with and without transactions) and the transaction
 //   balances ARG = address: its balance at latest, safe and finalized
 //   many     ARG = count: that many transfers at once with explicit consecutive nonces
+//   confirm  ARG = seconds: send 1 wei and wait for two confirmations (tx.wait(2)) with nothing
+//            else sent, so the second block must come from the node itself; ethers' own timeout
+//            of ARG seconds makes a node that never moves fail rather than hang
 //   bad      the refused transactions, each as ethers reports it
 import { JsonRpcProvider, Wallet, Transaction, Signature, getBytes, hexlify } from "ethers";
 
@@ -55,6 +58,15 @@ async function many(count) {
            nonceAfter: await provider.getTransactionCount(wallet.address, "latest"), base };
 }
 
+async function confirm(seconds) {
+  const tx = await wallet.sendTransaction({ to, value: 1n });
+  const started = Date.now();
+  const receipt = await tx.wait(2, seconds * 1000);
+  const head = await provider.getBlock("latest");
+  return { status: receipt.status, blockNumber: receipt.blockNumber, confirmations: await receipt.confirmations(),
+           waitedMs: Date.now() - started, head: head.number, headTxs: head.transactions.length };
+}
+
 async function refusal(fn) {
   try { await fn(); return { accepted: true }; } catch (e) { return report(e); }
 }
@@ -79,7 +91,8 @@ async function bad() {
   };
 }
 
-const steps = { send: () => send(arg), balances: () => balances(arg), many: () => many(Number(arg)), bad };
+const steps = { send: () => send(arg), balances: () => balances(arg), many: () => many(Number(arg)), bad,
+                confirm: () => confirm(Number(arg)) };
 try {
   console.log(JSON.stringify(await steps[step](), (k, v) => (typeof v === "bigint" ? v.toString() : v)));
 } catch (e) {

@@ -4,6 +4,8 @@
 //   balances ARG = address: its balance at latest, safe and finalized
 //   bad   the refused transactions, each as viem reports it
 //   watch ARG = ws url: watch new blocks over WebSocket (eth_subscribe newHeads) while sending 2
+//   confirm ARG = seconds: send 1 wei and wait for its receipt with 2 confirmations, nothing else
+//         sent; viem's own timeout of ARG seconds makes a node that never moves fail, not hang
 import { createPublicClient, createWalletClient, defineChain, http, webSocket } from "viem";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 
@@ -35,6 +37,15 @@ async function balances(address) {
   const out = {};
   for (const blockTag of ["latest", "safe", "finalized"]) out[blockTag] = await client.getBalance({ address, blockTag });
   return out;
+}
+
+async function confirm(seconds) {
+  const hash = await wallet.sendTransaction({ to, value: 1n });
+  const started = Date.now();
+  const receipt = await client.waitForTransactionReceipt({ hash, confirmations: 2, pollingInterval: 50,
+                                                           timeout: seconds * 1000 });
+  return { status: receipt.status, blockNumber: receipt.blockNumber, waitedMs: Date.now() - started,
+           head: await client.getBlockNumber() };
 }
 
 async function refusal(fn) {
@@ -71,7 +82,8 @@ async function watch(wsUrl) {
   return { numbers: seen.map((b) => b.number), parentLinked: seen[1].parentHash === seen[0].hash };
 }
 
-const steps = { send: () => send(arg), balances: () => balances(arg), bad, watch: () => watch(arg) };
+const steps = { send: () => send(arg), balances: () => balances(arg), bad, watch: () => watch(arg),
+                confirm: () => confirm(Number(arg)) };
 try {
   console.log(JSON.stringify(await steps[step](), (k, v) => (typeof v === "bigint" ? v.toString() : v)));
 } catch (e) {
