@@ -4,7 +4,8 @@ record codec. The sequencer writes these records, the executor replays them; nei
 other to read them.
 
 A block holds transfers or deposits (node/bridge.py), never both: a deposit block is logged on its
-own, with the deposits in queue order, before either side applies it.
+own, with the deposits in queue order, before either side applies it. A block may also hold
+nothing: the empty block an idle sequencer makes (a mini-batch record of count 0).
 """
 
 from __future__ import annotations

@@ -274,3 +274,33 @@ def test_kill_9_then_the_same_heights_and_hashes(tmp_path):
             int(b["number"], 16) for b in served if b["transactions"])
     finally:
         seq.wal.close()
+
+
+def test_the_pipeline_keeps_nothing_for_idle_blocks(tmp_path):
+    """No transaction events, no submission times kept, no room taken in the open batch and no
+    snapshot for idle blocks alone; all of them again once a transfer comes."""
+    from node.pipeline.node_actors import BatchRoom, ExecutorActor
+
+    acc, clock = Accounts(1), FakeClock(100.0)
+    seq = Sequencer(acc.genesis, tmp_path / "wal", capacity=64, clock=clock, idle_block_interval=1.0)
+    (tmp_path / "snapshots").mkdir()
+    actor = ExecutorActor(acc.genesis, log2_rows=6, batch_deadline=None, work_conserving=False,
+                          snapshot_dir=str(tmp_path / "snapshots"), snapshot_s=0.0)
+    events, room = [], BatchRoom(64)
+    actor.sink = events.append
+
+    def on_cut(mb):
+        room.cut(mb.number, len(mb.transfers))
+        actor.apply(mb, [time.time()] * len(mb.transfers))
+    seq.set_consumer(on_cut)
+    for _ in range(3):
+        clock.t += 1.0
+        seq.idle_block()
+    assert actor.executor.height == 3 and actor.block_times == {} and room.room() == 64
+    assert [e for e in events if e["type"] == "txs"] == [] and actor.snapshot_height == 0
+    assert list((tmp_path / "snapshots").iterdir()) == []
+    send(seq, acc, 2, os.urandom(20))
+    assert [e["stage"] for e in events if e["type"] == "txs"] == ["executed"]
+    assert list(actor.block_times) == [4] and room.room() == 62 and actor.snapshot_height == 4
+    actor.save_snapshot()                                   # waits for the writer
+    seq.stop()
