@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from .params import R_GENERATOR
+from .division import synthetic_division_arrays
+from .program import run_with_arrays
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,20 @@ class Backend(ABC):
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
         """Σ [k_i]P_i as one affine point `(2, 4)`, by Pippenger's bucket method. Points off the
         curve raise InvalidInput unless `config.check_points` is False."""
+
+    def synthetic_division(self, coeffs, c: int):
+        """(quotient `(M − 1, C, 4)`, remainder `(C, 4)`) of each of the C polynomials of the
+        `(M, C, 4)` Fr coefficients (along axis 0) divided by (Y − c); the remainder is their
+        value at c. This default is whole-array operations (kernels.division); a backend with
+        a kernel of its own overrides it."""
+        return synthetic_division_arrays(self, coeffs, c)
+
+    def run_program(self, program, columns, aux=None):
+        """`(outputs, L, 4)`: a row program (kernels.program) evaluated on every row of the
+        `(C, L, 4)` Fr columns and the optional `(A, L, 4)` aux columns, which its loads index
+        as one list, columns first. This default runs it as whole-array operations; a backend
+        with a fused pass overrides it."""
+        return run_with_arrays(self, program, columns, aux)
 
     @abstractmethod
     def asarray(self, host_array):

@@ -1,12 +1,13 @@
 """Polynomial helpers over a backend's Fr arrays: the domain H, its cosets, and the few
-sequential-looking operations (prefix sums, division by Y − c, evaluation at a point) written
-as scans or blocked passes of whole-array operations, so that they run at the backend's vector
-speed on either device."""
+sequential-looking operations (prefix sums, evaluation at a point) written as scans of
+whole-array operations, so that they run at the backend's vector speed on either device; the
+division by Y − c is the backend's own (`Backend.synthetic_division`)."""
 
 from __future__ import annotations
 
 from kernels.convert import to_montgomery
 from kernels.params import R_GENERATOR, R_MODULUS, root_of_unity
+from kernels.program import RowProgram
 
 COSET_SHIFT = R_GENERATOR  # the quotient is computed on the coset 5·H_E (5 generates Fr*)
 
@@ -83,61 +84,26 @@ def inclusive_prefix_sum(be, values):
     return out
 
 
-def synthetic_division(be, coeffs, c: int, block: int = 64):
-    """(quotient, remainder) of A(Y) = Σ_j a_j·Y^j divided by (Y − c), along axis 0 of a
-    `(M, C, 4)` array: C polynomials at once (the residue classes of a packed polynomial).
-    The quotient is `(M − 1, C, 4)`, w_i = Σ_{j>i} a_j·c^{j−i−1}; the remainder `(C, 4)` is A(c).
-
-    Horner's rule is sequential; here it runs in blocks of `block` rows, so every step is a
-    whole-array operation over all blocks: a Horner pass inside each block (`block` steps)
-    gives each block's local quotient and its value V_b = Σ_s a_{bS+s}·c^s; the carries
-    T_b = Σ_{b' ≥ b} V_{b'}·c^{S(b'−b)} are the same division one level up (of V by Y − c^S);
-    then w_{bS+s} = local_{b,s} + c^{S−1−s}·T_{b+1}. About 4 passes over the data instead of
-    the log2(M) of a parallel scan."""
-    fr = be.fr
-    xp = be.xp
-    m, cols = coeffs.shape[0], coeffs.shape[1]
-    cc = const(be, c)
-    if m <= block:
-        out = fr.zeros(m * cols).reshape(m, cols, 4)
-        acc = fr.zeros(cols)
-        for j in range(m - 1, -1, -1):
-            out[j] = acc
-            acc = fr.add(coeffs[j], fr.mul(acc, cc))
-        return out[:m - 1], acc
-    s_len = block
-    blocks = -(-m // s_len)
-    padded = coeffs
-    if blocks * s_len != m:
-        padded = xp.concatenate([coeffs, fr.zeros((blocks * s_len - m) * cols).reshape(-1, cols, 4)], axis=0)
-    # (S, B, C, 4): row s holds coefficient s of every block, contiguous.
-    rows = xp.ascontiguousarray(padded.reshape(blocks, s_len, cols, 4).transpose(1, 0, 2, 3))
-    local = xp.empty_like(rows)
-    acc = fr.zeros(blocks * cols).reshape(blocks, cols, 4)
-    for s in range(s_len - 1, -1, -1):
-        local[s] = acc
-        acc = fr.add(rows[s], fr.mul(acc, cc))
-    carries, remainder = synthetic_division(be, acc, pow(c, s_len, R_MODULUS), block)
-    # T_{b+1} for b = 0 … B−1 (T_B = 0).
-    t_next = xp.concatenate([carries, fr.zeros(cols).reshape(1, cols, 4)], axis=0)
-    pw = powers(be, c, s_len)
-    for s in range(s_len):
-        e = s_len - 1 - s
-        local[s] = fr.add(local[s], fr.mul(t_next, pw[e:e + 1]))
-    quotient = local.transpose(1, 0, 2, 3).reshape(blocks * s_len, cols, 4)[:m - 1]
-    return xp.ascontiguousarray(quotient), remainder
-
-
 def linear_combination(be, polys, scalars: list[int], length: int):
-    """Σ scalars[k]·polys[k], each poly a `(L_k, 4)` array with L_k ≤ length."""
-    fr = be.fr
-    acc = fr.zeros(length)
-    for p, s in zip(polys, scalars):
-        if s % R_MODULUS == 0:
-            continue
-        term = p if s % R_MODULUS == 1 else fr.mul(p, const(be, s))
-        acc[:term.shape[0]] = fr.add(acc[:term.shape[0]], term)
-    return acc
+    """Σ scalars[k]·polys[k], each poly a `(L_k, 4)` array with L_k ≤ length: the polys stacked
+    (zero-padded to `length`) and summed by one row program (kernels.program), one pass."""
+    xp = be.xp
+    terms = [(p, s % R_MODULUS) for p, s in zip(polys, scalars) if s % R_MODULUS]
+    if not terms:
+        return be.fr.zeros(length)
+    stacked = xp.zeros((len(terms), length, 4), dtype=xp.uint64)
+    program = RowProgram()
+    acc = None
+    for i, (p, s) in enumerate(terms):
+        stacked[i, :p.shape[0]] = p
+        term = program.load(i)
+        if acc is None:
+            acc = term if s == 1 else program.mul(term, program.const(s))
+        elif s == R_MODULUS - 1:
+            acc = program.sub(acc, term)
+        else:
+            acc = program.add(acc, term if s == 1 else program.mul(term, program.const(s)))
+    return be.run_program(program.compile([acc]), stacked)[0]
 
 
 def pack(be, polys, length: int):
@@ -157,5 +123,5 @@ def divide_by_power(be, packed, k: int, c: int):
     P of k·length coefficients: residue class i of P's exponents is f_i(Y) at Y = X^k, so this
     is the division of every f_i by (Y − c) at once."""
     length = packed.shape[0] // k
-    q, rem = synthetic_division(be, packed.reshape(length, k, 4), c)
+    q, rem = be.synthetic_division(packed.reshape(length, k, 4), c)
     return q.reshape((length - 1) * k, 4), be.fr.to_ints(rem)

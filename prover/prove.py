@@ -19,6 +19,7 @@ import numpy as np
 
 from kernels import get_backend
 from kernels.backend import Backend, MSMConfig
+from kernels.program import RowProgram
 from kernels.params import MONTGOMERY_R, R_MODULUS, root_of_unity
 
 from . import schedule
@@ -31,7 +32,7 @@ from .keys import ProvingKey, check_circuit
 from .lagrange import basis_name, column_bit_widths, commit_values
 from .opening import nu_powers, opening_scalars
 from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
-                          linear_combination, pack, powers, synthetic_division)
+                          linear_combination, pack, powers)
 from .proof import Proof
 from .publication import data_digest, published_data
 from .schedule import Message
@@ -101,12 +102,22 @@ def column_to_field(be, values, n: int, name: str):
     return fr.mul(canonical, fr.from_ints([MONTGOMERY_R % R_MODULUS]))
 
 
-class CosetAlgebra:
-    """Fr arithmetic for the expression interpreter over arrays, with Python ints for the
-    constant parts (public inputs, challenges, literals), which fold before touching arrays."""
+class ProgramAlgebra:
+    """The algebra of prover.fold recording a row program (kernels.program): array values are
+    program values (`_Value`); the constant parts (public inputs, challenges, literals) stay
+    Python ints and fold before they reach the program."""
 
-    def __init__(self, be):
-        self.be, self.fr = be, be.fr
+    def __init__(self, program: RowProgram):
+        self.p = program
+
+    def load(self, column: int, offset: int = 0) -> "_Value":
+        return _Value(self.p.load(column, offset))
+
+    def _v(self, a) -> int:
+        return self.p.const(a) if isinstance(a, int) else a.id
+
+    def compile(self, outputs):
+        return self.p.compile([self._v(v) for v in outputs])
 
     def const(self, v):
         return v % R_MODULUS
@@ -114,32 +125,35 @@ class CosetAlgebra:
     def add(self, a, b):
         if isinstance(a, int) and isinstance(b, int):
             return (a + b) % R_MODULUS
-        if isinstance(a, int):
-            a, b = b, a
-        return self.fr.add(a, const(self.be, b) if isinstance(b, int) else b)
+        return _Value(self.p.add(self._v(a), self._v(b)))
 
     def sub(self, a, b):
         if isinstance(a, int) and isinstance(b, int):
             return (a - b) % R_MODULUS
-        if isinstance(a, int):
-            return self.fr.add(self.fr.neg(b), const(self.be, a))
-        return self.fr.sub(a, const(self.be, b) if isinstance(b, int) else b)
+        return _Value(self.p.sub(self._v(a), self._v(b)))
 
     def mul(self, a, b):
         if isinstance(a, int) and isinstance(b, int):
             return a * b % R_MODULUS
-        if isinstance(a, int):
-            a, b = b, a
-        return self.fr.mul(a, const(self.be, b) if isinstance(b, int) else b)
+        return _Value(self.p.mul(self._v(a), self._v(b)))
 
     def neg(self, a):
-        return (-a) % R_MODULUS if isinstance(a, int) else self.fr.neg(a)
+        return (-a) % R_MODULUS if isinstance(a, int) else _Value(self.p.neg(a.id))
 
     def share(self, e, v):
         return v
 
     def keep(self, v, name):
         return v
+
+
+class _Value:
+    """A value of the program being recorded (not a constant)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, value_id: int):
+        self.id = value_id
 
 
 def blind(be, coeffs, rng, count: int = BLINDING_COEFFICIENTS):
@@ -405,11 +419,10 @@ class ProofInProgress:
             scalars, constant = opening_scalars(self.groups, [(gi, pt, ev) for gi, pt, _, ev in self.opened],
                                                 self.nu, z)
             l_len = max(p.shape[0] for p in self.packed.values())
-            lpoly = linear_combination(be, [self.packed[gi] for gi in range(len(self.groups))], scalars, l_len)
-            h_len = self.h.shape[0]
-            lpoly[:h_len] = fr.sub(lpoly[:h_len], self.h)
+            lpoly = linear_combination(be, [self.packed[gi] for gi in range(len(self.groups))] + [self.h],
+                                       scalars + [R_MODULUS - 1], l_len)
             lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
-            w_z, l_at_z = synthetic_division(be, lpoly[:, None], z)
+            w_z, l_at_z = be.synthetic_division(lpoly[:, None], z)
             if fr.to_ints(l_at_z)[0] != 0:  # every division above is exact: a fault, not bad input
                 raise InternalError("the opening polynomial L does not vanish at z")
         with self.timer.phase("msm"):
@@ -424,57 +437,62 @@ class ProofInProgress:
 def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values, pub, challenges,
                         refuse_invalid: bool = True):
     """The helper columns h_j = λ^a·Σ w_t/(β − fingerprint_t) and the running sum S on H.
-    S is exclusive (S₀ = 0); a sum that does not balance is refused here."""
+    S is exclusive (S₀ = 0); a sum that does not balance is refused here. The denominators and
+    weights are one row program, the sums per helper another (kernels.program)."""
     fr = be.fr
     xp = be.xp
-    alg = CosetAlgebra(be)
-    n = witness.shape[1]
+    num_witness = witness.shape[0]
+    alg = ProgramAlgebra(RowProgram())
 
     def leaf(e):
         if isinstance(e, Column):
-            return witness[e.index] if e.kind == ColumnKind.WITNESS else fixed_values[e.index]
+            column = e.index if e.kind == ColumnKind.WITNESS else num_witness + e.index
+            return alg.load(column, 1 if e.next else 0)
         if isinstance(e, PublicInput):
             return pub[e.index]
         return challenges[e.name]
-
-    def full(x):
-        return fr.add(fr.zeros(n), const(be, x)) if isinstance(x, int) else x
 
     cache: dict = {}
     beta = challenges[ChallengeName.BETA]
     dens, weights, owners = [], [], []
     for j, h in enumerate(cs.helpers):
         for w, values in h.terms:
-            dens.append(full(alg.sub(beta, evaluate(fingerprint(values), alg, leaf, cache))))
-            weights.append(full(evaluate(w, alg, leaf, cache)))
+            dens.append(alg.sub(beta, evaluate(fingerprint(values), alg, leaf, cache)))
+            weights.append(evaluate(w, alg, leaf, cache))
             owners.append(j)
+    terms = len(dens)
+    rows = be.run_program(alg.compile(dens + weights), witness, fixed_values)
     try:
-        inv = fr.batch_inv(xp.stack(dens))
+        inv = fr.batch_inv(rows[:terms])
     except InvalidInput:
         raise InvalidTrace("a logUp denominator β − value vanished; prove again") from None
-    helpers = [fr.zeros(n) for _ in cs.helpers]
-    for t, j in enumerate(owners):
-        helpers[j] = fr.add(helpers[j], fr.mul(weights[t], inv[t]))
+    # Second program: columns = the weights, aux = their inverted denominators.
+    sums = ProgramAlgebra(RowProgram())
     lam = challenges[ChallengeName.LAMBDA]
+    helpers = []
     for j, h in enumerate(cs.helpers):
-        if h.argument:
-            helpers[j] = fr.mul(helpers[j], const(be, pow(lam, h.argument, R_MODULUS)))
-    row_sum = helpers[0]
-    for h in helpers[1:]:
-        row_sum = fr.add(row_sum, h)
-    inclusive = inclusive_prefix_sum(be, row_sum)
+        total = 0
+        for t in (t for t, owner in enumerate(owners) if owner == j):
+            total = sums.add(total, sums.mul(sums.load(t), sums.load(terms + t)))
+        helpers.append(sums.mul(total, pow(lam, h.argument, R_MODULUS)) if h.argument else total)
+    row_sum = 0
+    for h in helpers:
+        row_sum = sums.add(row_sum, h)
+    out = be.run_program(sums.compile(helpers + [row_sum]), rows[terms:], inv)
+    inclusive = inclusive_prefix_sum(be, out[-1])
     if refuse_invalid and be.to_host(inclusive[-1]).any():
         raise InvalidTrace("a logUp argument does not balance: a looked-up value is missing from its "
                            "table, or a multiset sum is not zero")
     running = xp.concatenate([fr.zeros(1), inclusive[:-1]], axis=0)
-    return xp.stack(helpers + [running])
+    return xp.concatenate([out[:-1], running[None]], axis=0)
 
 
 _COSET_CACHE: dict = {}
 
 
 def coset_points(be, dom: Domain, ext: int):
-    """x_i = 5·ω_{En}^i for i < E·n, and 1/Z_H(x_i); computed once per backend and size."""
+    """`(4, E·n, 4)`: on the coset x_i = 5·ω_{En}^i, the columns x, 1/Z_H(x), 1/(x − 1) and
+    1/(x − ω^{n−1}); computed once per backend and size."""
     key = (be.name, dom.log2_n, ext)
     if key not in _COSET_CACHE:
         _COSET_CACHE.clear()  # one size at a time: a worker proves one circuit size
@@ -492,51 +510,37 @@ def _coset_points(be, dom: Domain, ext: int):
     s_n = pow(COSET_SHIFT, dom.n, R_MODULUS)
     zh_inv_small = [pow((s_n * pow(w_ext, i, R_MODULUS) - 1) % R_MODULUS, -1, R_MODULUS) for i in range(ext)]
     zh_inv = be.xp.tile(fr.from_ints(zh_inv_small), (dom.n, 1))
-    return x, zh_inv
+    boundary_inv = fr.batch_inv(be.xp.stack([fr.sub(x, const(be, 1)), fr.sub(x, const(be, dom.omega_last))]))
+    return be.xp.stack([x, zh_inv, boundary_inv[0], boundary_inv[1]])
 
 
 def quotient_on_coset(be: Backend, cs: ConstraintSystem, dom: Domain, ext: int, coset, slot, pub,
                       challenges, alpha: int):
     """Q(x) = [A_every + (x − ω^{n−1})·A_trans] / Z_H(x) + A_first / (x − 1) + A_last / (x − ω^{n−1})
     on 5·H_E, with the selector sums A_s of prover.fold. `coset[slot[(kind, index)]]` holds each
-    column's values there."""
-    fr = be.fr
-    xp = be.xp
-    big = ext * dom.n
-    shifted: dict = {}
+    column's values there. The whole expression is one row program (kernels.program): one pass
+    over the rows instead of an array operation per node of every constraint."""
+    program = RowProgram()
+    alg = ProgramAlgebra(program)
+    aux = coset.shape[0]            # the coset_points columns follow the committed ones
 
     def leaf(e):
         if isinstance(e, Column):
-            i = slot[(e.kind, e.index)]
-            if not e.next:
-                return coset[i]
             # P(ω·x_i) = P(x_{i+E}): the next row is E places further on the extended coset.
-            if i not in shifted:
-                shifted[i] = xp.ascontiguousarray(xp.roll(coset[i], -ext, axis=0))
-            return shifted[i]
+            return alg.load(slot[(e.kind, e.index)], ext if e.next else 0)
         if isinstance(e, PublicInput):
             return pub[e.index]
         return challenges[e.name]
 
-    acc = fold_constraints(cs.constraints, CosetAlgebra(be), leaf, alpha)
-
-    def full(v):
-        return fr.add(fr.zeros(big), const(be, v)) if isinstance(v, int) else v
-
-    def part(s):
-        return full(acc.get(s, 0))
-
-    x, zh_inv = coset_points(be, dom, ext)
-    x_minus_last = fr.sub(x, const(be, dom.omega_last))
-    q = fr.add(part(Selector.EVERY_ROW), fr.mul(part(Selector.TRANSITION), x_minus_last))
-    q = fr.mul(q, zh_inv)
-    boundary = [(s, r) for s, r in ((Selector.FIRST_ROW, 1), (Selector.LAST_ROW, dom.omega_last))
-                if not _is_zero(acc.get(s, 0))]
-    if boundary:
-        invs = fr.batch_inv(xp.stack([fr.sub(x, const(be, r)) for _, r in boundary]))
-        for (s, _), inv in zip(boundary, invs):
-            q = fr.add(q, fr.mul(full(acc[s]), inv))
-    return q
+    acc = fold_constraints(cs.constraints, alg, leaf, alpha)
+    x, zh_inv, inv_first, inv_last = (alg.load(aux + i) for i in range(4))
+    x_minus_last = alg.sub(x, dom.omega_last)
+    q = alg.add(acc.get(Selector.EVERY_ROW, 0), alg.mul(acc.get(Selector.TRANSITION, 0), x_minus_last))
+    q = alg.mul(q, zh_inv)
+    for s, inv in ((Selector.FIRST_ROW, inv_first), (Selector.LAST_ROW, inv_last)):
+        if not _is_zero(acc.get(s, 0)):
+            q = alg.add(q, alg.mul(acc[s], inv))
+    return be.run_program(alg.compile([q]), coset, coset_points(be, dom, ext))[0]
 
 
 def _is_zero(v) -> bool:

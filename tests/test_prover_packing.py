@@ -6,9 +6,10 @@ import random
 import pytest
 
 from kernels import get_backend
+from kernels.division import synthetic_division_arrays
 from kernels.params import R_MODULUS as R
 from prover.opening import batch_inverse
-from prover.polynomials import divide_by_power, pack, synthetic_division
+from prover.polynomials import divide_by_power, linear_combination, pack
 
 BE = get_backend("cpu")
 
@@ -20,14 +21,21 @@ def horner(coeffs, x):
     return acc
 
 
+# (rows, cols, block of the array form); the CPU kernel's own blocks start at 1024 rows, and
+# 20 001 rows by 1 column run it in parallel with 32 blocks of uneven last length.
 @pytest.mark.parametrize("rows,cols,block", [(1, 1, 4), (2, 3, 4), (4, 2, 4), (5, 1, 4), (17, 3, 4),
-                                             (64, 2, 8), (1000, 3, 16), (4099, 1, 64)])
-def test_synthetic_division_matches_horner(rows, cols, block):
+                                             (64, 2, 8), (1000, 3, 16), (4099, 1, 64), (3001, 7, 64),
+                                             (20001, 1, 64)])
+@pytest.mark.parametrize("kernel", ["backend", "arrays"])
+def test_synthetic_division_matches_horner(rows, cols, block, kernel):
     rnd = random.Random(rows * 31 + cols)
     a = [[rnd.randrange(R) for _ in range(cols)] for _ in range(rows)]
     c = rnd.randrange(R)
     arr = BE.fr.from_ints([x for row in a for x in row]).reshape(rows, cols, 4)
-    q, rem = synthetic_division(BE, arr, c, block)
+    if kernel == "backend":
+        q, rem = BE.synthetic_division(arr, c)
+    else:
+        q, rem = synthetic_division_arrays(BE, arr, c, block)
     assert q.shape == (rows - 1, cols, 4)
     q_ints = BE.fr.to_ints(q.reshape(-1, 4)) if rows > 1 else []
     for col in range(cols):
@@ -71,3 +79,14 @@ def test_batch_inverse():
     rnd = random.Random(5)
     values = [rnd.randrange(1, R) for _ in range(9)]
     assert batch_inverse(values) == [pow(v, -1, R) for v in values]
+
+
+def test_linear_combination_matches_ints():
+    rnd = random.Random(5)
+    lengths = [7, 40, 1, 40]
+    polys = [[rnd.randrange(R) for _ in range(n)] for n in lengths]
+    scalars = [3, 1, 0, R - 1]                  # a product, a plain sum, a skipped term, a subtraction
+    got = BE.fr.to_ints(linear_combination(BE, [BE.fr.from_ints(p) for p in polys], scalars, 41))
+    want = [sum(s * (p[i] if i < len(p) else 0) for p, s in zip(polys, scalars)) % R for i in range(41)]
+    assert got == want
+    assert BE.fr.to_ints(linear_combination(BE, [BE.fr.from_ints(polys[0])], [0], 3)) == [0, 0, 0]

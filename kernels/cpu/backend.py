@@ -9,9 +9,11 @@ import numpy as np
 from ..backend import Backend, MSMConfig
 from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
 from .curve import CpuG1
+from .division import synthetic_division as _synthetic_division
 from .field import PrimeField
 from .msm import msm as _msm
 from .ntt import NTTDomains, ntt as _ntt
+from .program import run_program as _run_program
 
 
 class CpuBackend(Backend):
@@ -30,6 +32,12 @@ class CpuBackend(Backend):
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
         config = config or MSMConfig()
         return _msm(points, scalars, config, check_points=config.check_points)
+
+    def synthetic_division(self, coeffs, c: int):
+        return _synthetic_division(coeffs, c)
+
+    def run_program(self, program, columns, aux=None):
+        return _run_program(self.fr, program, columns, aux)
 
     def asarray(self, host_array):
         return np.asarray(host_array)

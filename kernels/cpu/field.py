@@ -25,6 +25,15 @@ from . import mont
 SERIAL_MAX_ROWS = 1 << 14
 
 
+def serial_twin(fn):
+    """`fn` (a loop over prange) compiled without parallel=True: prange is then range, and the
+    call starts no parallel region. A distinct name keeps this compilation apart from the
+    parallel one in numba's on-disk cache."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    return njit(cache=True)(twin)
+
+
 class _Sized:
     """One element-wise kernel compiled twice, serial and parallel over rows, and called as the
     one that suits the row count of its first argument."""
@@ -32,10 +41,7 @@ class _Sized:
     def __init__(self, fn, serial_max_rows=SERIAL_MAX_ROWS):
         self.serial_max_rows = serial_max_rows
         self.parallel = njit(parallel=True, cache=True)(fn)
-        # a distinct name keeps the two compilations apart in numba's on-disk cache
-        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
-        twin.__qualname__ = fn.__qualname__ + "_serial"
-        self.serial = njit(cache=True)(twin)
+        self.serial = serial_twin(fn)
 
     def __call__(self, a, *args):
         kernel = self.serial if a.shape[0] <= self.serial_max_rows else self.parallel
