@@ -19,10 +19,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from .devnet_command import idle_block_interval
 from .eth_api import NodeApi
 from .executor import Executor, ProofBatch
 from .genesis import Genesis, dev_genesis, load_genesis
-from .devnet_command import idle_block_interval
 from .rpc import RpcServer
 from .sequencer import Sequencer
 

@@ -15,8 +15,8 @@ acknowledged. Nothing is acknowledged before its fsync.
 
 With `idle_block_interval` set, a sequencer that has made no block for that long makes an empty
 one, logged and handed on like any cut: clients that wait for "the next block" or for
-confirmations (ethers' `tx.wait(2)`, viem, cast `--confirmations`) see the chain move on an
-idle node, as on any other chain. An empty block holds no rows and never makes a proof batch.
+confirmations (ethers' `tx.wait(2)`, viem's `confirmations: 2`) see the chain move on an idle
+node, as on any other chain. An empty block holds no rows and never makes a proof batch.
 
 Deposits from the L1 (node/bridge.py) enter through `add_deposits`: the transfers admitted before
 them are cut first, then the deposits, in queue order, become a deposit block of their own, logged
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 Result = Union[Transfer, InvalidTransaction]
 
 _ADMIT_CHUNK = 256
+MIN_IDLE_BLOCK_INTERVAL = 0.01   # seconds: the cut interval's order; below it idle blocks only load the log
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,6 +575,9 @@ def parse_idle_block_interval(value) -> Optional[float]:
     if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
         raise InvalidInput(f"idle block interval must be a finite number of seconds, not negative "
                            f"(0 or off: none), got {value!r}")
+    if 0 < seconds < MIN_IDLE_BLOCK_INTERVAL:
+        raise InvalidInput(f"idle block interval must be at least {MIN_IDLE_BLOCK_INTERVAL} s (each idle "
+                           f"block is a write and an fsync of the log), got {value!r}")
     return seconds or None
 
 

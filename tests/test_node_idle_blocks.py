@@ -92,7 +92,7 @@ def test_bad_idle_block_intervals_are_refused_clearly(tmp_path, capsys):
     from node.pipeline.node import NodeConfig
 
     acc = Accounts(1)
-    for bad in (-1, "-0.5", "nan", float("inf"), "soon", True, [1]):
+    for bad in (-1, "-0.5", "nan", float("inf"), "soon", True, [1], 0.001):
         with pytest.raises(InvalidInput, match="idle block interval must be"):
             Sequencer(acc.genesis, tmp_path / "wal", capacity=64, idle_block_interval=bad)
     assert not (tmp_path / "wal").exists()             # refused before the log was opened
