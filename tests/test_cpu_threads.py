@@ -98,3 +98,14 @@ def test_a_fresh_process_runs_the_pool_only_while_the_cores_are_contended(compet
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["8", expected, "omp", "PASSIVE"]
+
+
+def test_msm_plan_beside_other_processes_keeps_the_windows_and_adds_slices():
+    from kernels.cpu.msm import plan, plan_for_pool
+
+    for n, bits in ((45089, 254), (4096, 12), (1 << 16, 60)):
+        quiet = plan(n, bits, 2)
+        assert plan_for_pool(n, bits, 2, 2) == quiet
+        c, windows, slices = plan_for_pool(n, bits, 16, 2)
+        assert (c, windows) == quiet[:2]
+        assert windows * slices >= 32 and n // slices >= 1 << c    # two tasks a thread, slices not thinner than the buckets

@@ -39,7 +39,8 @@ from ..params import LIMBS
 from . import curve, mont
 from .curve import (FQ, INFINITY, ONE, add, add_affine, double, fq_add, fq_mul, fq_sub, is_affine_infinity, is_infinity,
                     load_affine, load_xyzz, store_affine, store_xyzz)
-from .threads import one_task_at_a_time
+from .field import serial_twin
+from .threads import one_task_at_a_time, thread_count
 
 _MAX_WINDOW_BITS = 18
 # Windows this wide use affine buckets (`bucket_sums_affine`); narrower ones have too few
@@ -73,8 +74,7 @@ def scalar_bit_width(scalars):
     return 0
 
 
-@njit(cache=True, parallel=True)
-def signed_digits(points, scalars, c, windows):
+def _signed_digits(points, scalars, c, windows):
     """(windows, n) int32 signed base-2^c digits of each canonical scalar (see module doc).
 
     A point at infinity gets all-zero digits, so the bucket loop never has to test for it."""
@@ -106,6 +106,18 @@ def signed_digits(points, scalars, c, windows):
                 carry = 0
             digits[w, i] = d
     return digits
+
+
+_signed_digits_parallel = njit(cache=True, parallel=True)(_signed_digits)
+_signed_digits_serial = serial_twin(_signed_digits)
+# Digits (points × windows) up to which they are cut on the calling thread: a few hundred
+# microseconds, less than a parallel region costs on a shared machine.
+_SERIAL_DIGITS = 1 << 17
+
+
+def signed_digits(points, scalars, c, windows):
+    kernel = _signed_digits_serial if points.shape[0] * windows <= _SERIAL_DIGITS else _signed_digits_parallel
+    return kernel(points, scalars, c, windows)
 
 
 @njit(cache=True, parallel=True)
@@ -325,6 +337,19 @@ def plan(n: int, bits: int, threads: int, window_bits: Optional[int] = None) -> 
     return best[1], best[2], best[3]
 
 
+def plan_for_pool(n: int, bits: int, workers: int, cores: int, window_bits: Optional[int] = None):
+    """`plan` for the cores; when the pool works with more threads than cores (beside other
+    processes, threads.fit_to_load), the same windows cut into enough slices that every thread
+    gets about two tasks: the region's end then waits on a few short tasks, not on a few whole
+    windows. (Planning for the pool as if it were cores picks narrower windows, which only
+    adds work on the two real cores; measured slower.)"""
+    c, windows, slices = plan(n, bits, min(workers, cores), window_bits)
+    if workers > cores:
+        wanted = -(-2 * workers // windows)
+        slices = max(slices, min(wanted, max(1, n >> c)))
+    return c, windows, slices
+
+
 def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool = False) -> np.ndarray:
     """Σ [k_i]P_i as one affine point `(2, 4)` (Fq Montgomery; (0, 0) when the sum is infinity).
 
@@ -358,12 +383,11 @@ def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool 
     if n == 0 or bits == 0:
         return np.zeros((2, LIMBS), dtype=np.uint64)
 
-    threads = get_num_threads()
-    c, windows, slices = plan(n, bits, threads, config.window_bits)
-    digits = signed_digits(points, k, c, windows)
     # Tasks go to whichever thread is free: on a shared machine a descheduled thread then
     # delays one task, not its fixed share of them.
     with one_task_at_a_time():
+        c, windows, slices = plan_for_pool(n, bits, get_num_threads(), thread_count(), config.window_bits)
+        digits = signed_digits(points, k, c, windows)
         if c >= _AFFINE_MIN_WINDOW:
             sums = bucket_sums_affine(points, digits, c, slices, batch_size(c))
         else:
