@@ -29,6 +29,7 @@ from ..backend import G1
 from ..errors import InvalidInput
 from ..params import CURVE_B, G1_GENERATOR, LIMBS, P_MODULUS, R_MODULUS
 from . import mont
+from .field import serial_twin
 
 # Module globals become compile-time constants in the kernels.
 FQ = mont.modulus_tuple(P_MODULUS)
@@ -335,14 +336,25 @@ def neg_kernel(a):
     return out
 
 
-@njit(cache=True, parallel=True)
-def fr_from_montgomery(scalars):
-    """(n, 4) Fr Montgomery limbs → canonical limbs (a Montgomery product with plain 1)."""
+def _fr_from_montgomery(scalars):
     n = scalars.shape[0]
     out = np.empty_like(scalars)
     for i in prange(n):
         mont.store(out, i, mont.mul(mont.load(scalars, i), PLAIN_ONE, FR))
     return out
+
+
+_fr_from_montgomery_parallel = njit(cache=True, parallel=True)(_fr_from_montgomery)
+_fr_from_montgomery_serial = serial_twin(_fr_from_montgomery)
+# Rows up to which the conversion runs on the calling thread (about a millisecond of products;
+# on a shared machine a parallel region's end costs as much).
+_SERIAL_CONVERT = 1 << 16
+
+
+def fr_from_montgomery(scalars):
+    """(n, 4) Fr Montgomery limbs → canonical limbs (a Montgomery product with plain 1)."""
+    kernel = _fr_from_montgomery_serial if scalars.shape[0] <= _SERIAL_CONVERT else _fr_from_montgomery_parallel
+    return kernel(scalars)
 
 
 @njit(cache=True)
