@@ -11,6 +11,7 @@ executor's) and summarize.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ class Devnet:
         self.genesis = dev_genesis(accounts={address_of(k): 10**15 for k in self.keys})
         self.node = RollupNode(cfg.node_config(self.genesis, str(self.run_dir)))
         self._health_error: BaseException | None = None
+        # Set to end the built-in load before its duration (run_devnet sets it on SIGINT); the
+        # run then drains, checks and summarizes as after a full load.
+        self.load_ended = threading.Event()
 
     def __getattr__(self, name):
         # The node's parts (sequencer, executor, proving, rollup, circuit, events, metrics,
@@ -117,7 +121,7 @@ class Devnet:
             rep = LoadReport(started=time.time())
             self.say(f"no built-in load; serving JSON-RPC for {cfg.duration:g} s")
             deadline = time.monotonic() + cfg.duration
-            while time.monotonic() < deadline and self._healthy():
+            while time.monotonic() < deadline and self._healthy() and not self.load_ended.is_set():
                 time.sleep(0.5)
             rep.finished = time.time()
             return rep
@@ -145,7 +149,8 @@ class Devnet:
         watcher.start()
         try:
             return LoadGenerator(submit, txs, cfg.tps, cfg.duration).run(
-                stop=lambda: self._health_error is not None, give_up_after=cfg.give_up_after)
+                stop=lambda: self._health_error is not None or self.load_ended.is_set(),
+                give_up_after=cfg.give_up_after)
         finally:
             stop.set()
 
@@ -198,9 +203,19 @@ def run_devnet(cfg: DevnetConfig) -> tuple[dict, bool]:
     """Run a devnet from start to summary; returns (summary, every check passed)."""
     import json
     net = Devnet(cfg)
+    previous = None
     try:
         net.start()
+        if threading.current_thread() is threading.main_thread():
+            def end_load(signum, frame):
+                # The first SIGINT ends the load early; a second one interrupts as usual. Only
+                # flags here: printing from a handler can re-enter a print under way.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                net.load_ended.set()
+            previous = signal.signal(signal.SIGINT, end_load)
         load = net.run_load()
+        if net.load_ended.is_set():
+            net.say("load ended early (SIGINT); SIGINT again stops at once")
         net.say(f"load done: {load.accepted} accepted, {load.rejected} rejected, "
                 f"{load.deferred_chunks} chunks deferred; draining")
         drained = net.drain()
@@ -219,4 +234,6 @@ def run_devnet(cfg: DevnetConfig) -> tuple[dict, bool]:
         net.say(f"run files: {net.run_dir}/")
         return summary, checks["ok"]
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         net.stop()
