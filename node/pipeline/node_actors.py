@@ -266,7 +266,7 @@ class SequencerActor:
 
     def seal_open(self) -> None:
         """Seal the executor's open proof batch now (end of a run), through the log like any seal."""
-        with self.sequencer._cut_lock:   # no cut in between: the seal follows the last mini-batch
+        with self.sequencer.between_blocks():   # the seal follows the last mini-batch
             self._release(ray.get(self.executor.seal_open.remote()))
 
     def status(self) -> dict:
@@ -309,7 +309,10 @@ class SequencerActor:
         self.sequencer.max_mini_batch = min(self.max_mini_batch, self.room.room())
 
     def _on_tick(self, now: float) -> None:
-        self._release(ray.get(self.executor.poll.remote()))
+        # Between two blocks: a deposit block logged after the poll's seal but before its
+        # record would leave a log that replay refuses (the seal must follow its last block).
+        with self.sequencer.between_blocks():
+            self._release(ray.get(self.executor.poll.remote()))
         if self._sample():
             self.sink(gauge("pending_txs", self.sequencer.pending))
 
