@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from .. import convert
 from ..backend import MSMConfig
@@ -40,7 +40,7 @@ from . import curve, mont
 from .curve import (FQ, INFINITY, ONE, add, add_affine, double, fq_add, fq_mul, fq_sub, is_affine_infinity, is_infinity,
                     load_affine, load_xyzz, store_affine, store_xyzz)
 from .field import serial_twin
-from .threads import one_task_at_a_time, thread_count
+from .threads import fit_to_load, one_task_at_a_time, thread_count
 
 _MAX_WINDOW_BITS = 18
 # Windows this wide use affine buckets (`bucket_sums_affine`); narrower ones have too few
@@ -383,11 +383,13 @@ def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool 
     if n == 0 or bits == 0:
         return np.zeros((2, LIMBS), dtype=np.uint64)
 
+    # Planned for the threads the current load gives; the digits are one contiguous share per
+    # thread (a point's digits are too little work to hand out one at a time).
+    c, windows, slices = plan_for_pool(n, bits, fit_to_load(), thread_count(), config.window_bits)
+    digits = signed_digits(points, k, c, windows)
     # Tasks go to whichever thread is free: on a shared machine a descheduled thread then
     # delays one task, not its fixed share of them.
     with one_task_at_a_time():
-        c, windows, slices = plan_for_pool(n, bits, get_num_threads(), thread_count(), config.window_bits)
-        digits = signed_digits(points, k, c, windows)
         if c >= _AFFINE_MIN_WINDOW:
             sums = bucket_sums_affine(points, digits, c, slices, batch_size(c))
         else:
