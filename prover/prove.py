@@ -189,15 +189,6 @@ def public_commitment(srs_g1, columns: Sequence[Sequence[int]], be: Backend | No
     return commit(be, be.asarray(srs_g1), pack(be, list(coeffs), n), MSMConfig())
 
 
-def pad_rows(be, a, length: int):
-    """`(M, L, 4)` → `(M, length, 4)` with zero coefficients appended."""
-    xp = be.xp
-    if a.shape[1] == length:
-        return a
-    pad = xp.zeros((a.shape[0], length - a.shape[1], 4), dtype=a.dtype)
-    return xp.concatenate([a, pad], axis=1)
-
-
 # ---------------------------------------------------------------------------------------------
 # The protocol
 
@@ -371,7 +362,10 @@ class ProofInProgress:
         n, ext = dom.n, cs.extension(dom.n)
         order = list(self.polys)
         slot = {key: i for i, key in enumerate(order)}
-        all_coeffs = be.xp.stack([pad_rows(be, self.polys[key][None], ext * n)[0] for key in order])
+        # One zeroed block, each column's coefficients copied in (no padded copy per column).
+        all_coeffs = be.xp.zeros((len(order), ext * n, 4), dtype=be.xp.uint64)
+        for i, key in enumerate(order):
+            all_coeffs[i, :self.polys[key].shape[0]] = self.polys[key]
         with self.timer.phase("ntt"):
             coset = be.ntt(all_coeffs, coset=True, shift=COSET_SHIFT)
         with self.timer.phase("quotient"):
