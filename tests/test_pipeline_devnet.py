@@ -16,6 +16,16 @@ pytest.importorskip("pyrevm")
 from node.pipeline.devnet import DevnetConfig, run_devnet  # noqa: E402
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_ray():
+    """One local Ray for both devnets (starting one costs ~5 s on two cores): a devnet joins a
+    Ray already running in its process, as it does inside a Ray job, and leaves it running."""
+    import os
+    ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 def quiet(line):
     print(line)
 
