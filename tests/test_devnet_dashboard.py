@@ -41,7 +41,9 @@ class RunInBackground(threading.Thread):
 
 @needs_browser
 def test_dashboard_follows_a_real_devnet(tmp_path):
-    cfg = DevnetConfig(duration=8, tps=60, workers=1, provers="cpu", log2_rows=7, accounts=16,
+    # The load's duration is only an upper bound: the test ends it (Devnet.load_ended) once the
+    # page has shown a batch verified on the L1 while transfers were still being sent.
+    cfg = DevnetConfig(duration=20, tps=60, workers=1, provers="cpu", log2_rows=7, accounts=16,
                        batch_deadline=0.5, rpc_port=0, dashboard_port=0, run_dir=str(tmp_path / "run"),
                        out=print)
     net = Devnet(cfg)
@@ -61,6 +63,7 @@ def test_dashboard_follows_a_real_devnet(tmp_path):
             seen["events"] = page.evaluate("Number(document.body.dataset.events)")
             page.wait_for_function(f"Number(document.body.dataset.events) > {seen['events']}", timeout=5_000)
             seen["load_running"] = run.load is None
+            net.load_ended.set()
             seen["updates"] = page.evaluate("Number(document.body.dataset.updates)")
             # Compare the settled figures: wait for the devnet to drain (every batch on the L1).
             run.join(timeout=60)
