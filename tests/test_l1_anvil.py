@@ -140,6 +140,32 @@ def test_unreachable_rpc_url_is_a_clear_error():
         RpcL1("127.0.0.1:8545")
 
 
+def test_an_l1_that_never_answers_is_asked_once():
+    """A hung L1 (accepts, never answers) is reported after one timeout: no retries inside
+    the client multiply it (the callers retry on their own terms)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        with pytest.raises(L1Unavailable, match="Read timed out"):
+            RpcL1(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=0.5)
+        assert len(accepted) == 1
+    finally:
+        listener.close()
+        for c in accepted:
+            c.close()
+
+
 @needs_anvil
 def test_bench_gas_prints_both_backends(capsys):
     import json

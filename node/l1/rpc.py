@@ -26,7 +26,10 @@ class RpcL1(L1Client):
         if not url.startswith(("http://", "https://")):
             raise L1Unavailable(f"not an HTTP JSON-RPC URL: {url!r} (expected http://HOST:PORT)")
         self.url = url
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        # No retries inside web3 (five more tries with backoff by default): they made a hung L1
+        # take ~6× the timeout to report; the pipeline's submitter and watcher retry themselves.
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout},
+                                         exception_retry_configuration=None))
         self.timeout = timeout
         self.known_abi = []
         if name:
