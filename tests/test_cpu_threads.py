@@ -109,3 +109,24 @@ def test_msm_plan_beside_other_processes_keeps_the_windows_and_adds_slices():
         c, windows, slices = plan_for_pool(n, bits, 16, 2)
         assert (c, windows) == quiet[:2]
         assert windows * slices >= 32 and n // slices >= 1 << c    # two tasks a thread, slices not thinner than the buckets
+
+
+@pytest.mark.parametrize("inverse, coset", [(False, False), (False, True), (True, True)])
+def test_ntt_columns_cut_into_blocks_and_runs_match_whole_columns(inverse, coset):
+    import numpy as np
+
+    from kernels import get_backend
+    from kernels.cpu import ntt
+
+    be = get_backend("cpu")
+    data = be.fr.random(3 * (1 << 13), np.random.default_rng(7)).reshape(3, 1 << 13, 4)
+    out = {}
+    saved = ntt.SPLIT_BELOW_TASKS
+    try:
+        for name, below in (("whole", 0), ("split", 1 << 10)):   # 3 columns: never / always cut
+            ntt.SPLIT_BELOW_TASKS = below
+            out[name] = be.ntt(data, inverse=inverse, coset=coset)
+        assert (be.ntt(out["split"], inverse=not inverse, coset=coset) == data).all()
+    finally:
+        ntt.SPLIT_BELOW_TASKS = saved
+    assert (out["whole"] == out["split"]).all()

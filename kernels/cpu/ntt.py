@@ -31,6 +31,10 @@ LATE_RUN = 256   # low indices per late-stage task: runs of 8 KiB, 2^18 / 2^12 o
 # Work (columns × n) up to which the transform runs on the calling thread alone: below it,
 # waking the pool costs more than it saves (measured, see docs/kernels.md).
 SERIAL_MAX = 1 << 13
+# Columns per working thread below which they are cut into blocks and runs (two regions of
+# many short tasks) instead of handed out whole: with 2 threads a ledger proof's 35 columns are
+# plenty; with the 16 that work beside other processes, whole columns leave a tail of a few.
+SPLIT_BELOW_TASKS = 4
 
 
 @njit(cache=True)
@@ -155,6 +159,25 @@ def _ntt_serial(src, dst, tw, rev, pre, post, block):
 
 
 @njit(parallel=True, cache=True)
+def _ntt_many_split(src, dst, tw, rev, pre, post, block, run):
+    """Many columns in the two regions of `_ntt_wide`: every (column, block), then every
+    (column, run). For a pool wider than the columns are many (beside other processes): the
+    region's last tasks are then short ones."""
+    cols = src.shape[0]
+    n = src.shape[1]
+    blocks = n // block
+    runs = block // run
+    for t in prange(cols * blocks):
+        c = t // blocks
+        b = t % blocks
+        _early_stages(src[c], dst[c], tw, rev, pre, b * block, (b + 1) * block)
+    for t in prange(cols * runs):
+        c = t // runs
+        r = t % runs
+        _late_stages(dst[c], tw, post, block, r * run, (r + 1) * run)
+
+
+@njit(parallel=True, cache=True)
 def _ntt_wide(src, col, tw, rev, pre, post, block, run):
     """One large column on all threads in two parallel regions: the blocks (gather and early
     stages), then runs of `run` low indices through the late stages."""
@@ -244,6 +267,9 @@ def ntt(domains: NTTDomains, a, inverse: bool = False, coset: bool = False, shif
         with one_task_at_a_time():
             _ntt_wide(data[0], out[0], tw, rev, pre, post, block, min(block, LATE_RUN))
     else:
-        with one_task_at_a_time():
-            _ntt_many(data, out, tw, rev, pre, post, block)
+        with one_task_at_a_time() as threads:
+            if data.shape[0] < SPLIT_BELOW_TASKS * threads:
+                _ntt_many_split(data, out, tw, rev, pre, post, block, min(block, LATE_RUN))
+            else:
+                _ntt_many(data, out, tw, rev, pre, post, block)
     return out.reshape(a.shape)

@@ -155,12 +155,13 @@ def configure(environ=None) -> int:
 def one_task_at_a_time():
     """Parallel loops started inside hand out their iterations one at a time (dynamic
     scheduling) instead of one contiguous share per thread, on as many threads as the load
-    calls for (fit_to_load). The chunk size is per calling thread and restored on exit."""
+    calls for (fit_to_load; the block gets that count). The chunk size is per calling thread
+    and restored on exit."""
     import numba
 
-    fit_to_load()
+    threads = fit_to_load()
     previous = numba.set_parallel_chunksize(1)
     try:
-        yield
+        yield threads
     finally:
         numba.set_parallel_chunksize(previous)
