@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import InvalidInput
-from .params import LIMBS, MONTGOMERY_R
+from .params import LIMBS, MONTGOMERY_R, R_MODULUS
 
 ELEMENT_BYTES = LIMBS * 8
 
@@ -57,6 +57,12 @@ def from_montgomery(limbs: np.ndarray, modulus: int) -> list[int]:
     """`(..., 4)` Montgomery limbs → flat list of canonical ints."""
     r_inv = pow(MONTGOMERY_R, -1, modulus)
     return [(v * r_inv) % modulus for v in limbs_to_ints(limbs)]
+
+
+def fr_const(be, value: int):
+    """A one-element Fr array (Montgomery form) that a backend's binary operations broadcast.
+    Converted in Python: a kernel launch per constant would cost more than the constant is worth."""
+    return be.asarray(to_montgomery([value % R_MODULUS], R_MODULUS))
 
 
 def check_limb_array(arr, name: str = "array", trailing: Sequence[int] = (LIMBS,)) -> np.ndarray:

@@ -7,7 +7,7 @@ kernel of its own, which must return the same arrays.
 
 from __future__ import annotations
 
-from .convert import to_montgomery
+from .convert import fr_const
 from .errors import InvalidInput
 from .params import R_MODULUS
 
@@ -19,10 +19,6 @@ def check_division(coeffs, c) -> int:
     if not isinstance(c, int) or isinstance(c, bool):
         raise InvalidInput(f"synthetic_division: the point must be an int, got {type(c).__name__}")
     return c % R_MODULUS
-
-
-def _const(be, value: int):
-    return be.asarray(to_montgomery([value % R_MODULUS], R_MODULUS))
 
 
 def synthetic_division_arrays(be, coeffs, c: int, block: int = 64):
@@ -40,7 +36,7 @@ def synthetic_division_arrays(be, coeffs, c: int, block: int = 64):
     fr = be.fr
     xp = be.xp
     m, cols = coeffs.shape[0], coeffs.shape[1]
-    cc = _const(be, c)
+    cc = fr_const(be, c)
     if m <= block:
         out = fr.zeros(m * cols).reshape(m, cols, 4)
         acc = fr.zeros(cols)

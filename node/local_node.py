@@ -71,13 +71,9 @@ class LocalNode:
         return self.server.url
 
     def start(self) -> "LocalNode":
-        self.sequencer.start(on_cut=self.executor.apply, on_tick=self._poll)
+        self.sequencer.start(on_cut=self.executor.apply, on_tick=self.executor.poll)
         self.server.start()
         return self
-
-    def _poll(self, now: float) -> None:
-        with self.sequencer.between_blocks():
-            self.executor.poll(now)
 
     def seal(self) -> Optional[ProofBatch]:
         """Seal the open proof batch now (None if it holds nothing), between two blocks."""

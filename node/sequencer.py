@@ -527,7 +527,8 @@ class Sequencer:
     def start(self, on_cut: Optional[Callable[[MiniBatch], object]] = None,
               on_tick: Optional[Callable[[float], object]] = None, tick: float = 0.010) -> None:
         """Cut continuously on a background thread. `on_cut` receives each mini-batch (before
-        its transfers are acknowledged); `on_tick(now)` runs after every cut or idle `tick`."""
+        its transfers are acknowledged); `on_tick(now)` runs after every cut or idle `tick`, between
+        two blocks (the cut lock held)."""
         if self._thread is not None:
             raise NodeError("sequencer already started")
         self._on_cut = on_cut
@@ -537,7 +538,10 @@ class Sequencer:
                 try:
                     self.wait_and_cut(tick)
                     if on_tick is not None:
-                        on_tick(self.clock())
+                        # Between two blocks: a seal the tick makes and logs must follow its
+                        # last block, with no block (a deposit block, say) logged in between.
+                        with self._cut_lock:
+                            on_tick(self.clock())
                 except NodeFailed:
                     return
                 except Exception:

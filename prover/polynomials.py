@@ -5,7 +5,7 @@ division by Y − c is the backend's own (`Backend.synthetic_division`)."""
 
 from __future__ import annotations
 
-from kernels.convert import to_montgomery
+from kernels.convert import fr_const as const
 from kernels.params import R_GENERATOR, R_MODULUS, root_of_unity
 from kernels.program import RowProgram
 
@@ -24,12 +24,6 @@ class Domain:
     def vanishing(self, x: int) -> int:
         """Z_H(x) = x^n − 1."""
         return (pow(x, self.n, R_MODULUS) - 1) % R_MODULUS
-
-
-def const(be, value: int):
-    """A one-element array that the backend's binary operations broadcast. Converted in Python:
-    a kernel launch per constant would cost more than the constant is worth."""
-    return be.asarray(to_montgomery([value % R_MODULUS], R_MODULUS))
 
 
 def powers(be, x: int, count: int):

@@ -448,12 +448,13 @@ def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values
 
     cache: dict = {}
     beta = challenges[ChallengeName.BETA]
-    dens, weights, owners = [], [], []
-    for j, h in enumerate(cs.helpers):
+    dens, weights, spans = [], [], []     # spans[j]: helper j's terms
+    for h in cs.helpers:
+        start = len(dens)
         for w, values in h.terms:
             dens.append(alg.sub(beta, evaluate(fingerprint(values), alg, leaf, cache)))
             weights.append(evaluate(w, alg, leaf, cache))
-            owners.append(j)
+        spans.append(range(start, len(dens)))
     terms = len(dens)
     rows = be.run_program(alg.compile(dens + weights), witness, fixed_values)
     try:
@@ -464,9 +465,9 @@ def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values
     sums = ProgramAlgebra(RowProgram())
     lam = challenges[ChallengeName.LAMBDA]
     helpers = []
-    for j, h in enumerate(cs.helpers):
+    for h, span in zip(cs.helpers, spans):
         total = 0
-        for t in (t for t, owner in enumerate(owners) if owner == j):
+        for t in span:
             total = sums.add(total, sums.mul(sums.load(t), sums.load(terms + t)))
         helpers.append(sums.mul(total, pow(lam, h.argument, R_MODULUS)) if h.argument else total)
     row_sum = 0

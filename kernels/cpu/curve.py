@@ -29,7 +29,7 @@ from ..backend import G1
 from ..errors import InvalidInput
 from ..params import CURVE_B, G1_GENERATOR, LIMBS, P_MODULUS, R_MODULUS
 from . import mont
-from .field import serial_twin
+from .field import _Sized
 
 # Module globals become compile-time constants in the kernels.
 FQ = mont.modulus_tuple(P_MODULUS)
@@ -344,17 +344,10 @@ def _fr_from_montgomery(scalars):
     return out
 
 
-_fr_from_montgomery_parallel = njit(cache=True, parallel=True)(_fr_from_montgomery)
-_fr_from_montgomery_serial = serial_twin(_fr_from_montgomery)
-# Rows up to which the conversion runs on the calling thread (about a millisecond of products;
-# on a shared machine a parallel region's end costs as much).
-_SERIAL_CONVERT = 1 << 16
-
-
-def fr_from_montgomery(scalars):
-    """(n, 4) Fr Montgomery limbs → canonical limbs (a Montgomery product with plain 1)."""
-    kernel = _fr_from_montgomery_serial if scalars.shape[0] <= _SERIAL_CONVERT else _fr_from_montgomery_parallel
-    return kernel(scalars)
+# (n, 4) Fr Montgomery limbs → canonical limbs (a Montgomery product with plain 1); up to 2^16
+# rows on the calling thread (about a millisecond of products; on a shared machine a parallel
+# region's end costs as much).
+fr_from_montgomery = _Sized(_fr_from_montgomery, serial_max_rows=1 << 16)
 
 
 @njit(cache=True)

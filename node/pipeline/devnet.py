@@ -121,8 +121,8 @@ class Devnet:
             rep = LoadReport(started=time.time())
             self.say(f"no built-in load; serving JSON-RPC for {cfg.duration:g} s")
             deadline = time.monotonic() + cfg.duration
-            while time.monotonic() < deadline and self._healthy() and not self.load_ended.is_set():
-                time.sleep(0.5)
+            while time.monotonic() < deadline and self._healthy() and not self.load_ended.wait(0.5):
+                pass
             rep.finished = time.time()
             return rep
         count = int(cfg.tps * cfg.duration)
