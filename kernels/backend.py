@@ -158,6 +158,16 @@ class Backend(ABC):
         """Σ [k_i]P_i as one affine point `(2, 4)`, by Pippenger's bucket method. Points off the
         curve raise InvalidInput unless `config.check_points` is False."""
 
+    def msm_sum(self, terms: Sequence[tuple]):
+        """Σ over `terms` of [k_i]P_i, one affine point `(2, 4)`: each term is (points, scalars,
+        config) as for `msm`. This default is one MSM per term; a backend whose MSM costs follow
+        each scalar's width overrides it with one MSM over them all (fewer, larger calls)."""
+        total = None
+        for points, scalars, config in terms:
+            p = self.msm(points, scalars, config)
+            total = p if total is None else self.g1.add(total[None], p[None])[0]
+        return total if total is not None else self.xp.zeros((2, 4), dtype=self.xp.uint64)
+
     def synthetic_division(self, coeffs, c: int):
         """(quotient `(M − 1, C, 4)`, remainder `(C, 4)`) of each of the C polynomials of the
         `(M, C, 4)` Fr coefficients (along axis 0) divided by (Y − c); the remainder is their

@@ -104,21 +104,21 @@ def basis_from_powers(be: Backend, g1_powers, width: int, n: int, shift: int) ->
     return be.to_host(x)
 
 
-def commit_values(be: Backend, basis, canonical, bit_widths: list[int]):
-    """Σ_i Σ_j v_ij·B_ij for the `(width, n, 4)` canonical values `canonical`, as a list of
-    affine points to add (one MSM per distinct bit width: the MSM's cost follows its widest
-    scalar, so a 254-bit column must not share one with a column of limbs). Columns of zeros
-    cost nothing."""
+def commit_terms(be: Backend, basis, canonical, bit_widths: list[int]) -> list:
+    """The MSM terms (Backend.msm_sum) of Σ_i Σ_j v_ij·B_ij for the `(width, n, 4)` canonical
+    values `canonical`: one per distinct bit width, since an MSM's cost follows its widest
+    scalar and a 254-bit column must not share one with a column of limbs (a backend that
+    measures every scalar's width joins them again). Columns of zeros cost nothing."""
     xp = be.xp
-    points = []
-    for bits in sorted(set(bit_widths) - {0}):
+    terms = []
+    for bits in sorted(set(bit_widths) - {0}, reverse=True):
         cols = [i for i, b in enumerate(bit_widths) if b == bits]
         pts = basis[cols].reshape(-1, 2, 4) if len(cols) > 1 else basis[cols[0]]
         sc = canonical[cols].reshape(-1, 4) if len(cols) > 1 else canonical[cols[0]]
         # The scalars are the trace's canonical values; the basis was checked with the key.
-        points.append(be.msm(xp.ascontiguousarray(pts), xp.ascontiguousarray(sc),
-                             MSMConfig(scalars_montgomery=False, check_points=False, scalar_bits=bits)))
-    return points
+        terms.append((xp.ascontiguousarray(pts), xp.ascontiguousarray(sc),
+                      MSMConfig(scalars_montgomery=False, check_points=False, scalar_bits=bits)))
+    return terms
 
 
 def column_bit_widths(be: Backend, canonical) -> list[int]:

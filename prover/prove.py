@@ -29,7 +29,7 @@ from .fold import fold_constraints
 from .groups import BLINDING_COEFFICIENTS, Group, claims, commitment_groups
 from .inputs import public_input_values
 from .keys import ProvingKey, check_circuit
-from .lagrange import basis_name, column_bit_widths, commit_values
+from .lagrange import basis_name, column_bit_widths, commit_terms
 from .opening import nu_powers, opening_scalars
 from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
                           linear_combination, pack, powers)
@@ -226,7 +226,7 @@ class ProofInProgress:
         self.srs = be.asarray(pk.srs_g1)
         self.fixed_coeffs = be.asarray(pk.fixed_coeffs)
         self.lagrange = {name: be.asarray(basis) for name, basis in pk.lagrange.items()}
-        self.canonical = None         # the witness values as canonical limbs, for `commit_values`
+        self.canonical = None         # the witness values as canonical limbs, for `commit_terms`
         self.timer = PhaseTimer()
         self.polys: dict = {}         # (ColumnKind, index) → coefficients
         self.packed: dict = {}        # group index → packed polynomial
@@ -324,17 +324,15 @@ class ProofInProgress:
             # A Montgomery product with the raw limbs of 1 takes a·R to a.
             self.canonical = fr.mul(self.witness, be.asarray(np.array([[1, 0, 0, 0]], dtype=np.uint64)))
         values = self.canonical[[i for _, i in g.columns]]
-        parts = commit_values(be, basis, values, column_bit_widths(be, values))
+        terms = commit_terms(be, basis, values, column_bit_widths(be, values))
         if blinded:
             b = be.xp.stack([self.polys[key][n:n + BLINDING_COEFFICIENTS] for key in g.columns], axis=1)  # (3, k, 4)
             at = [(n + c) * k + i for c in range(BLINDING_COEFFICIENTS) for i in range(k)]
             below = [c * k + i for c in range(BLINDING_COEFFICIENTS) for i in range(k)]
             flat = b.reshape(-1, 4)
-            parts.append(be.msm(self.srs[at + below], be.xp.concatenate([flat, fr.neg(flat)], axis=0), _SRS_MSM))
-        total = parts[0] if parts else be.xp.zeros((2, 4), dtype=be.xp.uint64)  # all zero: infinity
-        for p in parts[1:]:
-            total = be.g1.add(total, p)
-        return be.g1.to_ints(be.asarray(total)[None])[0]
+            terms.insert(0, (self.srs[at + below], be.xp.concatenate([flat, fr.neg(flat)], axis=0), _SRS_MSM))
+        # All of it one sum: on the CPU one MSM over every term (kernels.cpu.msm).
+        return be.g1.to_ints(be.asarray(be.msm_sum(terms))[None])[0]
 
     # -- round 2: the logUp interaction columns, after β, γ, λ --------------------------------
     def interaction(self, challenges: dict) -> None:

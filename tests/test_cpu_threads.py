@@ -100,15 +100,17 @@ def test_a_fresh_process_runs_the_pool_only_while_the_cores_are_contended(compet
     assert done.stdout.split() == ["8", expected, "omp", "PASSIVE"]
 
 
-def test_msm_plan_beside_other_processes_keeps_the_windows_and_adds_slices():
-    from kernels.cpu.msm import plan, plan_for_pool
+def test_msm_plan_beside_other_processes_keeps_the_windows_and_cuts_their_buckets():
+    from kernels.cpu.msm import max_parts, plan, plan_for_pool, uses_affine
 
-    for n, bits in ((45089, 254), (4096, 12), (1 << 16, 60)):
+    for n, bits in ((45089, 254), (4096, 12), (1 << 16, 60), (24576, 12)):
         quiet = plan(n, bits, 2)
         assert plan_for_pool(n, bits, 2, 2) == quiet
-        c, windows, slices = plan_for_pool(n, bits, 16, 2)
-        assert (c, windows) == quiet[:2]
-        assert windows * slices >= 32 and n // slices >= 1 << c    # two tasks a thread, slices not thinner than the buckets
+        c, windows, parts = plan_for_pool(n, bits, 16, 2)
+        assert (c, windows) == quiet[:2] and parts >= quiet[2]
+        assert uses_affine(c, parts) == uses_affine(c, quiet[2])              # the same kind of buckets
+        # two tasks a thread, as far as the window's buckets can be cut without changing their kind
+        assert windows * parts >= 32 or parts == max_parts(c, uses_affine(c, parts))
 
 
 @pytest.mark.parametrize("inverse, coset", [(False, False), (False, True), (True, True)])

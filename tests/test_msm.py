@@ -8,7 +8,8 @@ from py_ecc import optimized_bn128 as ref
 from kernels import convert
 from kernels.backend import MSMConfig
 from kernels.cpu.curve import CpuG1, FR, random_canonical
-from kernels.cpu.msm import msm, plan
+from kernels.cpu import msm as msm_module
+from kernels.cpu.msm import max_parts, msm, plan, uses_affine, width_profile
 from kernels.errors import InvalidInput
 from kernels.params import R_MODULUS
 
@@ -37,6 +38,11 @@ def small_scalars(rng, n, bits):
     k = np.zeros((n, 4), dtype=np.uint64)
     k[:, 0] = rng.integers(0, 1 << bits, n, dtype=np.uint64)
     return k
+
+
+def scalars_below(rng, n, bits):
+    """n canonical scalars below 2^bits, the top bit set in most (bits ≤ 253)."""
+    return convert.ints_to_limbs([int.from_bytes(rng.bytes(32), "little") % (1 << bits) for _ in range(n)], R_MODULUS)
 
 
 def test_matches_py_ecc(rng):
@@ -84,15 +90,54 @@ def test_small_scalars(rng, bits):
     assert np.array_equal(msm(points, mont), want)
 
 
-def test_affine_buckets_split_across_threads(rng):
-    # One window of 11 bits over 4100 points: the planner cuts the points into slices, each with
-    # its own affine buckets, and the slice sums are added up.
+@pytest.mark.parametrize("c, bits, affine", [(13, 12, True), (11, 10, False), (6, 5, False)])
+def test_windows_cut_into_parts_of_their_buckets(rng, c, bits, affine):
+    # One window over 4100 points: the planner cuts its buckets into parts, each task adding only
+    # the points whose bucket is in its part; the parts' sums (offset by their first bucket) add up.
     n = 4100
     points = g1.random(n, rng)
-    k = small_scalars(rng, n, 10)
-    cfg = MSMConfig(window_bits=11, scalars_montgomery=False)
-    assert plan(n, 10, 2, 11)[2] > 1
+    k = small_scalars(rng, n, bits)
+    cfg = MSMConfig(window_bits=c, scalars_montgomery=False)
+    _, windows, parts = plan(n, bits, 2, c)
+    assert windows == 1 and parts > 1 and uses_affine(c, parts) == affine
     assert np.array_equal(msm(points, k, cfg), naive_msm(points, k))
+
+
+@pytest.mark.parametrize("c", [4, 12, 14])
+def test_every_cut_of_the_buckets(rng, c, monkeypatch):
+    # Every number of parts the kernels accept, forced, on full-width scalars with repeated points.
+    n = 400
+    points = np.concatenate([g1.random(n - 100, rng), np.repeat(g1.random(1, rng), 100, axis=0)])
+    k = random_canonical(n, FR, rng)
+    want = naive_msm(points, k)
+    cfg = MSMConfig(window_bits=c, scalars_montgomery=False)
+    for parts in sorted({1, 2, 3, max_parts(c, True), max_parts(c, False)}):
+        windows = -(-255 // c)
+        monkeypatch.setattr(msm_module, "plan_for_pool", lambda *a, parts=parts: (c, windows, parts))
+        assert np.array_equal(msm(points, k, cfg), want), parts
+
+
+@pytest.mark.parametrize("order", ["widest first", "narrowest first", "shuffled"])
+def test_scalars_of_mixed_widths(rng, order):
+    # Runs of 254-, 160-, 60-, 12- and 1-bit scalars (and zeros) in one MSM: each window scans only
+    # up to its last scalar wide enough to reach it, the digits above a scalar's width stay zero.
+    runs = [random_canonical(150, FR, rng)] + [scalars_below(rng, 150, b) for b in (160, 60, 12, 1)]
+    runs.append(np.zeros((40, 4), dtype=np.uint64))
+    k = np.concatenate(runs if order != "narrowest first" else runs[::-1])
+    if order == "shuffled":
+        k = k[rng.permutation(k.shape[0])]
+    points = g1.random(k.shape[0], rng)
+    assert np.array_equal(msm(points, k, CANONICAL), naive_msm(points, k))
+
+
+def test_width_profile_counts_and_ends(rng):
+    k = np.concatenate([scalars_below(rng, 7, 200), scalars_below(rng, 5, 9), np.zeros((3, 4), np.uint64)])
+    k[2] = 0
+    widths = [v.bit_length() for v in convert.limbs_to_ints(k)]
+    count, ends = width_profile(k)
+    for b in range(257):
+        at_least = [i for i, w in enumerate(widths) if w >= b]
+        assert count[b] == len(at_least) and ends[b] == (at_least[-1] + 1 if at_least else 0), b
 
 
 def test_repeated_points_and_cancellation(rng):

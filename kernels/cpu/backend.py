@@ -11,7 +11,7 @@ from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
 from .curve import CpuG1
 from .division import synthetic_division as _synthetic_division
 from .field import PrimeField
-from .msm import msm as _msm
+from .msm import msm as _msm, msm_sum as _msm_sum
 from .ntt import NTTDomains, ntt as _ntt
 from .program import run_program as _run_program
 
@@ -32,6 +32,9 @@ class CpuBackend(Backend):
     def msm(self, points, scalars, config: Optional[MSMConfig] = None):
         config = config or MSMConfig()
         return _msm(points, scalars, config, check_points=config.check_points)
+
+    def msm_sum(self, terms):
+        return _msm_sum(terms)
 
     def synthetic_division(self, coeffs, c: int):
         return _synthetic_division(coeffs, c)

@@ -2,19 +2,25 @@
 
 The plan of one MSM:
 
-1. Scalars are checked (< r) and brought to canonical limbs; their bit width b is measured from
-   the data unless the config gives a bound, so a column of 16-bit values costs a small fraction
-   of a full-width MSM.
-2. Each scalar is cut into W = ⌈(b + 1)/c⌉ signed c-bit digits in [−(2^(c−1) − 1), 2^(c−1)]: a
+1. Scalars are checked (< r, and within `config.scalar_bits` when given) and brought to
+   canonical limbs; the bit width of each is measured, so a column of 16-bit values costs a
+   small fraction of a full-width MSM, and scalars of mixed widths sorted widest first (several
+   trace columns in one commitment) cost what an MSM per width would, less the bucket
+   reductions those would repeat: a window only scans up to its last scalar that reaches it.
+2. Each scalar of b bits is cut into ⌈(b + 1)/c⌉ signed c-bit digits in [−(2^(c−1) − 1), 2^(c−1)]: a
    window value above 2^(c−1) becomes value − 2^c and carries one into the next window. A point
    then lands in bucket |d| with sign d, so a window needs 2^(c−1) buckets instead of 2^c − 1.
    The extra bit in W makes room for the last carry.
-3. Work is cut into W·S tasks (window, slice of the points), spread over the threads with prange;
-   each task owns its buckets, adds its points into them, and reduces them to Σ d·B_d by
-   running sums (two additions per bucket). With c ≥ 11 the buckets are affine and filled in
-   batches that share one inversion (`bucket_sums_affine`, about 6 multiplications per point);
-   narrower windows have too few buckets for that and use XYZZ buckets with mixed additions
-   (`bucket_sums`, 10 multiplications per point).
+3. Work is cut into W·S tasks (window, part of its buckets), spread over the threads with prange;
+   each task scans its window's digits, adds the points whose bucket is in its part into its own
+   buckets, and reduces them to Σ d·B_d by running sums (two additions per bucket). Cutting the
+   buckets rather than the points keeps the total work that of one task per window (every
+   point added once, every bucket reduced once) at the price of a scan of the window's digits
+   per part, so a window can be split finely enough to keep many threads busy. With at least
+   1 024 buckets in a part the buckets are affine and filled in batches that share one
+   inversion (`bucket_sums_affine`, about 6 multiplications per point); fewer buckets make
+   batches too small for that, and use XYZZ buckets with mixed additions (`bucket_sums`,
+   10 multiplications per point).
 4. The task sums are combined by Horner's rule: c doublings per window from the top.
 
 c and S minimise a small cost model of the above (see `plan`): enough tasks to keep every thread
@@ -43,41 +49,67 @@ from .field import serial_twin
 from .threads import fit_to_load, one_task_at_a_time, thread_count
 
 _MAX_WINDOW_BITS = 18
-# Windows this wide use affine buckets (`bucket_sums_affine`); narrower ones have too few
-# buckets for batches big enough to amortise the inversion, and use XYZZ buckets.
-_AFFINE_MIN_WINDOW = 11
-# Costs for `plan`, ns on one core of the 2-core development machine (AMD EPYC, numba 0.68):
-# per point added to a bucket, and per bucket reduced (one mixed and one full addition).
+# Parts with this many buckets use affine buckets (`bucket_sums_affine`); fewer buckets leave
+# batches too small to amortise the inversion, and use XYZZ buckets.
+_AFFINE_MIN_BUCKETS = 1 << 10
+# A part of fewer buckets costs more in scans of the digits than it saves.
+_MIN_PART_BUCKETS = 16
+# Costs for `plan`, ns on one core of the 2-core development machine (numba 0.68): per point
+# added to a bucket, per bucket reduced (one mixed and one full addition), per digit scanned by
+# a part that skips it.
 _XYZZ_POINT_NS, _XYZZ_BUCKET_NS = 265.0, 447.0
 _AFFINE_POINT_NS, _AFFINE_BUCKET_NS = 211.0, 384.0
+_SCAN_NS = 1.0
 
 
 # --------------------------------------------------------------------------------------------
 # Kernels
 # --------------------------------------------------------------------------------------------
 
-@njit(cache=True)
-def scalar_bit_width(scalars):
-    """Bit length of the largest canonical (n, 4) scalar (0 when all are zero)."""
-    acc = np.zeros(4, dtype=np.uint64)
-    for i in range(scalars.shape[0]):
-        for k in range(4):
-            acc[k] |= scalars[i, k]
+@njit(inline="always")
+def bit_width(scalars, i):
+    """Bit length of canonical scalar i (0 for zero)."""
     for k in range(3, -1, -1):
-        if acc[k] != 0:
-            w = acc[k]
-            bits = 0
-            while w != 0:
-                w >>= np.uint64(1)
-                bits += 1
-            return 64 * k + bits
+        w = scalars[i, k]
+        if w != 0:
+            bits = 64 * k + 1
+            for step in (32, 16, 8, 4, 2, 1):
+                if w >> np.uint64(step):
+                    w >>= np.uint64(step)
+                    bits += step
+            return bits
     return 0
+
+
+@njit(cache=True)
+def width_profile(scalars):
+    """(count, ends) over bit widths b = 0..256: how many scalars have at least b bits, and one
+    past the index of the last of them (0 when none). Window w of c bits holds a nonzero digit
+    only for scalars of at least w·c bits (the carry included), so these give each window's
+    points to add and how far its tasks must scan."""
+    count = np.zeros(257, dtype=np.int64)
+    ends = np.zeros(257, dtype=np.int64)
+    for i in range(scalars.shape[0]):
+        b = bit_width(scalars, i)
+        count[b] += 1
+        ends[b] = i + 1
+    for b in range(255, -1, -1):
+        count[b] += count[b + 1]
+        ends[b] = max(ends[b], ends[b + 1])
+    return count, ends
+
+
+@njit(inline="always")
+def window_floor(w, c):
+    """The least bit width whose scalars have a digit in window w (at least 1: zeros have none)."""
+    return max(1, w * c)
 
 
 def _signed_digits(points, scalars, c, windows):
     """(windows, n) int32 signed base-2^c digits of each canonical scalar (see module doc).
 
-    A point at infinity gets all-zero digits, so the bucket loop never has to test for it."""
+    A point at infinity gets all-zero digits, so the bucket loop never has to test for it; the
+    windows above a scalar's own width (and its carry) stay zero without being computed."""
     n = scalars.shape[0]
     digits = np.zeros((windows, n), dtype=np.int32)
     half = 1 << (c - 1)
@@ -88,7 +120,7 @@ def _signed_digits(points, scalars, c, windows):
         if is_affine_infinity(x, y):
             continue
         carry = 0
-        for w in range(windows):
+        for w in range(min(windows, (bit_width(scalars, i) + c) // c)):
             off = w * c
             limb = off // 64
             v = 0
@@ -120,42 +152,63 @@ def signed_digits(points, scalars, c, windows):
     return kernel(points, scalars, c, windows)
 
 
-@njit(cache=True, parallel=True)
-def bucket_sums(points, digits, c, slices):
-    """Σ_i d_i·P_i for every (window, slice of the points) task, as XYZZ (windows·slices, 4, 4).
+@njit(inline="always")
+def part_bounds(t, parts, nb):
+    """Task t's window and the range [lo, hi) of its buckets."""
+    s = t % parts
+    return t // parts, s * nb // parts, (s + 1) * nb // parts
 
-    Each task adds its points into 2^(c−1) buckets (bucket j holds the points whose digit is ±(j+1),
-    negated for a negative digit), then forms Σ (j+1)·B_j as the sum of the running sums
-    B_top + (B_top + B_top−1) + …, which costs two additions per bucket and no multiplication."""
+
+@njit(inline="always")
+def finish_part(total, running, lo):
+    """Σ (lo + j + 1)·B_j from the running sums of a part (`total` = Σ (j + 1)·B_j, `running` =
+    Σ B_j): lo·running added by double-and-add (lo has at most 17 bits)."""
+    if lo == 0:
+        return total
+    acc = INFINITY
+    bit = 1 << 17
+    while bit > lo:
+        bit >>= 1
+    while bit > 0:
+        acc = double(acc)
+        if lo & bit:
+            acc = add(acc, running)
+        bit >>= 1
+    return add(total, acc)
+
+
+@njit(cache=True, parallel=True)
+def bucket_sums(points, digits, ends, c, parts):
+    """Σ_i d_i·P_i over the digits of each (window, part of its buckets) task, as XYZZ
+    (windows·parts, 4, 4).
+
+    Each task adds the points whose digit is ±(j+1), j in its part, into bucket j (negated for a
+    negative digit; it scans the window's digits up to `ends[w]`, past which all are zero),
+    then forms Σ (j+1)·B_j as the sum of the running sums B_top + (B_top + B_top−1) + …,
+    which costs two additions per bucket and no multiplication."""
     windows = digits.shape[0]
-    n = digits.shape[1]
     nb = 1 << (c - 1)
-    tasks = windows * slices
+    tasks = windows * parts
     out = np.empty((tasks, 4, 4), dtype=np.uint64)
     for t in prange(tasks):
-        w = t // slices
-        s = t % slices
-        lo = s * n // slices
-        hi = (s + 1) * n // slices
+        w, lo, hi = part_bounds(t, parts, nb)
         # ZZ = 0 marks an empty bucket; zeroing everything is the simplest way to set it.
-        buckets = np.zeros((nb, 4, 4), dtype=np.uint64)
-        for i in range(lo, hi):
+        buckets = np.zeros((hi - lo, 4, 4), dtype=np.uint64)
+        for i in range(ends[w]):
             d = digits[w, i]
-            if d == 0:
+            b = d - 1 if d > 0 else -d - 1
+            if d == 0 or b < lo or b >= hi:
                 continue
             x, y = load_affine(points, i)
-            if d > 0:
-                b = d - 1
-            else:
-                b = -d - 1
+            if d < 0:
                 y = curve.mont.neg(y, curve.FQ)
-            store_xyzz(buckets, b, add_affine(load_xyzz(buckets, b), x, y))
+            store_xyzz(buckets, b - lo, add_affine(load_xyzz(buckets, b - lo), x, y))
         running = INFINITY
         total = INFINITY
-        for b in range(nb - 1, -1, -1):
+        for b in range(hi - lo - 1, -1, -1):
             running = add(running, load_xyzz(buckets, b))
             total = add(total, running)
-        store_xyzz(out, t, total)
+        store_xyzz(out, t, finish_part(total, running, lo))
     return out
 
 
@@ -205,7 +258,7 @@ def load_field(arr, i, coord):
 
 
 @njit(cache=True, parallel=True)
-def bucket_sums_affine(points, digits, c, slices, batch):
+def bucket_sums_affine(points, digits, ends, c, parts, batch):
     """The same sums as `bucket_sums`, with buckets kept in affine coordinates and filled by
     batches of `batch` additions that share one inversion: 6 multiplications per point instead
     of the 10 of a mixed XYZZ addition (plus the inversion, spread over the batch).
@@ -214,15 +267,12 @@ def bucket_sums_affine(points, digits, c, slices, batch):
     batch goes instead into a per-bucket XYZZ overflow sum by mixed addition, so even a column
     of identical scalars costs at most one XYZZ addition per point."""
     windows = digits.shape[0]
-    n = digits.shape[1]
-    nb = 1 << (c - 1)
-    tasks = windows * slices
+    nb_all = 1 << (c - 1)
+    tasks = windows * parts
     out = np.empty((tasks, 4, 4), dtype=np.uint64)
     for t in prange(tasks):
-        w = t // slices
-        s = t % slices
-        lo = s * n // slices
-        hi = (s + 1) * n // slices
+        w, lo, hi = part_bounds(t, parts, nb_all)
+        nb = hi - lo
         buckets = np.empty((nb, 2, 4), dtype=np.uint64)
         filled = np.zeros(nb, dtype=np.bool_)
         overflow = np.empty((nb, 4, 4), dtype=np.uint64)
@@ -234,15 +284,13 @@ def bucket_sums_affine(points, digits, c, slices, batch):
         pref = np.empty((batch, 4), dtype=np.uint64)
         batch_no = 1
         m = 0
-        for i in range(lo, hi):
+        for i in range(ends[w]):
             d = digits[w, i]
-            if d == 0:
+            b = (d - 1 if d > 0 else -d - 1) - lo
+            if d == 0 or b < 0 or b >= nb:
                 continue
             x, y = load_affine(points, i)
-            if d > 0:
-                b = d - 1
-            else:
-                b = -d - 1
+            if d < 0:
                 y = mont.neg(y, FQ)
             if stamp[b] == batch_no:
                 if overflowed[b]:
@@ -277,12 +325,12 @@ def bucket_sums_affine(points, digits, c, slices, batch):
             if overflowed[b]:
                 running = add(running, load_xyzz(overflow, b))
             total = add(total, running)
-        store_xyzz(out, t, total)
+        store_xyzz(out, t, finish_part(total, running, lo))
     return out
 
 
 @njit(cache=True)
-def combine_windows(sums, windows, slices, c):
+def combine_windows(sums, windows, parts, c):
     """Σ_w 2^(c·w)·(Σ_s sums[w, s]) by Horner's rule, as an affine (2, 4) point.
 
     Serial to the end (one inversion of its own): a parallel region for a single point costs
@@ -291,8 +339,8 @@ def combine_windows(sums, windows, slices, c):
     for w in range(windows - 1, -1, -1):
         for _ in range(c):
             acc = double(acc)
-        for s in range(slices):
-            acc = add(acc, load_xyzz(sums, w * slices + s))
+        for s in range(parts):
+            acc = add(acc, load_xyzz(sums, w * parts + s))
     out = np.zeros((2, 4), dtype=np.uint64)
     if not is_infinity(acc):
         x, y, zz, zzz = acc
@@ -306,58 +354,88 @@ def combine_windows(sums, windows, slices, c):
 # Planning and the entry point
 # --------------------------------------------------------------------------------------------
 
-def batch_size(c: int) -> int:
-    """Additions per shared inversion in `bucket_sums_affine`: large enough to spread the
-    inversion (about 380 multiplications) thin, small next to the 2^(c−1) buckets so that few
-    points find their bucket already pending (measured best on 2^12..2^16 points)."""
-    return min(1024, max(256, (1 << (c - 1)) // 4))
+def batch_size(buckets: int) -> int:
+    """Additions per shared inversion in `bucket_sums_affine` for a part of `buckets` buckets:
+    large enough to spread the inversion (about 380 multiplications) thin, small next to the
+    buckets so that few points find their bucket already pending (measured best on 2^12..2^16
+    points)."""
+    return min(1024, max(256, buckets // 4))
 
 
-def plan(n: int, bits: int, threads: int, window_bits: Optional[int] = None) -> tuple[int, int, int]:
-    """(c, windows, slices) minimising the estimated makespan: ⌈tasks/threads⌉ rounds of
-    (n/slices point additions + the reduction of 2^(c−1) buckets), with per-operation costs
-    measured on the development machine (ns, one thread)."""
-    threads = max(1, threads)
-    # A window wider than the scalars plus the carry bit only adds empty buckets.
-    widths = [window_bits] if window_bits is not None else range(1, min(bits + 1, _MAX_WINDOW_BITS) + 1)
-    best = None
+def uses_affine(c: int, parts: int) -> bool:
+    """Whether windows of c bits cut into `parts` parts fill affine buckets."""
+    return (1 << (c - 1)) // parts >= _AFFINE_MIN_BUCKETS
+
+
+def max_parts(c: int, affine: bool) -> int:
+    """The most parts a window of c bits is cut into while keeping its kind of buckets."""
+    nb = 1 << (c - 1)
+    return max(1, nb // (_AFFINE_MIN_BUCKETS if affine else _MIN_PART_BUCKETS))
+
+
+@njit(cache=True)
+def _best_plan(count, ends, bits, threads, widths, part_cap, affine_cost, xyzz_cost, scan_ns):
+    """The (c, windows, parts) of least estimated makespan (see `plan`); the cost pairs are
+    (ns per point, ns per bucket)."""
+    best, best_c, best_windows, best_parts = np.inf, 0, 0, 0
     for c in widths:
-        windows = -(-(bits + 1) // c)
-        if c >= _AFFINE_MIN_WINDOW:
-            per_point, per_bucket = _AFFINE_POINT_NS, _AFFINE_BUCKET_NS
-        else:
-            per_point, per_bucket = _XYZZ_POINT_NS, _XYZZ_BUCKET_NS
-        for slices in range(1, 2 * threads + 1):
-            if slices > 1 and n // slices < (1 << c):
-                break  # slices this thin spend more on buckets than on points
-            rounds = -(-(windows * slices) // threads)
-            cost = rounds * (per_point * n / slices + per_bucket * (1 << (c - 1)))
-            if best is None or cost < best[0]:
-                best = (cost, c, windows, slices)
-    return best[1], best[2], best[3]
+        windows = (bits + c) // c
+        nb = 1 << (c - 1)
+        for parts in range(1, min(max(1, nb // _MIN_PART_BUCKETS), part_cap) + 1):
+            per_point, per_bucket = affine_cost if nb // parts >= _AFFINE_MIN_BUCKETS else xyzz_cost
+            # Tasks are taken in order, window by window, and cost less as the windows rise (fewer
+            # scalars reach them): each round of `threads` tasks lasts as long as its first.
+            cost = 0.0
+            for t in range(0, windows * parts, threads):
+                lo = window_floor(t // parts, c)
+                cost += (per_point * count[lo] + per_bucket * nb) / parts + (scan_ns * ends[lo] if parts > 1 else 0.0)
+            if cost < best:
+                best, best_c, best_windows, best_parts = cost, c, windows, parts
+    return best_c, best_windows, best_parts
 
 
-def plan_for_pool(n: int, bits: int, workers: int, cores: int, window_bits: Optional[int] = None):
+def uniform_profile(n: int, bits: int):
+    """The `width_profile` of n scalars of `bits` bits."""
+    count, ends = np.zeros(257, dtype=np.int64), np.zeros(257, dtype=np.int64)
+    count[:bits + 1] = n
+    ends[:bits + 1] = n
+    return count, ends
+
+
+def plan(n: int, bits: int, threads: int, window_bits: Optional[int] = None, profile=None) -> tuple[int, int, int]:
+    """(c, windows, parts) minimising the estimated makespan: rounds of `threads` tasks, a task
+    being the point additions and bucket reductions of 1/parts of a window plus a scan of its
+    digits, with per-operation costs measured on the development machine (ns, one thread).
+    `profile` is the scalars' `width_profile` (default: all n of `bits` bits): a window only
+    pays for the scalars that reach it, so scalars of mixed widths, widest first, share one MSM
+    at the cost of MSMs of each width apart, less their separate bucket reductions."""
+    count, ends = profile if profile is not None else uniform_profile(n, bits)
+    # A window wider than the scalars plus the carry bit only adds empty buckets.
+    widths = np.arange(window_bits, window_bits + 1) if window_bits is not None else \
+        np.arange(1, min(bits + 1, _MAX_WINDOW_BITS) + 1)
+    threads = max(1, threads)
+    c, windows, parts = _best_plan(count, ends, bits, threads, widths, 2 * threads,
+                                   (_AFFINE_POINT_NS, _AFFINE_BUCKET_NS), (_XYZZ_POINT_NS, _XYZZ_BUCKET_NS), _SCAN_NS)
+    return int(c), int(windows), int(parts)
+
+
+def plan_for_pool(n: int, bits: int, workers: int, cores: int, window_bits: Optional[int] = None, profile=None):
     """`plan` for the cores; when the pool works with more threads than cores (beside other
-    processes, threads.fit_to_load), the same windows cut into enough slices that every thread
-    gets about two tasks: the region's end then waits on a few short tasks, not on a few whole
-    windows. (Planning for the pool as if it were cores picks narrower windows, which only
-    adds work on the two real cores; measured slower.)"""
-    c, windows, slices = plan(n, bits, min(workers, cores), window_bits)
+    processes, threads.fit_to_load), the same windows cut into enough parts that every thread
+    gets about two tasks (as far as the window's buckets allow without changing their kind):
+    the region's end then waits on a few short tasks, not on a few whole windows, and the total
+    work stays the same. (Planning for the pool as if it were cores picks narrower windows,
+    which only adds work on the two real cores; measured slower.)"""
+    c, windows, parts = plan(n, bits, min(workers, cores), window_bits, profile)
     if workers > cores:
         wanted = -(-2 * workers // windows)
-        slices = max(slices, min(wanted, max(1, n >> c)))
-    return c, windows, slices
+        parts = max(parts, min(wanted, max_parts(c, uses_affine(c, parts))))
+    return c, windows, parts
 
 
-def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool = False) -> np.ndarray:
-    """Σ [k_i]P_i as one affine point `(2, 4)` (Fq Montgomery; (0, 0) when the sum is infinity).
-
-    points: `(n, 2, 4)` uint64 affine points; scalars: `(n, 4)` uint64 Fr elements, Montgomery
-    form unless `config.scalars_montgomery` is False. Scalars not below r raise InvalidInput, in
-    either form. With `check_points`, points off the curve (or with a coordinate ≥ p) raise too.
-    """
-    config = config or MSMConfig()
+def checked_scalars(points, scalars, config: MSMConfig, check_points: bool):
+    """(points, canonical scalars, their width_profile) of one MSM's inputs, checked as `msm`
+    documents."""
     points = curve.check_points(points)
     if points.ndim != 3:
         raise InvalidInput(f"points: expected shape (n, 2, 4), got {points.shape}")
@@ -374,24 +452,63 @@ def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool 
         if bad >= 0:
             raise InvalidInput(f"points[{bad}] has a coordinate not below p or is not on the curve")
     k = curve.canonical_scalars(scalars, montgomery=config.scalars_montgomery)
+    profile = width_profile(k)
+    if config.scalar_bits is not None and widest(profile) > config.scalar_bits:
+        raise InvalidInput(f"a scalar has {widest(profile)} bits, more than config.scalar_bits = {config.scalar_bits}")
+    return points, k, profile
 
-    bits = scalar_bit_width(k)
-    if config.scalar_bits is not None:
-        if bits > config.scalar_bits:
-            raise InvalidInput(f"a scalar has {bits} bits, more than config.scalar_bits = {config.scalar_bits}")
-        bits = config.scalar_bits
+
+def widest(profile) -> int:
+    """The bit width of the widest scalar of a width_profile."""
+    return int(np.count_nonzero(profile[0][1:]))
+
+
+def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool = False) -> np.ndarray:
+    """Σ [k_i]P_i as one affine point `(2, 4)` (Fq Montgomery; (0, 0) when the sum is infinity).
+
+    points: `(n, 2, 4)` uint64 affine points; scalars: `(n, 4)` uint64 Fr elements, Montgomery
+    form unless `config.scalars_montgomery` is False. Scalars not below r raise InvalidInput, in
+    either form. With `check_points`, points off the curve (or with a coordinate ≥ p) raise too.
+    """
+    config = config or MSMConfig()
+    return pippenger(*checked_scalars(points, scalars, config, check_points), config.window_bits)
+
+
+def msm_sum(terms) -> np.ndarray:
+    """Σ over the (points, scalars, config) terms of their MSMs, as one MSM: the terms widest
+    scalars first, so each window scans only the terms that reach it (see the module doc). Each
+    term is checked as `msm` checks it (its config's check_points included); window widths are
+    planned for the whole."""
+    checked = []
+    for points, scalars, config in terms:
+        config = config or MSMConfig()
+        checked.append(checked_scalars(points, scalars, config, config.check_points))
+    checked = sorted((t for t in checked if widest(t[2]) > 0), key=lambda t: -widest(t[2]))
+    if len(checked) <= 1:
+        return pippenger(*checked[0]) if checked else np.zeros((2, LIMBS), dtype=np.uint64)
+    k = np.concatenate([t[1] for t in checked])
+    return pippenger(np.concatenate([t[0] for t in checked]), k, width_profile(k))
+
+
+def pippenger(points, k, profile, window_bits: Optional[int] = None) -> np.ndarray:
+    """Σ [k_i]P_i for checked points and canonical scalars with their width_profile (the plan
+    in the module doc)."""
+    n = points.shape[0]
+    count, ends = profile
+    bits = widest(profile)
     if n == 0 or bits == 0:
         return np.zeros((2, LIMBS), dtype=np.uint64)
 
     # Planned for the threads the current load gives; the digits are one contiguous share per
     # thread (a point's digits are too little work to hand out one at a time).
-    c, windows, slices = plan_for_pool(n, bits, fit_to_load(), thread_count(), config.window_bits)
+    c, windows, parts = plan_for_pool(n, bits, fit_to_load(), thread_count(), window_bits, (count, ends))
     digits = signed_digits(points, k, c, windows)
+    window_ends = ends[[max(1, w * c) for w in range(windows)]]
     # Tasks go to whichever thread is free: on a shared machine a descheduled thread then
     # delays one task, not its fixed share of them.
     with one_task_at_a_time():
-        if c >= _AFFINE_MIN_WINDOW:
-            sums = bucket_sums_affine(points, digits, c, slices, batch_size(c))
+        if uses_affine(c, parts):
+            sums = bucket_sums_affine(points, digits, window_ends, c, parts, batch_size((1 << (c - 1)) // parts))
         else:
-            sums = bucket_sums(points, digits, c, slices)
-    return combine_windows(sums, windows, slices, c)
+            sums = bucket_sums(points, digits, window_ends, c, parts)
+    return combine_windows(sums, windows, parts, c)
