@@ -6,22 +6,32 @@ other to read them.
 A block holds transfers or deposits (node/bridge.py), never both: a deposit block is logged on its
 own, with the deposits in queue order, before either side applies it. A block may also hold
 nothing: the empty block an idle sequencer makes (a mini-batch record of count 0).
+
+The log is never cut, so it holds every block the node executed; `BlockArchive` reads the old
+ones back from it (those an executor no longer keeps in memory), through an index beside the log.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import struct
+import threading
 from dataclasses import dataclass
-from typing import Sequence, Union
+from pathlib import Path
+from typing import Optional, Sequence, Union
 
 from eth_hash.auto import keccak
 
 from .bridge import Deposit, deposit_hash
-from .errors import WALCorrupt
+from .errors import HistoryUnavailable, WALCorrupt
 from .transactions import Transfer
+from .wal import HEADER_SIZE, LogReader, record_end
 
 __all__ = ["MiniBatch", "Seal", "block_hash", "encode_record", "decode_record", "record_number",
-           "GENESIS_HASH"]
+           "GENESIS_HASH", "BlockArchive", "index_path"]
+
+log = logging.getLogger(__name__)
 
 GENESIS_HASH = bytes(32)  # the parent of mini-batch 1
 
@@ -124,3 +134,200 @@ def _decode_deposits(payload: bytes, parent_hash: bytes, number: int, cut_time: 
         sender, to, value, index, l1_block = _DEPOSIT.unpack_from(payload, _MB_HEAD.size + k * _DEPOSIT.size)
         deposits.append(Deposit(sender, to, value, index, deposit_hash(index), l1_block))
     return MiniBatch(number, parent_hash, block_hash(parent_hash, number, deposits), cut_time, deposits)
+
+
+# -- old blocks, read back from the log ----------------------------------------------------------
+
+def index_path(log_path: Union[str, Path]) -> Path:
+    """Where the index of the log at `log_path` lives: beside it, `<log>.index`."""
+    log_path = Path(log_path)
+    return log_path.with_name(log_path.name + ".index")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, offset INTEGER NOT NULL,
+                                   hash BLOB NOT NULL, parent BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_by_hash ON blocks (hash);
+CREATE TABLE IF NOT EXISTS txs (key INTEGER NOT NULL, number INTEGER NOT NULL,
+                                PRIMARY KEY (key, number)) WITHOUT ROWID;
+"""
+
+
+def _tx_key(tx_hash: bytes) -> int:
+    # The first 8 bytes: an integer key is a fraction of a 32-byte one, in the table and its
+    # B-tree; a rare shared prefix only makes two candidate blocks, each checked.
+    return int.from_bytes(tx_hash[:8], "big", signed=True)
+
+
+class BlockArchive:
+    """Executed blocks read back from the write-ahead log at `log_path`, through its index
+    (`index_path`, SQLite): block number → the record's offset, its hash and its parent's hash;
+    block hash → number; transaction hash → block number.
+
+    The index covers blocks `first`..`last` of the log without a gap. The executor adds the
+    blocks it drops from memory (`add`, with the hash each had when executed: the record found
+    in the log must decode to it); a block read back is decoded from its parent's hash and
+    checked against its own. The index repeats only what the log holds: absent, damaged, of
+    another genesis or not matching the log, it is emptied and built again from the log. In WAL
+    mode, a crash loses at most the last additions, which the replay after it makes again.
+
+    Thread-safe: one writer (the executor) and any number of readers (JSON-RPC)."""
+
+    def __init__(self, log_path: Union[str, Path], genesis_digest: bytes):
+        self.log = LogReader(log_path, genesis_digest)
+        self.path = index_path(log_path)
+        self.genesis_digest = genesis_digest
+        self.broken: Optional[str] = None     # why the index stopped following the log, if it did
+        self._lock = threading.Lock()
+        try:
+            self._db = self._open()
+            self._load()
+        except sqlite3.DatabaseError as e:
+            log.warning("block index %s is damaged (%s): building it again from the log", self.path, e)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            self._db = self._open()
+            self._load()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
+        db.executescript(_SCHEMA)
+        return db
+
+    def _load(self) -> None:
+        db = self._db
+        kept = db.execute("SELECT value FROM meta WHERE key = 'genesis'").fetchone()
+        if kept is not None and kept[0] != self.genesis_digest:
+            self._empty("it indexes another genesis")
+        first, last = db.execute("SELECT min(number), max(number) FROM blocks").fetchone()
+        self.first, self.last = first, last
+        self._next, self._last_hash = HEADER_SIZE, None
+        if last is not None:
+            offset, block_hash_, parent = db.execute(
+                "SELECT offset, hash, parent FROM blocks WHERE number = ?", (last,)).fetchone()
+            found = self.log.record_at(offset)
+            mb = None if found is None else _decoded(found[0], parent)
+            if mb is None or mb.number != last or mb.hash != block_hash_:
+                self._empty(f"its block {last} is not the log's")
+            else:
+                self._next, self._last_hash = found[1], block_hash_
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('genesis', ?)", (self.genesis_digest,))
+
+    def _empty(self, why: str) -> None:
+        log.warning("block index %s: %s; building it again from the log", self.path, why)
+        self._db.execute("BEGIN")
+        self._db.execute("DELETE FROM blocks")
+        self._db.execute("DELETE FROM txs")
+        self._db.execute("COMMIT")
+        self.first = self.last = None
+        self._next, self._last_hash = HEADER_SIZE, None
+
+    # -- adding ----------------------------------------------------------------------------------
+
+    def add(self, blocks: Sequence, parent_hash: bytes) -> None:
+        """Index consecutive executed `blocks` (each with `number`, `hash`), whose first has
+        parent `parent_hash`, together with any blocks of the log before them not yet indexed.
+        Blocks indexed already (a replay after a restart) are checked, not added again."""
+        if not blocks or self.broken is not None:
+            return
+        with self._lock:
+            known = {b.number: b.hash for b in blocks}
+            if self.last is not None and blocks[0].number <= self.last:
+                ours = dict(self._db.execute(
+                    "SELECT number, hash FROM blocks WHERE number BETWEEN ? AND ?",
+                    (blocks[0].number, min(self.last, blocks[-1].number))))
+                if any(ours.get(n) != h for n, h in known.items() if n <= self.last):
+                    self._empty("it holds other blocks than the executor's")
+            self._index_through(blocks[-1].number, known, blocks[0].number, parent_hash)
+
+    def catch_up(self, number: int, block_hash: bytes) -> None:
+        """Index the log up to block `number`, whose hash is `block_hash` (the parent of the
+        oldest block an executor restored from a snapshot holds)."""
+        if number < 1 or self.broken is not None or (self.last is not None and self.last >= number):
+            return
+        with self._lock:
+            self._index_through(number, {number: block_hash}, None, None)
+
+    def _index_through(self, upto: int, known: dict, first_given: Optional[int],
+                       first_parent: Optional[bytes]) -> None:
+        if self.last is not None and self.last >= upto:
+            return
+        parent, expected = self._last_hash, None if self.last is None else self.last + 1
+        rows, txs, end = [], [], self._next
+        for offset, payload in self.log.records_from(self._next):
+            number = record_number(payload)
+            if number is None:          # a seal
+                continue
+            if parent is None:          # the log's first block
+                if number > upto:       # a log that starts later (rebuilt from the L1): none before
+                    return
+                parent = GENESIS_HASH if number == 1 else first_parent if number == first_given else None
+                if parent is None:
+                    return self._stop(f"the log starts at block {number}, whose parent is not known")
+            elif number != expected:
+                return self._stop(f"block {number} follows block {expected - 1} in the log")
+            mb = _decoded(payload, parent)
+            if mb is None or known.get(number, mb.hash) != mb.hash:
+                return self._stop(f"block {number} in the log is not the one executed")
+            rows.append((number, offset, mb.hash, parent))
+            txs.extend((_tx_key(t.hash), number) for t in mb.transfers)
+            parent, expected, end = mb.hash, number + 1, record_end(offset, payload)
+            if number == upto:
+                break
+        if not rows or rows[-1][0] != upto:
+            return self._stop(f"the log ends before block {upto}")
+        db = self._db
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)", rows)
+        db.executemany("INSERT OR IGNORE INTO txs VALUES (?, ?)", txs)
+        db.execute("COMMIT")
+        if self.first is None:
+            self.first = rows[0][0]
+        self.last, self._last_hash, self._next = upto, parent, end
+
+    def _stop(self, why: str) -> None:
+        self.broken = why
+        log.error("block index %s stops at block %s: %s", self.path, self.last, why)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def block(self, number: int) -> Optional[MiniBatch]:
+        """Block `number` as logged, None if the index does not hold it."""
+        with self._lock:
+            row = self._db.execute("SELECT offset, hash, parent FROM blocks WHERE number = ?",
+                                   (number,)).fetchone()
+        if row is None:
+            return None
+        offset, h, parent = row
+        found = self.log.record_at(offset)
+        mb = None if found is None else _decoded(found[0], parent)
+        if mb is None or mb.number != number or mb.hash != h:
+            raise HistoryUnavailable(f"block {number}: the log at byte {offset} does not hold the block "
+                                     f"the index names (damaged on disk)")
+        return mb
+
+    def number_of(self, block_hash_: bytes) -> Optional[int]:
+        with self._lock:
+            row = self._db.execute("SELECT number FROM blocks WHERE hash = ?", (block_hash_,)).fetchone()
+        return None if row is None else row[0]
+
+    def tx_blocks(self, tx_hash: bytes) -> list[int]:
+        """The blocks that may hold transaction `tx_hash` (almost always one, or none)."""
+        with self._lock:
+            return [n for (n,) in self._db.execute("SELECT number FROM txs WHERE key = ?", (_tx_key(tx_hash),))]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self.log.close()
+
+
+def _decoded(payload: bytes, parent: bytes) -> Optional[MiniBatch]:
+    try:
+        mb = decode_record(payload, parent)
+    except WALCorrupt:
+        return None
+    return mb if isinstance(mb, MiniBatch) else None

@@ -21,17 +21,24 @@ withdrawal leaves (`withdrawal`), so that a claim on the L1 can be answered once
 Receipts say how far a transfer has come: "executed" (applied here), "proven" (its batch has a
 proof) or "verified" (the L1 accepted the proof). The pipeline reports the last two through
 `mark_proven` and `mark_verified`.
+
+Executed blocks are kept in memory only recently: the last `retain_blocks` of them, holding at
+most about `retain_transfers` transfers, and every block of a proof batch the L1 has not verified
+yet (what a snapshot carries). Older ones are dropped from memory and, given a `BlockArchive`
+(node/blocks.py), read back from the write-ahead log when asked for; without one they are gone.
 """
 
 from __future__ import annotations
 
 import time
+from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import itemgetter
+from collections.abc import Sequence
 from typing import Callable, Iterable, Optional, Union
 
-from .blocks import GENESIS_HASH, MiniBatch, Seal
+from .blocks import GENESIS_HASH, BlockArchive, MiniBatch, Seal
 from .bridge import KIND_REFUND, KIND_WITHDRAWAL, WITHDRAWAL_ADDRESS, Deposit, WithdrawalLeaf
 from .errors import HistoryUnavailable, InvalidInput, WALCorrupt
 from .genesis import Genesis
@@ -43,6 +50,11 @@ __all__ = ["Executor", "ProofBatch", "ExecutedBlock", "Receipt", "Withdrawal", "
            "EXECUTED", "PROVEN", "VERIFIED"]
 
 EXECUTED, PROVEN, VERIFIED = "executed", "proven", "verified"
+
+RETAIN_BLOCKS = 4096        # blocks kept in memory by default: the JSON-RPC state window's ...
+RETAIN_TRANSFERS = 1 << 16  # ... and its transfers (Executor.HISTORY_*)
+PRUNE_BLOCKS = 64           # blocks dropped at once (at most this many more are held) ...
+PRUNE_TRANSFERS = 4096      # ... or as soon as the blocks to drop hold this many transfers
 
 _hash_of = itemgetter(4)
 
@@ -75,13 +87,12 @@ def ledger_job(batch: ProofBatch):
 
 @dataclass(slots=True)
 class ExecutedBlock:
-    """An applied mini-batch and the proof batch it belongs to. Slotted: an idle node keeps one
-    a second for the life of the process."""
+    """An applied mini-batch and the proof batch it belongs to (slotted: a node holds thousands)."""
 
     number: int
     hash: bytes
+    parent_hash: bytes
     cut_time: float
-    executed_at: float
     batch_index: int
     transfers: list                # of Transfer, or of Deposit (a deposit block)
     _positions: Optional[dict] = field(default=None, repr=False)
@@ -121,18 +132,27 @@ class Executor:
     """The executed ledger of one chain, its receipts, and the proof batches cut from it.
 
     Plain class without threads or global state; `clock` (monotonic seconds) is injectable, and
-    `on_seal(batch)` is called for each proof batch sealed while running live (not in replay)."""
+    `on_seal(batch)` is called for each proof batch sealed while running live (not in replay).
+    Blocks beyond the retention (`retain_blocks`, `retain_transfers`) leave memory for `archive`
+    (None: they are no longer served)."""
 
     def __init__(self, genesis: Genesis, *, log2_rows: int, max_batch_transfers: Optional[int] = None,
                  batch_deadline: Optional[float] = 0.5, min_seal_interval: float = 0.0,
                  clock: Callable[[], float] = time.monotonic,
-                 on_seal: Optional[Callable[[ProofBatch], object]] = None):
+                 on_seal: Optional[Callable[[ProofBatch], object]] = None,
+                 retain_blocks: int = RETAIN_BLOCKS, retain_transfers: int = RETAIN_TRANSFERS,
+                 archive: Optional[BlockArchive] = None):
         if type(log2_rows) is not int or not 1 <= log2_rows <= 28:
             raise InvalidInput(f"log2_rows must be an integer in [1, 28], got {log2_rows!r}")
         capacity = 1 << log2_rows
         max_batch_transfers = capacity if max_batch_transfers is None else max_batch_transfers
         if not 1 <= max_batch_transfers <= capacity:
             raise InvalidInput(f"max_batch_transfers must be in [1, {capacity}] (the circuit's rows)")
+        for name, value in (("retain_blocks", retain_blocks), ("retain_transfers", retain_transfers)):
+            if type(value) is not int or value < 1:
+                raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
+        self.retain_blocks, self.retain_transfers = retain_blocks, retain_transfers
+        self.archive = archive
         self.log2_rows = log2_rows
         self.max_batch_transfers = max_batch_transfers
         if batch_deadline is not None and not batch_deadline > 0:
@@ -145,18 +165,22 @@ class Executor:
         self.state = LedgerState.from_genesis(genesis, capacity)
         self.genesis_balances = dict(genesis.alloc)
 
-        self.blocks: list[Optional[ExecutedBlock]] = [None]  # block 0 is genesis
-        self._tx_block: dict[bytes, int] = {}
+        # The blocks held in memory: (number of the first, the blocks from it on, its parent's
+        # hash), replaced whole when old ones are dropped so that a reader on another thread
+        # sees one consistent view; `apply` appends to the list in place.
+        self._held: tuple[int, list[ExecutedBlock], bytes] = (1, [], GENESIS_HASH)
+        self._held_transfers = 0
+        self._tx_block: dict[bytes, int] = {}       # transaction hash → number, of blocks held
+        self._block_numbers: dict[bytes, int] = {}  # block hash → number, of blocks held
         self._address_ints: list[int] = []
         self._sealed: list[ProofBatch] = []     # waiting for take_sealed()
         self.batch_count = 0                    # sealed proof batches; the open one has this index
-        self._batch_last_block: list[int] = []  # per sealed batch
+        self._batch_last_block = array("q")     # per sealed batch
         self._proven: set[int] = set()
         self._verified_upto = -1
         # Sealed batches not yet verified, for snapshots: index → (first, last block, slots
         # claimed before, rows, bridge items).
         self._unverified: dict[int, tuple[int, int, int, list, list]] = {}
-        self._base_parent = GENESIS_HASH        # parent of the oldest block kept (after restore)
         self.deposits = 0                       # L1 deposits applied: the next queue index
         # Withdrawal leaves of every batch (the open one too), and each one's place by hash.
         self._leaves: dict[int, list[WithdrawalLeaf]] = {}
@@ -176,7 +200,18 @@ class Executor:
     @property
     def height(self) -> int:
         """The number of the last applied mini-batch (0 before any)."""
-        return len(self.blocks) - 1
+        first, blocks, _ = self._held
+        return first + len(blocks) - 1
+
+    def attach_archive(self, archive: BlockArchive) -> None:
+        """Read blocks dropped from memory back from `archive` (before any is applied)."""
+        if self.height:
+            raise InvalidInput("an archive is attached before the first block")
+        self.archive = archive
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
 
     def apply(self, mb: MiniBatch) -> list[ProofBatch]:
         """Apply a mini-batch (soft finality); returns the proof batches this sealed."""
@@ -245,12 +280,42 @@ class Executor:
                 self._add_leaf(WithdrawalLeaf(t.sender, t.value, t.hash))
         # The block before its index entries: a reader on another thread that finds a hash
         # must find its block.
-        self.blocks.append(ExecutedBlock(mb.number, mb.hash, mb.cut_time, now, self.batch_count,
-                                         mb.transfers))
+        self._held[1].append(ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time, self.batch_count,
+                                          mb.transfers))
+        self._held_transfers += n
         self._tx_block.update(dict.fromkeys(map(_hash_of, mb.transfers), mb.number))
+        self._block_numbers[mb.hash] = mb.number
         if len(self._rows) == self.max_batch_transfers:
             sealed.append(self._seal(now, live))
+        self._prune()
         return sealed
+
+    def _prune(self, at_once: bool = False) -> None:
+        """Drop the oldest blocks held beyond the retention (into the archive, if any), in steps
+        of PRUNE_BLOCKS blocks or PRUNE_TRANSFERS transfers (`at_once`: whatever is beyond)."""
+        first, blocks, parent = self._held
+        # Never a block of a proof batch the L1 has not verified: the lowest such batch is the
+        # one after the last verified (the L1 verifies in order), else the open one.
+        pending = self._unverified.get(self._verified_upto + 1)
+        needed = pending[0] if pending is not None else self._first_block if self._rows else first + len(blocks)
+        drop = moved = 0
+        held = self._held_transfers
+        while (first + drop < needed and (len(blocks) - drop > self.retain_blocks
+                                          or held - moved > self.retain_transfers)):
+            moved += len(blocks[drop].transfers)
+            drop += 1
+        if not drop or (drop < PRUNE_BLOCKS and moved < PRUNE_TRANSFERS and not at_once):
+            return
+        dropped = blocks[:drop]
+        # The archive holds them before memory lets them go: a reader finds each in one or the other.
+        if self.archive is not None:
+            self.archive.add(dropped, parent)
+        self._held = (first + drop, blocks[drop:], dropped[-1].hash)
+        self._held_transfers -= moved
+        for b in dropped:
+            self._block_numbers.pop(b.hash, None)
+            for t in b.transfers:
+                self._tx_block.pop(t.hash, None)
 
     def _apply_deposits(self, deposits: list[Deposit]) -> None:
         for k, d in enumerate(deposits):
@@ -326,24 +391,16 @@ class Executor:
         if self._rows:
             pending.append(PendingBatch(self.batch_count, self._first_block, None, self._old_claimed,
                                         list(self._rows), list(self._bridge)))
-        first = max(self._first_kept, min([self.history_start()] + [p.first_block for p in pending]))
-        blocks, parent = [], self._hash_before(first)
-        for n in range(first, height + 1):
-            b = self.blocks[n]
-            blocks.append(MiniBatch(n, parent, b.hash, b.cut_time, b.transfers))
-            parent = b.hash
+        held_first, held, _ = self._held
+        first = max(held_first, min([self.history_start()] + [p.first_block for p in pending]))
+        blocks = [MiniBatch(b.number, b.parent_hash, b.hash, b.cut_time, b.transfers)
+                  for b in held[first - held_first:]]
         state, claimed = self.state, self.state.claimed
-        return Snapshot(genesis_digest, state.capacity, height, self.blocks[height].hash,
+        return Snapshot(genesis_digest, state.capacity, height, held[-1].hash,
                         blocks[-1].parent_hash, list(state.addresses), state.balances[:claimed],
                         state.nonces[:claimed], list(self._batch_last_block), self._verified_upto,
                         pending, blocks, self.deposits,
                         {b: [tuple(leaf) for leaf in leaves] for b, leaves in self._leaves.items()})
-
-    def _hash_before(self, number: int) -> bytes:
-        if number == 1:
-            return GENESIS_HASH
-        before = self.blocks[number - 1]
-        return self._base_parent if before is None else before.hash
 
     def restore(self, s: Snapshot) -> None:
         """Continue from snapshot `s` (on a fresh executor): state, height, blocks and batches as
@@ -357,19 +414,23 @@ class Executor:
         now = self.clock()
         self.state = state = LedgerState.restore(s.capacity, s.addresses, s.balances, s.nonces)
         self.batch_count = len(s.batch_last_block)
-        self._batch_last_block = list(s.batch_last_block)
+        self._batch_last_block = array("q", s.batch_last_block)
         self._verified_upto = s.verified_upto
         self.deposits = s.deposits
         self._leaves = {b: [WithdrawalLeaf(*leaf) for leaf in leaves] for b, leaves in s.withdrawals.items()}
         self._leaf_at = {leaf.tx_hash: (b, i) for b, leaves in self._leaves.items()
                          for i, leaf in enumerate(leaves)}
-        self._base_parent = s.blocks[0].parent_hash
-        self._first_kept = s.blocks[0].number
-        self.blocks = [None] * s.blocks[0].number
+        first = s.blocks[0]
+        self._held = (first.number, [ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time,
+                                                   bisect_left(self._batch_last_block, mb.number), mb.transfers)
+                                     for mb in s.blocks], first.parent_hash)
+        self._held_transfers = sum(len(mb.transfers) for mb in s.blocks)
         for mb in s.blocks:
-            self.blocks.append(ExecutedBlock(mb.number, mb.hash, mb.cut_time, now,
-                                             bisect_left(self._batch_last_block, mb.number), mb.transfers))
             self._tx_block.update(dict.fromkeys(map(_hash_of, mb.transfers), mb.number))
+            self._block_numbers[mb.hash] = mb.number
+        if self.archive is not None:
+            # Blocks before the snapshot's are served from the log: index any not indexed yet.
+            self.archive.catch_up(first.number - 1, first.parent_hash)
         # The state before each pending batch: the rows undone from the state after them.
         balances, before = list(state.balances), []
         for p in reversed(s.pending):
@@ -399,6 +460,7 @@ class Executor:
                 old_balances=old, transfers=p.rows,
                 claims=[(slot, ints[slot]) for slot in range(p.old_claimed, after)],
                 opened_at=now, sealed_at=now, bridge=p.bridge))
+        self._prune(at_once=True)    # a snapshot may hold more than this executor keeps
 
     # -- status from the pipeline ------------------------------------------------------------
 
@@ -411,6 +473,7 @@ class Executor:
         """The L1 accepted proof batch `batch`; it accepts batches only in order, so every
         earlier batch is verified too."""
         self._check_sealed(batch)
+        self._proven.difference_update(range(self._verified_upto + 1, batch + 1))
         self._verified_upto = max(self._verified_upto, batch)
         for done in [b for b in self._unverified if b <= batch]:
             del self._unverified[done]
@@ -429,13 +492,20 @@ class Executor:
     def receipt(self, tx_hash: bytes) -> Optional[Receipt]:
         """The receipt of an executed transfer, None if it is unknown or not yet executed."""
         number = self._tx_block.get(tx_hash)
-        if number is None:
-            return None
-        block = self.blocks[number]
-        i = block.position(tx_hash)
-        t = block.transfers[i]
-        return Receipt(t, number, block.hash, i, block.batch_index,
-                       self.batch_status(block.batch_index), not self._refunded(t))
+        if number is not None:
+            candidates = [number]
+        else:
+            candidates = [] if self.archive is None else self.archive.tx_blocks(tx_hash)
+        for number in candidates:
+            block = self.block(number)
+            try:
+                i = block.position(tx_hash)
+            except KeyError:            # another transaction's hash with the same first bytes
+                continue
+            t = block.transfers[i]
+            return Receipt(t, number, block.hash, i, block.batch_index,
+                           self.batch_status(block.batch_index), not self._refunded(t))
+        return None
 
     def balance(self, address: bytes) -> int:
         return self.state.balance(address)
@@ -449,44 +519,55 @@ class Executor:
     # `balance` does).
 
     HISTORY_BLOCKS = 4096        # state queries reach this many blocks back ...
-    HISTORY_TRANSFERS = 1 << 16  # ... and at most this many transfers back
-    _block_numbers: Optional[dict] = None   # block hash → number, indexed on demand
-    _indexed_upto = 0
-    _first_kept = 1                         # the oldest block held (later after a restore)
+    HISTORY_TRANSFERS = 1 << 16  # ... and at most this many transfers back (and the blocks held)
 
     def block(self, number: int) -> Optional[ExecutedBlock]:
-        """Executed block `number` (0 is genesis, with no transfers), None if not yet executed."""
-        if number == 0:
-            return ExecutedBlock(0, GENESIS_HASH, 0.0, 0.0, 0, [])
-        if not 0 < number < len(self.blocks):
-            return None
-        block = self.blocks[number]
-        if block is None:
-            raise HistoryUnavailable(f"block {number} was executed before the snapshot this node "
-                                     f"started from; it keeps blocks {self._first_kept}..{self.height}")
-        return block
+        """Executed block `number` (0 is genesis, with no transfers), None if not yet executed;
+        HistoryUnavailable for one this node no longer has."""
+        if number <= 0:
+            return ExecutedBlock(0, GENESIS_HASH, bytes(32), 0.0, 0, []) if number == 0 else None
+        first, blocks, _ = self._held
+        if number >= first:
+            return blocks[number - first] if number - first < len(blocks) else None
+        mb = None if self.archive is None else self.archive.block(number)
+        if mb is None:
+            a = self.archive
+            why = "" if a is None or a.broken is None else f" (its index of the log stopped: {a.broken})"
+            raise HistoryUnavailable(f"block {number} is not available: this node prunes block history "
+                                     f"and serves blocks {self.first_served}..{self.height}{why}")
+        return ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time,
+                             bisect_left(self._batch_last_block, number), mb.transfers)
+
+    @property
+    def first_served(self) -> int:
+        """The oldest block this node serves: held in memory, or read back from the archive."""
+        first, a = self._held[0], self.archive
+        if a is not None and a.first is not None and a.last + 1 >= first:
+            return min(a.first, first)
+        return first
+
+    @property
+    def blocks_in_memory(self) -> int:
+        return len(self._held[1])
+
+    @property
+    def blocks(self) -> "_Blocks":
+        """Every executed block by number, as a read-only sequence (index 0 is genesis)."""
+        return _Blocks(self)
 
     def parent_hash(self, number: int) -> bytes:
-        """The hash of executed block `number`'s parent; known also for the oldest block kept
-        after a restore, whose parent is not (zero for genesis)."""
-        if not 0 < number < len(self.blocks):
-            return bytes(32)
-        return self._hash_before(number)
+        """The hash of executed block `number`'s parent (zero for genesis and unknown blocks)."""
+        block = self.block(number)
+        return bytes(32) if block is None else block.parent_hash
 
     def block_by_hash(self, block_hash: bytes) -> Optional[ExecutedBlock]:
         if block_hash == GENESIS_HASH:
             return self.block(0)
-        if self._block_numbers is None:
-            self._block_numbers = {}
-        numbers = self._block_numbers
-        # Indexed here rather than in `apply`, whose hot path stays as it is (blocks before a
-        # restored snapshot's are None).
-        for n in range(self._indexed_upto + 1, len(self.blocks)):
-            if self.blocks[n] is not None:
-                numbers[self.blocks[n].hash] = n
-        self._indexed_upto = len(self.blocks) - 1
-        number = numbers.get(block_hash)
-        return None if number is None else self.blocks[number]
+        number = self._block_numbers.get(block_hash)
+        if number is None and self.archive is not None:
+            number = self.archive.number_of(block_hash)
+        block = None if number is None else self.block(number)
+        return block if block is not None and block.hash == block_hash else None
 
     def transaction(self, tx_hash: bytes) -> Optional[Receipt]:
         """Where an executed transfer is (its block and position) and how final it is."""
@@ -552,11 +633,15 @@ class Executor:
 
     def history_start(self) -> int:
         """The oldest block whose state `balance_at` and `nonce_at` can still answer."""
-        height = self.height
-        oldest = max(self._first_kept - 1, height - self.HISTORY_BLOCKS)
+        first, blocks, _ = self._held
+        return self._history_start(first, blocks, first + len(blocks) - 1)
+
+    def _history_start(self, first: int, blocks: list, height: int) -> int:
+        # The state after block n is today's with blocks n+1.. undone: they must be held.
+        oldest = max(first - 1, height - self.HISTORY_BLOCKS)
         transfers = 0
         for n in range(height, oldest, -1):
-            transfers += len(self.blocks[n].transfers)
+            transfers += len(blocks[n - first].transfers)
             if transfers > self.HISTORY_TRANSFERS:
                 return n
         return oldest
@@ -590,9 +675,29 @@ class Executor:
     def _since(self, number: int, height: int):
         if number > height:
             raise HistoryUnavailable(f"block {number} is not executed yet (latest is {height})")
-        start = self.history_start()
+        # One view of the blocks held, taken after `height`: it holds every block up to it.
+        first, blocks, _ = self._held
+        start = self._history_start(first, blocks, height)
         if number < start:
             raise HistoryUnavailable(f"historical state is not available for block {number}: "
-                                     f"the node keeps blocks {start}..{height}")
+                                     f"the node keeps the state of blocks {start}..{height}")
         for n in range(number + 1, height + 1):
-            yield from self.blocks[n].transfers
+            yield from blocks[n - first].transfers
+
+
+class _Blocks(Sequence):
+    """Executor.blocks: block n is `executor.block(n)` (from memory or the archive)."""
+
+    def __init__(self, executor: Executor):
+        self._executor = executor
+
+    def __len__(self) -> int:
+        return self._executor.height + 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._executor.block(n) for n in range(*i.indices(len(self)))]
+        n = i + len(self) if i < 0 else i
+        if not 0 <= n < len(self):
+            raise IndexError(f"no block {i}")
+        return self._executor.block(n)

@@ -5,7 +5,8 @@ dropped); tests and tools attach one through `on_batch`.
     python -m node.local_node --dev --wal node.wal --port 8545
 
 prints one JSON line, {"url", "ws_url", "height", "chain_id"}, on stdout once it serves, and runs
-until SIGTERM or SIGINT.
+until SIGTERM or SIGINT. The executor keeps the last `--retain-blocks` blocks in memory; older
+ones are read back from the log, through its index `<wal>.index` (docs/node.md, "Block retention").
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .devnet_command import idle_block_interval
+from .blocks import BlockArchive
 from .eth_api import NodeApi
-from .executor import Executor, ProofBatch
+from .executor import RETAIN_BLOCKS, Executor, ProofBatch
 from .genesis import Genesis, dev_genesis, load_genesis
 from .rpc import RpcServer
 from .sequencer import Sequencer
@@ -34,25 +36,31 @@ log = logging.getLogger(__name__)
 class LocalNode:
     """A sequencer, an executor and the JSON-RPC server in one process, restarted from the
     write-ahead log at `wal_path` if it exists. Sealed proof batches go to `on_batch` (the
-    prover side), or stay in `executor.take_sealed()` when it is None."""
+    prover side), or stay in `executor.take_sealed()` when it is None. The executor holds the last
+    `retain_blocks` blocks in memory and reads older ones back from the log."""
 
     def __init__(self, genesis: Genesis, wal_path, *, log2_rows: int = 16, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, batch_deadline: float = 0.5,
                  max_batch_transfers: Optional[int] = None, host: str = "127.0.0.1", port: int = 0,
                  recover_pool=None, on_batch: Optional[Callable[[ProofBatch], object]] = None,
-                 idle_block_interval: Optional[float] = 1.0):
+                 idle_block_interval: Optional[float] = 1.0, retain_blocks: int = RETAIN_BLOCKS):
         self.on_batch = on_batch
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows,
                                    max_mini_batch=max_mini_batch, cut_interval=cut_interval,
                                    recover_pool=recover_pool, idle_block_interval=idle_block_interval)
+        archive = None
         try:
+            archive = BlockArchive(wal_path, genesis.digest)
             self.executor = Executor(genesis, log2_rows=log2_rows, batch_deadline=batch_deadline,
-                                     max_batch_transfers=max_batch_transfers, on_seal=self._sealed)
+                                     max_batch_transfers=max_batch_transfers, on_seal=self._sealed,
+                                     retain_blocks=retain_blocks, archive=archive)
             self.executor.replay(self.sequencer.take_replayed())
             self._hand_on()
             self.api = NodeApi(self.sequencer, self.executor)
             self.server = RpcServer(self.api, host, port)
         except BaseException:
+            if archive is not None:
+                archive.close()
             self.sequencer.wal.close()
             raise
 
@@ -83,6 +91,7 @@ class LocalNode:
     def stop(self) -> None:
         self.server.stop()
         self.sequencer.stop()
+        self.executor.close()
 
     def mark_proven(self, batch: int) -> None:
         self.executor.mark_proven(batch)
@@ -107,7 +116,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--batch-deadline", type=float, default=0.5, help="seconds")
     parser.add_argument("--idle-block-interval", type=idle_block_interval, default=1.0, metavar="SECONDS",
                         help="an empty block after this many seconds without one (default 1; 0 or off: never)")
+    parser.add_argument("--retain-blocks", type=int, default=RETAIN_BLOCKS, metavar="N",
+                        help=f"recent blocks kept in memory (default {RETAIN_BLOCKS}, the state-query window; "
+                             f"blocks of unverified proof batches are kept too); older ones are read from the log")
     args = parser.parse_args(argv)
+    if args.retain_blocks < 1:
+        parser.error("--retain-blocks must be at least 1")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     genesis = dev_genesis() if args.dev else load_genesis(args.genesis)
@@ -119,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     node = LocalNode(genesis, args.wal, log2_rows=args.log2_rows, max_mini_batch=args.max_mini_batch,
                      cut_interval=args.cut_interval_ms / 1000, batch_deadline=args.batch_deadline,
                      host=args.host, port=args.port, on_batch=drop,
-                     idle_block_interval=args.idle_block_interval)
+                     idle_block_interval=args.idle_block_interval, retain_blocks=args.retain_blocks)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

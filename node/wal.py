@@ -18,6 +18,8 @@ Guarantees:
   find a later record behind a damaged length field.
 - The header binds the log to one genesis; a log opened with another genesis is refused.
 - One process at a time: the file is locked while open (the lock dies with the process).
+  `LogReader` reads records back by their place in the file, beside the writer (in another
+  thread or process): the file only grows, so a record once durable stays where it is.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Optional, Union
 
 from .errors import InvalidInput, NodeFailed, WALCorrupt, WALInUse
 
-__all__ = ["WriteAheadLog", "MAX_RECORD", "fsync_dir"]
+__all__ = ["WriteAheadLog", "LogReader", "MAX_RECORD", "HEADER_SIZE", "record_end", "fsync_dir"]
 
 MAGIC = b"ZKPWAL\x00\x01"
 HEADER_SIZE = len(MAGIC) + 32
@@ -153,6 +155,49 @@ class WriteAheadLog:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class LogReader:
+    """Read-only access to the log at `path` of `genesis_digest`, by record offset, while its
+    writer goes on appending. Only records already durable should be asked for: a record cut
+    short or failing its checksum reads as absent (the end of the log as far as a reader knows)."""
+
+    def __init__(self, path: Union[str, Path], genesis_digest: bytes):
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        if os.pread(self._fd, HEADER_SIZE, 0) != MAGIC + genesis_digest:
+            os.close(self._fd)
+            raise WALCorrupt(f"{self.path} is not a zkpipe write-ahead log of this genesis")
+
+    def record_at(self, offset: int) -> Optional[tuple[bytes, int]]:
+        """The payload of the record at `offset` and the offset of the next one; None where no
+        whole record starts there."""
+        frame = os.pread(self._fd, _FRAME.size, offset)
+        if len(frame) < _FRAME.size:
+            return None
+        marker, length, crc = _FRAME.unpack(frame)
+        if marker != MARKER or not 0 < length <= MAX_RECORD:
+            return None
+        payload = os.pread(self._fd, length, offset + _FRAME.size)
+        if len(payload) != length or _checksum(frame[4:8], payload) != crc:
+            return None
+        return payload, offset + _FRAME.size + length
+
+    def records_from(self, offset: int = HEADER_SIZE) -> Iterator[tuple[int, bytes]]:
+        """(offset, payload) of each record from `offset` on, up to the end of what is whole."""
+        while (found := self.record_at(offset)) is not None:
+            yield offset, found[0]
+            offset = found[1]
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def record_end(offset: int, payload: bytes) -> int:
+    """The offset after the record at `offset` holding `payload`: where the next one starts."""
+    return offset + _FRAME.size + len(payload)
 
 
 def _record_at(data, offset: int, size: int):
