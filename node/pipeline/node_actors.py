@@ -33,9 +33,9 @@ from collections import deque
 import numpy as np
 import ray
 
-from node.blocks import MiniBatch
+from node.blocks import BlockArchive, MiniBatch
 from node.errors import InvalidTransaction
-from node.executor import Executor, ledger_job
+from node.executor import RETAIN_BLOCKS, Executor, ledger_job
 
 from .actors import relay_sink
 from .admission import AdmissionGate, refusal
@@ -207,6 +207,7 @@ class SequencerActor:
                                    idle_block_interval=idle_block_interval)
         if self.sequencer.snapshot_refused:
             self.snapshot_skipped.append(self.sequencer.snapshot_refused)
+        ray.get(executor.open_archive.remote(wal_path))   # old blocks are read back from the log
         self._submitted: dict[bytes, float] = {}     # tx hash → submission time, until cut
         self._lock = threading.Lock()
         self._sample = Every(0.5)
@@ -345,10 +346,11 @@ class ExecutorActor:
     def __init__(self, genesis, *, log2_rows: int, max_batch_transfers: int | None = None,
                  batch_deadline: float | None = 0.5, work_conserving: bool = True, relay=None,
                  coordinator=None, l1_height: int = 0,
-                 snapshot_dir: str | None = None, snapshot_blocks: int = 1000, snapshot_s: float = 10.0):
+                 snapshot_dir: str | None = None, snapshot_blocks: int = 1000, snapshot_s: float = 10.0,
+                 retain_blocks: int = RETAIN_BLOCKS):
         self.sink = relay_sink(relay)
         self.executor = Executor(genesis, log2_rows=log2_rows, max_batch_transfers=max_batch_transfers,
-                                 batch_deadline=batch_deadline)
+                                 batch_deadline=batch_deadline, retain_blocks=retain_blocks)
         # The L1 numbers batches from 1 (0 is genesis); the executor from its first index.
         self.batch_offset = 1 - self.executor.batch_count
         self.coordinator = coordinator
@@ -375,6 +377,10 @@ class ExecutorActor:
 
     def set_coordinator(self, coordinator) -> None:
         self.coordinator = coordinator
+
+    def open_archive(self, wal_path: str) -> None:
+        """Blocks the executor drops from memory are read back from the log at `wal_path`."""
+        self.executor.attach_archive(BlockArchive(wal_path, self.genesis_digest))
 
     def l1_batch(self, index: int) -> int:
         return index + self.batch_offset
@@ -492,7 +498,7 @@ class ExecutorActor:
             blocks = range(batch.first_block, batch.last_block + 1)
             parts = [self.block_times.pop(n) for n in blocks if n in self.block_times]
             self.batch_times[b] = np.concatenate(parts) if parts else np.zeros(0)
-            first = self.executor.blocks[batch.first_block]
+            first = self.executor.block(batch.first_block)
             self.sink(batch_event(b, "sequenced", t=first.cut_time, transfers=len(batch.transfers)))
             self.sink(batch_event(b, "executed", transfers=len(batch.transfers)))
             job = ledger_job(batch)
