@@ -1,0 +1,152 @@
+"""Block retention: the executor holds a bounded number of recent blocks in memory (and every
+block of a proof batch the L1 has not verified); older ones are read back from the write-ahead
+log through its index, exactly as they were while held; without the log, a clear error. The
+index is only a copy of what the log holds: deleted, damaged or of another log, it is rebuilt."""
+
+import os
+
+import numpy as np
+import pytest
+
+from node.blocks import BlockArchive, Seal, encode_record, index_path
+from node.errors import HistoryUnavailable, InvalidInput
+from node.executor import PRUNE_BLOCKS, PRUNE_TRANSFERS, Executor
+from node.snapshot import decode_snapshot, encode_snapshot
+from node.wal import WriteAheadLog
+
+from .test_node_executor import Chain, FakeClock
+
+LOG2_ROWS = 5
+RETAIN = 8
+
+
+def logged_chain(tmp_path, rng, blocks, *, verify=True, idle_every=3, **kw):
+    """A log as the sequencer writes it (each block before the executor applies it, a seal after
+    each proof batch) and an executor with a small retention reading old blocks back from it;
+    with `verify`, each sealed batch is verified at once. Returns the chain, the executor and the
+    most blocks it held after any block."""
+    chain = Chain(rng, n_funded=5, n_new=8)
+    clock = FakeClock()
+    wal = WriteAheadLog(tmp_path / "sequencer.wal", chain.genesis.digest)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, batch_deadline=1.0, clock=clock,
+                  archive=BlockArchive(wal.path, chain.genesis.digest), **kw)
+    most = 0
+    for n in range(1, blocks + 1):
+        mb = chain.mini_batch(0 if n % idle_every == 0 else int(rng.integers(1, 6)))
+        wal.append(encode_record(mb), sync=False)
+        clock.t += 0.4
+        for b in ex.apply(mb) + ex.poll():
+            wal.append(encode_record(Seal(b.index, b.last_block)), sync=False)
+            if verify:
+                ex.mark_verified(b.index)
+        ex.take_sealed()
+        most = max(most, ex.blocks_in_memory)
+    wal.close()
+    return chain, ex, most
+
+
+def test_memory_holds_a_bounded_window_and_old_blocks_come_from_the_log(tmp_path):
+    rng = np.random.default_rng(11)
+    chain, ex, most = logged_chain(tmp_path, rng, 400, retain_blocks=RETAIN)
+    # The count of blocks in memory stays bounded (the retention, a pruning step, and the blocks
+    # of the batch open or waiting), however long the chain grows.
+    assert most <= RETAIN + PRUNE_BLOCKS + 4
+    assert ex.height == 400 and ex.first_served == 1 and ex.archive.last >= 400 - RETAIN - PRUNE_BLOCKS - 4
+    assert len(ex._tx_block) <= sum(len(ex.block(n).transfers) for n in range(400 - most, 401))
+    # A second executor replaying the whole log holds everything in memory: what it answers is
+    # what the first read back from the log.
+    full = Executor(chain.genesis, log2_rows=LOG2_ROWS, batch_deadline=float("inf"), retain_blocks=10**6)
+    from node.sequencer import Sequencer
+    seq = Sequencer(chain.genesis, tmp_path / "sequencer.wal", capacity=1 << LOG2_ROWS)
+    full.replay(seq.take_replayed())
+    seq.wal.close()
+    assert full.blocks_in_memory == 400
+    for n in range(1, 401):
+        old = ex.block(n)
+        assert old == full.block(n)
+        assert ex.block_by_hash(old.hash) == old and ex.parent_hash(n) == full.parent_hash(n)
+        for i, t in enumerate(old.transfers):
+            r = ex.receipt(t.hash)
+            assert (r.block_number, r.position, r.transfer, r.batch_index) == (n, i, t, full.receipt(t.hash).batch_index)
+    assert ex.receipt(os.urandom(32)) is None and ex.block_by_hash(os.urandom(32)) is None
+    assert ex.block(401) is None
+    # State queries reach the blocks held, and say so past them.
+    with pytest.raises(HistoryUnavailable, match="historical state is not available for block 10"):
+        ex.balance_at(chain.funded[0], 10)
+    ex.close()
+
+
+def test_blocks_of_unverified_batches_stay_in_memory(tmp_path):
+    rng = np.random.default_rng(5)
+    _, ex, most = logged_chain(tmp_path, rng, 120, verify=False, retain_blocks=RETAIN)
+    # Nothing verified: every block since the first batch is needed (a snapshot carries them).
+    first = ex.snapshot(bytes(32)).pending[0].first_block
+    assert ex.first_served == 1 and ex.blocks_in_memory == 120 - first + 1
+    # Verified: at the next block, memory keeps the retention and the open batch's blocks.
+    ex.mark_verified(ex.batch_count - 1)
+    wal = WriteAheadLog(tmp_path / "sequencer.wal", ex.archive.genesis_digest)
+    empty = Chain(rng)         # an empty block: only its number and parent matter
+    empty.height, empty.head = ex.height, ex.block(ex.height).hash
+    mb = empty.mini_batch(0)
+    wal.append(encode_record(mb))
+    ex.apply(mb)
+    wal.close()
+    open_first = ex.snapshot(bytes(32)).pending[-1].first_block if ex.open_transfers else ex.height + 1
+    assert ex.blocks_in_memory == max(RETAIN, ex.height - open_first + 1) < 60
+    assert ex.archive.last == ex.height - ex.blocks_in_memory and ex.first_served == 1
+    ex.close()
+
+
+def test_transfer_bound_and_settings(tmp_path):
+    rng = np.random.default_rng(8)
+    _, ex, _ = logged_chain(tmp_path, rng, 200, idle_every=10**9, retain_blocks=10**6, retain_transfers=40)
+    held = sum(len(ex.block(n).transfers) for n in range(ex.height - ex.blocks_in_memory + 1, ex.height + 1))
+    assert held <= 40 + PRUNE_TRANSFERS and ex.blocks_in_memory < 200
+    ex.close()
+    for bad in (0, -1, 1.5, None):
+        with pytest.raises(InvalidInput, match="retain_blocks must be a positive integer"):
+            Executor(Chain(rng).genesis, log2_rows=3, retain_blocks=bad)
+
+
+def test_without_the_log_old_blocks_are_a_clear_error(rng):
+    chain = Chain(rng)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=4)
+    for _ in range(100):
+        ex.apply(chain.mini_batch(0))
+    assert ex.blocks_in_memory <= 4 + PRUNE_BLOCKS
+    first = ex.first_served
+    with pytest.raises(HistoryUnavailable, match=f"block 1 is not available: this node prunes block "
+                                                  f"history and serves blocks {first}..100"):
+        ex.block(1)
+    assert ex.block(100).number == 100 and list(ex.blocks[first:]) == [ex.block(n) for n in range(first, 101)]
+
+
+def test_index_is_rebuilt_from_the_log(tmp_path):
+    rng = np.random.default_rng(3)
+    chain, ex, _ = logged_chain(tmp_path, rng, 150, retain_blocks=RETAIN)
+    wal_path = tmp_path / "sequencer.wal"
+    served = {n: ex.block(n) for n in range(1, 151)}
+    snap = decode_snapshot(encode_snapshot(ex.snapshot(chain.genesis.digest)))
+    ex.close()
+
+    def restored():
+        again = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN,
+                         archive=BlockArchive(wal_path, chain.genesis.digest))
+        again.restore(snap)
+        assert again.first_served == 1 and again.archive.broken is None
+        assert {n: again.block(n) for n in range(1, 151)} == served
+        again.close()
+
+    restored()                                            # the index as left
+    index_path(wal_path).unlink()                         # gone: the log indexed again at restore
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"sequencer.wal.index{suffix}").unlink(missing_ok=True)
+    restored()
+    index_path(wal_path).write_bytes(os.urandom(4096))     # damaged
+    restored()
+    # The index of another chain's log: emptied and built again.
+    other = tmp_path / "other"
+    other.mkdir()
+    logged_chain(other, np.random.default_rng(99), 100, retain_blocks=RETAIN)[1].close()
+    os.replace(index_path(other / "sequencer.wal"), index_path(wal_path))
+    restored()
