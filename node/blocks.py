@@ -144,26 +144,28 @@ def index_path(log_path: Union[str, Path]) -> Path:
     return log_path.with_name(log_path.name + ".index")
 
 
+_INDEX_FORMAT = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, offset INTEGER NOT NULL,
-                                   hash BLOB NOT NULL, parent BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS blocks_by_hash ON blocks (hash);
+                                   hash BLOB NOT NULL, key INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_by_key ON blocks (key);
 CREATE TABLE IF NOT EXISTS txs (key INTEGER NOT NULL, number INTEGER NOT NULL,
                                 PRIMARY KEY (key, number)) WITHOUT ROWID;
 """
 
 
-def _tx_key(tx_hash: bytes) -> int:
-    # The first 8 bytes: an integer key is a fraction of a 32-byte one, in the table and its
-    # B-tree; a rare shared prefix only makes two candidate blocks, each checked.
-    return int.from_bytes(tx_hash[:8], "big", signed=True)
+def _key(h: bytes) -> int:
+    # A hash's first 8 bytes: an integer key is a fraction of a 32-byte one, in the table and its
+    # B-tree; a rare shared prefix only makes two candidates, each checked.
+    return int.from_bytes(h[:8], "big", signed=True)
 
 
 class BlockArchive:
     """Executed blocks read back from the write-ahead log at `log_path`, through its index
-    (`index_path`, SQLite): block number → the record's offset, its hash and its parent's hash;
-    block hash → number; transaction hash → block number.
+    (`index_path`, SQLite): block number → the record's offset and the block's hash; block
+    hash → number; transaction hash → block number. A block's parent is the block before it
+    (the first one's parent is kept on its own).
 
     The index covers blocks `first`..`last` of the log without a gap. The executor adds the
     blocks it drops from memory (`add`, with the hash each had when executed: the record found
@@ -194,6 +196,9 @@ class BlockArchive:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
+        if db.execute("PRAGMA user_version").fetchone()[0] != _INDEX_FORMAT:
+            db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS txs;")
+            db.execute(f"PRAGMA user_version = {_INDEX_FORMAT}")
         db.executescript(_SCHEMA)
         return db
 
@@ -206,14 +211,11 @@ class BlockArchive:
         self.first, self.last = first, last
         self._next, self._last_hash = HEADER_SIZE, None
         if last is not None:
-            offset, block_hash_, parent = db.execute(
-                "SELECT offset, hash, parent FROM blocks WHERE number = ?", (last,)).fetchone()
-            found = self.log.record_at(offset)
-            mb = None if found is None else _decoded(found[0], parent)
-            if mb is None or mb.number != last or mb.hash != block_hash_:
+            found = self._read(last)
+            if found is None:
                 self._empty(f"its block {last} is not the log's")
             else:
-                self._next, self._last_hash = found[1], block_hash_
+                self._last_hash, self._next = found[0].hash, found[1]
         db.execute("INSERT OR REPLACE INTO meta VALUES ('genesis', ?)", (self.genesis_digest,))
 
     def _empty(self, why: str) -> None:
@@ -273,7 +275,7 @@ class BlockArchive:
             if mb is None or known.get(number, mb.hash) != mb.hash:
                 return self._stop(f"block {number} in the log is not the one executed")
             rows.append((number, offset, mb.hash, parent))
-            txs.extend((_tx_key(t.hash), number) for t in mb.transfers)
+            txs.extend((_key(t.hash), number) for t in mb.transfers)
             parent, expected, end = mb.hash, number + 1, record_end(offset, payload)
             if number == upto:
                 break
@@ -281,7 +283,10 @@ class BlockArchive:
             return self._stop(f"the log ends before block {upto}")
         db = self._db
         db.execute("BEGIN")
-        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)", rows)
+        if self.first is None:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('first_parent', ?)", (rows[0][3],))
+        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                       [(number, offset, h, _key(h)) for number, offset, h, _ in rows])
         db.executemany("INSERT OR IGNORE INTO txs VALUES (?, ?)", txs)
         db.execute("COMMIT")
         if self.first is None:
@@ -297,27 +302,42 @@ class BlockArchive:
     def block(self, number: int) -> Optional[MiniBatch]:
         """Block `number` as logged, None if the index does not hold it."""
         with self._lock:
-            row = self._db.execute("SELECT offset, hash, parent FROM blocks WHERE number = ?",
-                                   (number,)).fetchone()
-        if row is None:
+            if self.first is None or not self.first <= number <= self.last:
+                return None
+            found = self._read(number)
+        if found is None:
+            raise HistoryUnavailable(f"block {number}: the log does not hold the block its index names "
+                                     f"(damaged on disk)")
+        return found[0]
+
+    def _read(self, number: int) -> Optional[tuple[MiniBatch, int]]:
+        """Block `number` decoded from the log and checked against its hash, and the offset of
+        the record after it; None where the log does not hold it."""
+        rows = dict((n, (offset, h)) for n, offset, h in self._db.execute(
+            "SELECT number, offset, hash FROM blocks WHERE number IN (?, ?)", (number - 1, number)))
+        if number not in rows:
             return None
-        offset, h, parent = row
+        offset, h = rows[number]
+        if number - 1 in rows:
+            parent = rows[number - 1][1]
+        else:
+            parent = self._db.execute("SELECT value FROM meta WHERE key = 'first_parent'").fetchone()
+            parent = None if parent is None else parent[0]
         found = self.log.record_at(offset)
-        mb = None if found is None else _decoded(found[0], parent)
+        mb = None if found is None or parent is None else _decoded(found[0], parent)
         if mb is None or mb.number != number or mb.hash != h:
-            raise HistoryUnavailable(f"block {number}: the log at byte {offset} does not hold the block "
-                                     f"the index names (damaged on disk)")
-        return mb
+            return None
+        return mb, found[1]
 
     def number_of(self, block_hash_: bytes) -> Optional[int]:
         with self._lock:
-            row = self._db.execute("SELECT number FROM blocks WHERE hash = ?", (block_hash_,)).fetchone()
-        return None if row is None else row[0]
+            rows = self._db.execute("SELECT number, hash FROM blocks WHERE key = ?", (_key(block_hash_),))
+            return next((n for n, h in rows if h == block_hash_), None)
 
     def tx_blocks(self, tx_hash: bytes) -> list[int]:
         """The blocks that may hold transaction `tx_hash` (almost always one, or none)."""
         with self._lock:
-            return [n for (n,) in self._db.execute("SELECT number FROM txs WHERE key = ?", (_tx_key(tx_hash),))]
+            return [n for (n,) in self._db.execute("SELECT number FROM txs WHERE key = ?", (_key(tx_hash),))]
 
     def close(self) -> None:
         with self._lock:
