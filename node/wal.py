@@ -29,6 +29,8 @@ import mmap
 import os
 import struct
 import zlib
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -50,7 +52,8 @@ def _checksum(length: bytes, payload: bytes) -> int:
 
 class WriteAheadLog:
     """Open (creating if needed) the log at `path` for `genesis_digest`; `records` holds the
-    payloads replayed from it, in order. Then `append` new ones."""
+    payloads replayed from it, in order (read from the file as they are asked for: a log of
+    months is not held in memory). Then `append` new ones."""
 
     def __init__(self, path: Union[str, Path], genesis_digest: bytes):
         if len(genesis_digest) != 32:
@@ -66,7 +69,7 @@ class WriteAheadLog:
             os.close(self._fd)
             raise WALInUse(f"write-ahead log {self.path} is in use by another process") from None
         try:
-            self.records: list[bytes] = self._replay(genesis_digest)
+            self.records: Sequence[bytes] = self._replay(genesis_digest)
         except BaseException:
             os.close(self._fd)
             raise
@@ -85,7 +88,7 @@ class WriteAheadLog:
         os.replace(tmp, self.path)
         fsync_dir(self.path.parent)
 
-    def _replay(self, digest: bytes) -> list[bytes]:
+    def _replay(self, digest: bytes) -> "Records":
         size = os.fstat(self._fd).st_size
         if size < HEADER_SIZE:
             raise WALCorrupt(f"write-ahead log {self.path} is shorter than its header")
@@ -94,7 +97,7 @@ class WriteAheadLog:
                 raise WALCorrupt(f"{self.path} is not a zkpipe write-ahead log (or another version)")
             if data[len(MAGIC):HEADER_SIZE] != digest:
                 raise WALCorrupt(f"write-ahead log {self.path} extends a different genesis")
-            records = []
+            offsets = array("q")
             offset = HEADER_SIZE
             while offset < size:
                 payload = _record_at(data, offset, size)
@@ -104,13 +107,13 @@ class WriteAheadLog:
                         raise WALCorrupt(f"write-ahead log {self.path} is damaged at byte {offset} "
                                          f"with a valid record after it at byte {later}")
                     break
-                records.append(payload)
+                offsets.append(offset)
                 offset += _FRAME.size + len(payload)
         if offset < size:
             self.truncated_bytes = size - offset
             os.ftruncate(self._fd, offset)
             os.fsync(self._fd)
-        return records
+        return Records(self, offsets)
 
     def append(self, payload: bytes, sync: bool = True) -> None:
         """Append one record; with `sync`, return only once it is durable."""
@@ -155,6 +158,26 @@ class WriteAheadLog:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Records(Sequence):
+    """The payloads of the records at `offsets` of the open log `wal`, read when asked for (the
+    log only grows, so each stays where it is); a slice is another such sequence."""
+
+    def __init__(self, wal: "WriteAheadLog", offsets: array):
+        self._wal, self._offsets = wal, offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Records(self._wal, self._offsets[i])
+        fd, offset = self._wal._fd, self._offsets[i]
+        if fd < 0:
+            raise InvalidInput(f"write-ahead log {self._wal.path} is closed: its records are read from it")
+        length = struct.unpack("<I", os.pread(fd, 4, offset + 4))[0]
+        return os.pread(fd, length, offset + _FRAME.size)
 
 
 class LogReader:

@@ -13,7 +13,7 @@ GENESIS = bytes(range(32))
 
 def fill(path, payloads, **kw):
     with WriteAheadLog(path, GENESIS) as wal:
-        assert wal.records == []
+        assert len(wal.records) == 0
         for p in payloads:
             wal.append(p, **kw)
         wal.sync()
@@ -21,7 +21,9 @@ def fill(path, payloads, **kw):
 
 
 def reopen(path, digest=GENESIS):
+    """The log at `path` opened and closed again, with its records as a list."""
     wal = WriteAheadLog(path, digest)
+    wal.records = list(wal.records)
     wal.close()
     return wal
 
@@ -30,7 +32,7 @@ def test_records_come_back_in_order(tmp_path):
     payloads = [os.urandom(int(n)) for n in (1, 100, 5000, 3)]
     fill(tmp_path / "log", payloads[:2])
     with WriteAheadLog(tmp_path / "log", GENESIS) as wal:
-        assert wal.records == payloads[:2]
+        assert list(wal.records) == payloads[:2] and wal.records[1:][0] == payloads[1]
         for p in payloads[2:]:
             wal.append(p, sync=False)   # group commit: one fsync for both
         wal.sync()
@@ -101,3 +103,13 @@ def test_one_writer_at_a_time(tmp_path):
         with pytest.raises(WALInUse):
             WriteAheadLog(tmp_path / "log", GENESIS)
     reopen(tmp_path / "log")  # released on close
+
+
+def test_records_are_read_from_the_open_log(tmp_path):
+    fill(tmp_path / "log", [b"x" * 7, b"y" * 9])
+    wal = WriteAheadLog(tmp_path / "log", GENESIS)
+    records = wal.records
+    assert len(records) == 2 and records[-1] == b"y" * 9 and list(records[:1]) == [b"x" * 7]
+    wal.close()
+    with pytest.raises(InvalidInput, match="is closed"):
+        records[0]
