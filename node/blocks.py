@@ -229,21 +229,21 @@ class BlockArchive:
 
     # -- adding ----------------------------------------------------------------------------------
 
-    def add(self, blocks: Sequence, parent_hash: bytes) -> None:
-        """Index consecutive executed `blocks` (each with `number`, `hash`), whose first has
-        parent `parent_hash`, together with any blocks of the log before them not yet indexed.
+    def add(self, blocks: Sequence) -> None:
+        """Index consecutive executed `blocks` (each with `number`, `hash`, `parent_hash`,
+        `cut_time` and `transfers`), and any blocks of the log before them not yet indexed.
         Blocks indexed already (a replay after a restart) are checked, not added again."""
         if not blocks or self.broken is not None:
             return
         with self._lock:
-            known = {b.number: b.hash for b in blocks}
+            given = {b.number: b for b in blocks}
             if self.last is not None and blocks[0].number <= self.last:
                 ours = dict(self._db.execute(
                     "SELECT number, hash FROM blocks WHERE number BETWEEN ? AND ?",
                     (blocks[0].number, min(self.last, blocks[-1].number))))
-                if any(ours.get(n) != h for n, h in known.items() if n <= self.last):
+                if any(ours.get(n) != b.hash for n, b in given.items() if n <= self.last):
                     self._empty("it holds other blocks than the executor's")
-            self._index_through(blocks[-1].number, known, blocks[0].number, parent_hash)
+            self._index_through(blocks[-1].number, given)
 
     def catch_up(self, number: int, block_hash: bytes) -> None:
         """Index the log up to block `number`, whose hash is `block_hash` (the parent of the
@@ -251,10 +251,12 @@ class BlockArchive:
         if number < 1 or self.broken is not None or (self.last is not None and self.last >= number):
             return
         with self._lock:
-            self._index_through(number, {number: block_hash}, None, None)
+            self._index_through(number, {}, block_hash)
 
-    def _index_through(self, upto: int, known: dict, first_given: Optional[int],
-                       first_parent: Optional[bytes]) -> None:
+    def _index_through(self, upto: int, given: dict, upto_hash: Optional[bytes] = None) -> None:
+        """Index the log's blocks after `last` up to `upto`. A block in `given` (executed, held
+        until now) must be logged as exactly that block; any other is decoded from its parent's
+        hash, and block `upto` must then have `upto_hash`."""
         if self.last is not None and self.last >= upto:
             return
         parent, expected = self._last_hash, None if self.last is None else self.last + 1
@@ -266,17 +268,24 @@ class BlockArchive:
             if parent is None:          # the log's first block
                 if number > upto:       # a log that starts later (rebuilt from the L1): none before
                     return
-                parent = GENESIS_HASH if number == 1 else first_parent if number == first_given else None
+                parent = GENESIS_HASH if number == 1 else given[number].parent_hash if number in given else None
                 if parent is None:
                     return self._stop(f"the log starts at block {number}, whose parent is not known")
             elif number != expected:
                 return self._stop(f"block {number} follows block {expected - 1} in the log")
-            mb = _decoded(payload, parent)
-            if mb is None or known.get(number, mb.hash) != mb.hash:
-                return self._stop(f"block {number} in the log is not the one executed")
-            rows.append((number, offset, mb.hash, parent))
-            txs.extend((_key(t.hash), number) for t in mb.transfers)
-            parent, expected, end = mb.hash, number + 1, record_end(offset, payload)
+            b = given.get(number)
+            if b is not None:
+                # The record is the executed block's, byte for byte: no need to hash it again.
+                if b.parent_hash != parent or payload != encode_record(
+                        MiniBatch(number, parent, b.hash, b.cut_time, b.transfers)):
+                    return self._stop(f"block {number} in the log is not the one executed")
+            else:
+                b = _decoded(payload, parent)
+                if b is None or (number == upto and upto_hash is not None and b.hash != upto_hash):
+                    return self._stop(f"block {number} in the log is not the one executed")
+            rows.append((number, offset, b.hash, parent))
+            txs.extend((_key(t.hash), number) for t in b.transfers)
+            parent, expected, end = b.hash, number + 1, record_end(offset, payload)
             if number == upto:
                 break
         if not rows or rows[-1][0] != upto:

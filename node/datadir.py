@@ -4,6 +4,9 @@
                            rollup contract's address (written once the contract is deployed)
     DIR/genesis.json       the chain's genesis (the write-ahead log is tied to its digest)
     DIR/sequencer.wal      the write-ahead log: every acknowledged transfer and proof-batch seal
+    DIR/sequencer.wal.index  where each old block and transaction is in the log (node/blocks.py,
+                           BlockArchive; SQLite, with its -wal and -shm files): rebuilt from the
+                           log when missing or damaged
     DIR/snapshots/         the executed state at some height (node/snapshot.py), the newest two:
                            a restart replays only the log after the newest that fits it
     DIR/proofs/            proofs kept until the end (a restart submits them, not proves again)

@@ -165,11 +165,12 @@ class Executor:
         self.state = LedgerState.from_genesis(genesis, capacity)
         self.genesis_balances = dict(genesis.alloc)
 
-        # The blocks held in memory: (number of the first, the blocks from it on, its parent's
-        # hash), replaced whole when old ones are dropped so that a reader on another thread
-        # sees one consistent view; `apply` appends to the list in place.
-        self._held: tuple[int, list[ExecutedBlock], bytes] = (1, [], GENESIS_HASH)
+        # The blocks held in memory: (number of the first, the blocks from it on), replaced whole
+        # when old ones are dropped so that a reader on another thread sees one consistent view;
+        # `apply` appends to the list in place.
+        self._held: tuple[int, list[ExecutedBlock]] = (1, [])
         self._held_transfers = 0
+        self._scanned = (1, 0, 0)   # (first held, blocks, transfers) found droppable so far
         self._tx_block: dict[bytes, int] = {}       # transaction hash → number, of blocks held
         self._block_numbers: dict[bytes, int] = {}  # block hash → number, of blocks held
         self._address_ints: list[int] = []
@@ -200,7 +201,7 @@ class Executor:
     @property
     def height(self) -> int:
         """The number of the last applied mini-batch (0 before any)."""
-        first, blocks, _ = self._held
+        first, blocks = self._held
         return first + len(blocks) - 1
 
     def attach_archive(self, archive: BlockArchive) -> None:
@@ -293,24 +294,29 @@ class Executor:
     def _prune(self, at_once: bool = False) -> None:
         """Drop the oldest blocks held beyond the retention (into the archive, if any), in steps
         of PRUNE_BLOCKS blocks or PRUNE_TRANSFERS transfers (`at_once`: whatever is beyond)."""
-        first, blocks, parent = self._held
+        first, blocks = self._held
         # Never a block of a proof batch the L1 has not verified: the lowest such batch is the
         # one after the last verified (the L1 verifies in order), else the open one.
         pending = self._unverified.get(self._verified_upto + 1)
         needed = pending[0] if pending is not None else self._first_block if self._rows else first + len(blocks)
-        drop = moved = 0
+        # The scan goes on where the last one stopped: a block found droppable stays so (blocks
+        # only join the end, and `needed` only moves on, or to a block not held before).
+        scanned_first, drop, moved = self._scanned
+        if scanned_first != first:
+            drop = moved = 0
         held = self._held_transfers
         while (first + drop < needed and (len(blocks) - drop > self.retain_blocks
                                           or held - moved > self.retain_transfers)):
             moved += len(blocks[drop].transfers)
             drop += 1
+        self._scanned = (first, drop, moved)
         if not drop or (drop < PRUNE_BLOCKS and moved < PRUNE_TRANSFERS and not at_once):
             return
         dropped = blocks[:drop]
         # The archive holds them before memory lets them go: a reader finds each in one or the other.
         if self.archive is not None:
-            self.archive.add(dropped, parent)
-        self._held = (first + drop, blocks[drop:], dropped[-1].hash)
+            self.archive.add(dropped)
+        self._held = (first + drop, blocks[drop:])
         self._held_transfers -= moved
         for b in dropped:
             self._block_numbers.pop(b.hash, None)
@@ -391,7 +397,7 @@ class Executor:
         if self._rows:
             pending.append(PendingBatch(self.batch_count, self._first_block, None, self._old_claimed,
                                         list(self._rows), list(self._bridge)))
-        held_first, held, _ = self._held
+        held_first, held = self._held
         first = max(held_first, min([self.history_start()] + [p.first_block for p in pending]))
         blocks = [MiniBatch(b.number, b.parent_hash, b.hash, b.cut_time, b.transfers)
                   for b in held[first - held_first:]]
@@ -423,7 +429,7 @@ class Executor:
         first = s.blocks[0]
         self._held = (first.number, [ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time,
                                                    bisect_left(self._batch_last_block, mb.number), mb.transfers)
-                                     for mb in s.blocks], first.parent_hash)
+                                     for mb in s.blocks])
         self._held_transfers = sum(len(mb.transfers) for mb in s.blocks)
         for mb in s.blocks:
             self._tx_block.update(dict.fromkeys(map(_hash_of, mb.transfers), mb.number))
@@ -526,7 +532,7 @@ class Executor:
         HistoryUnavailable for one this node no longer has."""
         if number <= 0:
             return ExecutedBlock(0, GENESIS_HASH, bytes(32), 0.0, 0, []) if number == 0 else None
-        first, blocks, _ = self._held
+        first, blocks = self._held
         if number >= first:
             return blocks[number - first] if number - first < len(blocks) else None
         mb = None if self.archive is None else self.archive.block(number)
@@ -633,7 +639,7 @@ class Executor:
 
     def history_start(self) -> int:
         """The oldest block whose state `balance_at` and `nonce_at` can still answer."""
-        first, blocks, _ = self._held
+        first, blocks = self._held
         return self._history_start(first, blocks, first + len(blocks) - 1)
 
     def _history_start(self, first: int, blocks: list, height: int) -> int:
@@ -676,7 +682,7 @@ class Executor:
         if number > height:
             raise HistoryUnavailable(f"block {number} is not executed yet (latest is {height})")
         # One view of the blocks held, taken after `height`: it holds every block up to it.
-        first, blocks, _ = self._held
+        first, blocks = self._held
         start = self._history_start(first, blocks, height)
         if number < start:
             raise HistoryUnavailable(f"historical state is not available for block {number}: "

@@ -11,7 +11,8 @@ exactly as a replay of the whole log would:
   mini-batch, the slots claimed before it and its (from_slot, to_slot, amount) rows (the state
   before each is recovered by undoing the rows from the state after them);
 - the recent mini-batches (those the JSON-RPC history window reaches, and those of the batches
-  not yet verified), so that their blocks and receipts are still served;
+  not yet verified), which the restored executor holds in memory; older blocks are read back
+  from the log (node/blocks.py, BlockArchive);
 - the bridge: how many L1 deposits were applied, each pending batch's bridge rows (row, kind,
   address), and the withdrawal leaves of every batch (claims on the L1 are answered for ever).
 
