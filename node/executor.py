@@ -33,9 +33,9 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from collections.abc import Sequence
 from typing import Callable, Iterable, Optional, Union
 
 from .blocks import GENESIS_HASH, BlockArchive, MiniBatch, Seal
