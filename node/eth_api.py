@@ -283,7 +283,7 @@ class NodeApi(JsonRpc):
             except HistoryUnavailable:
                 if not ratios:
                     raise
-                break       # before the snapshot the node started from: fewer blocks, as geth answers
+                break       # before the first block this node serves: fewer blocks, as geth answers
             used = TRANSFER_GAS * len(block.transfers)
             ratios.append(used / max(BLOCK_GAS_LIMIT, used))
         ratios.reverse()

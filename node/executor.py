@@ -95,7 +95,7 @@ class ExecutedBlock:
     cut_time: float
     batch_index: int
     transfers: list                # of Transfer, or of Deposit (a deposit block)
-    _positions: Optional[dict] = field(default=None, repr=False)
+    _positions: Optional[dict] = field(default=None, repr=False, compare=False)   # a cache
 
     def position(self, tx_hash: bytes) -> int:
         # Built on the first receipt query, not in the hot path.

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 
 from node.blocks import BlockArchive, Seal, encode_record, index_path
+from node.bridge import WITHDRAWAL_ADDRESS, deposit_hash, make_deposit
 from node.errors import HistoryUnavailable, InvalidInput
 from node.executor import PRUNE_BLOCKS, PRUNE_TRANSFERS, Executor
+from node.sequencer import Sequencer
 from node.snapshot import decode_snapshot, encode_snapshot
 from node.wal import WriteAheadLog
 
+from .test_node_bridge import L1_SENDER, addr, genesis, send  # noqa: F401 (genesis: a fixture)
 from .test_node_executor import Chain, FakeClock
 
 LOG2_ROWS = 5
@@ -56,7 +59,6 @@ def test_memory_holds_a_bounded_window_and_old_blocks_come_from_the_log(tmp_path
     # A second executor replaying the whole log holds everything in memory: what it answers is
     # what the first read back from the log.
     full = Executor(chain.genesis, log2_rows=LOG2_ROWS, batch_deadline=float("inf"), retain_blocks=10**6)
-    from node.sequencer import Sequencer
     seq = Sequencer(chain.genesis, tmp_path / "sequencer.wal", capacity=1 << LOG2_ROWS)
     full.replay(seq.take_replayed())
     seq.wal.close()
@@ -150,3 +152,28 @@ def test_index_is_rebuilt_from_the_log(tmp_path):
     logged_chain(other, np.random.default_rng(99), 100, retain_blocks=RETAIN)[1].close()
     os.replace(index_path(other / "sequencer.wal"), index_path(wal_path))
     restored()
+
+
+def test_deposit_blocks_and_refunds_are_read_back_too(tmp_path, genesis):
+    # genesis: tests/test_node_bridge.py's (Alice and four fillers in 8 slots)
+    clock = FakeClock(1000.0)
+    wal = tmp_path / "sequencer.wal"
+    seq = Sequencer(genesis, wal, capacity=8, max_mini_batch=4, idle_block_interval=1.0, clock=clock)
+    ex = Executor(genesis, log2_rows=3, max_batch_transfers=4, batch_deadline=None, retain_blocks=2,
+                  archive=BlockArchive(wal, genesis.digest))
+    seq.set_consumer(ex.apply)
+    t = send(seq, 0, addr(0xB0B), 100)
+    seq.add_deposits([make_deposit(0, addr(0xC), 50, L1_SENDER),              # credited
+                      make_deposit(1, WITHDRAWAL_ADDRESS, 5, L1_SENDER)])    # refunded
+    ex.mark_verified(ex.seal().index)
+    hashes = [t.hash, deposit_hash(0), deposit_hash(1)]
+    held = [ex.block(n) for n in (1, 2)], [ex.receipt(h) for h in hashes]
+    assert [r.success for r in held[1]] == [True, True, False]
+    for _ in range(100):                     # idle blocks push them out of memory
+        clock.t += 1.0
+        seq.idle_block()
+    assert ex.blocks_in_memory <= 2 + PRUNE_BLOCKS and ex.archive.last >= 2
+    assert ([ex.block(n) for n in (1, 2)], [ex.receipt(h) for h in hashes]) == held
+    assert ex.withdrawal(deposit_hash(1)).amount == 5
+    seq.stop()
+    ex.close()
