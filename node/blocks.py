@@ -260,7 +260,7 @@ class BlockArchive:
         if self.last is not None and self.last >= upto:
             return
         parent, expected = self._last_hash, None if self.last is None else self.last + 1
-        rows, txs, end = [], [], self._next
+        rows, txs, end, why = [], [], self._next, None
         for offset, payload in self.log.records_from(self._next):
             number = record_number(payload)
             if number is None:          # a seal
@@ -270,37 +270,45 @@ class BlockArchive:
                     return
                 parent = GENESIS_HASH if number == 1 else given[number].parent_hash if number in given else None
                 if parent is None:
-                    return self._stop(f"the log starts at block {number}, whose parent is not known")
+                    why = f"the log starts at block {number}, whose parent is not known"
+                    break
             elif number != expected:
-                return self._stop(f"block {number} follows block {expected - 1} in the log")
+                why = f"block {number} follows block {expected - 1} in the log"
+                break
             b = given.get(number)
             if b is not None:
                 # The record is the executed block's, byte for byte: no need to hash it again.
                 if b.parent_hash != parent or payload != encode_record(
                         MiniBatch(number, parent, b.hash, b.cut_time, b.transfers)):
-                    return self._stop(f"block {number} in the log is not the one executed")
+                    b = None
             else:
                 b = _decoded(payload, parent)
-                if b is None or (number == upto and upto_hash is not None and b.hash != upto_hash):
-                    return self._stop(f"block {number} in the log is not the one executed")
+                if b is not None and number == upto and upto_hash is not None and b.hash != upto_hash:
+                    b = None
+            if b is None:
+                why = f"block {number} in the log is not the one executed"
+                break
             rows.append((number, offset, b.hash, parent))
             txs.extend((_key(t.hash), number) for t in b.transfers)
             parent, expected, end = b.hash, number + 1, record_end(offset, payload)
             if number == upto:
                 break
-        if not rows or rows[-1][0] != upto:
-            return self._stop(f"the log ends before block {upto}")
-        db = self._db
-        db.execute("BEGIN")
-        if self.first is None:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('first_parent', ?)", (rows[0][3],))
-        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)",
-                       [(number, offset, h, _key(h)) for number, offset, h, _ in rows])
-        db.executemany("INSERT OR IGNORE INTO txs VALUES (?, ?)", txs)
-        db.execute("COMMIT")
-        if self.first is None:
-            self.first = rows[0][0]
-        self.last, self._last_hash, self._next = upto, parent, end
+        else:
+            why = f"the log ends before block {upto}"
+        if rows:                        # what was found good is kept, even when a later block is not
+            db = self._db
+            db.execute("BEGIN")
+            if self.first is None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('first_parent', ?)", (rows[0][3],))
+            db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                           [(number, offset, h, _key(h)) for number, offset, h, _ in rows])
+            db.executemany("INSERT OR IGNORE INTO txs VALUES (?, ?)", txs)
+            db.execute("COMMIT")
+            if self.first is None:
+                self.first = rows[0][0]
+            self.last, self._last_hash, self._next = rows[-1][0], parent, end
+        if why is not None:
+            self._stop(why)
 
     def _stop(self, why: str) -> None:
         self.broken = why

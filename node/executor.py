@@ -537,10 +537,12 @@ class Executor:
             return blocks[number - first] if number - first < len(blocks) else None
         mb = None if self.archive is None else self.archive.block(number)
         if mb is None:
-            a = self.archive
+            a, served = self.archive, f"{self.first_served}..{self.height}"
+            if a is not None and a.first is not None and a.last + 1 < first:
+                served = f"{a.first}..{a.last} and {served}"
             why = "" if a is None or a.broken is None else f" (its index of the log stopped: {a.broken})"
             raise HistoryUnavailable(f"block {number} is not available: this node prunes block history "
-                                     f"and serves blocks {self.first_served}..{self.height}{why}")
+                                     f"and serves blocks {served}{why}")
         return ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time,
                              bisect_left(self._batch_last_block, number), mb.transfers)
 

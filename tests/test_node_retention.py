@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from node.blocks import BlockArchive, Seal, encode_record, index_path
+from node.blocks import BlockArchive, MiniBatch, Seal, encode_record, index_path
 from node.bridge import WITHDRAWAL_ADDRESS, deposit_hash, make_deposit
 from node.errors import HistoryUnavailable, InvalidInput
 from node.executor import PRUNE_BLOCKS, PRUNE_TRANSFERS, Executor
@@ -176,4 +176,54 @@ def test_deposit_blocks_and_refunds_are_read_back_too(tmp_path, genesis):
     assert ([ex.block(n) for n in (1, 2)], [ex.receipt(h) for h in hashes]) == held
     assert ex.withdrawal(deposit_hash(1)).amount == 5
     seq.stop()
+    ex.close()
+
+
+def test_a_log_that_starts_later_serves_from_its_first_block(tmp_path, rng):
+    # What `zkpipe sync` writes: a snapshot at block B + 1 and a log holding only that block.
+    from node.snapshot import load_newest
+    from node.state import LedgerState
+    from node.sync import Rebuilt, continue_data_dir
+    chain = Chain(rng)
+    rebuilt = Rebuilt(LedgerState.from_genesis(chain.genesis, 1 << LOG2_ROWS), os.urandom(32), batches=3)
+    data = continue_data_dir(tmp_path / "data", chain.genesis, rebuilt, {})
+    snap, _ = load_newest(data / "snapshots", chain.genesis.digest, 1 << LOG2_ROWS)
+    clock = FakeClock(1000.0)
+    seq = Sequencer(chain.genesis, data / "sequencer.wal", capacity=1 << LOG2_ROWS, snapshot=snap,
+                    idle_block_interval=1.0, clock=clock)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN,
+                  archive=BlockArchive(data / "sequencer.wal", chain.genesis.digest))
+    ex.restore(seq.snapshot)
+    ex.replay(seq.take_replayed())
+    seq.set_consumer(ex.apply)
+    assert ex.first_served == 4 and ex.archive.broken is None
+    for _ in range(200):
+        clock.t += 1.0
+        seq.idle_block()
+    assert ex.archive.first == 4 and ex.first_served == 4 and ex.blocks_in_memory <= RETAIN + PRUNE_BLOCKS
+    assert ex.block(4).parent_hash == rebuilt.state_commitment and ex.block(5).parent_hash == ex.block(4).hash
+    with pytest.raises(HistoryUnavailable, match=f"block 3 is not available: this node prunes block history "
+                                                  f"and serves blocks 4..{ex.height}$"):
+        ex.block(3)
+    seq.stop()
+    ex.close()
+
+
+def test_a_log_that_is_not_what_was_executed_stops_the_index_not_the_node(tmp_path, rng):
+    chain = Chain(rng)
+    wal = WriteAheadLog(tmp_path / "sequencer.wal", chain.genesis.digest)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=4,
+                  archive=BlockArchive(wal.path, chain.genesis.digest))
+    for n in range(1, 120):
+        mb = chain.mini_batch(0)
+        logged = mb if n != 30 else MiniBatch(mb.number, mb.parent_hash, mb.hash, 1.0, [])  # another cut time
+        wal.append(encode_record(logged), sync=False)
+        ex.apply(mb)
+    wal.close()
+    assert ex.height == 119 and ex.archive.last == 29
+    assert ex.archive.broken == "block 30 in the log is not the one executed"
+    assert ex.block(29).number == 29 and ex.block(119).number == 119
+    with pytest.raises(HistoryUnavailable, match=r"block 30 is not available: .* serves blocks 1..29 and "
+                                                 r"\d+..119 \(its index of the log stopped: block 30 in the log is not"):
+        ex.block(30)
     ex.close()
