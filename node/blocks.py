@@ -168,8 +168,10 @@ class BlockArchive:
     (the first one's parent is kept on its own).
 
     The index covers blocks `first`..`last` of the log without a gap. The executor adds the
-    blocks it drops from memory (`add`, with the hash each had when executed: the record found
-    in the log must decode to it); a block read back is decoded from its parent's hash and
+    blocks it drops from memory (`add`: the record found in the log must be that block, byte for
+    byte, so it keeps the hash it had when executed); blocks of the log before them that memory
+    never held (a node restored from a snapshot) are decoded from their parents' hashes up to one
+    whose hash is known (`catch_up`). A block read back is decoded from its parent's hash and
     checked against its own. The index repeats only what the log holds: absent, damaged, of
     another genesis or not matching the log, it is emptied and built again from the log. In WAL
     mode, a crash loses at most the last additions, which the replay after it makes again.
