@@ -100,8 +100,9 @@ def test_small_retention_answers_old_blocks_as_a_node_holding_them(tmp_path):
         wait_for(lambda: live.executor.height >= 200 and live.executor.finalized_height == live.executor.height,
                  30, "200 blocks, every batch verified")
         most = max(most, live.executor.blocks_in_memory)
-        # Memory holds the retention, a pruning step and the few blocks of a batch not yet sealed.
-        assert most <= RETAIN + PRUNE_BLOCKS + 8 and live.executor.first_served == 1
+        # Memory holds the retention, a pruning step and the few blocks of a batch not yet sealed
+        # (its 50 ms deadline: about 5 idle blocks, more on a loaded machine).
+        assert most <= RETAIN + PRUNE_BLOCKS + 16 and live.executor.first_served == 1
         height = live.executor.height
         w3 = Web3(Web3.HTTPProvider(live.url))
         first = w3.eth.get_block(1, full_transactions=True)
