@@ -97,7 +97,7 @@ class WriteAheadLog:
                 raise WALCorrupt(f"{self.path} is not a zkpipe write-ahead log (or another version)")
             if data[len(MAGIC):HEADER_SIZE] != digest:
                 raise WALCorrupt(f"write-ahead log {self.path} extends a different genesis")
-            offsets = array("q")
+            offsets, lengths = array("q"), array("I")
             offset = HEADER_SIZE
             while offset < size:
                 payload = _record_at(data, offset, size)
@@ -108,12 +108,13 @@ class WriteAheadLog:
                                          f"with a valid record after it at byte {later}")
                     break
                 offsets.append(offset)
+                lengths.append(len(payload))
                 offset += _FRAME.size + len(payload)
         if offset < size:
             self.truncated_bytes = size - offset
             os.ftruncate(self._fd, offset)
             os.fsync(self._fd)
-        return Records(self, offsets)
+        return Records(self, offsets, lengths)
 
     def append(self, payload: bytes, sync: bool = True) -> None:
         """Append one record; with `sync`, return only once it is durable."""
@@ -161,23 +162,23 @@ class WriteAheadLog:
 
 
 class Records(Sequence):
-    """The payloads of the records at `offsets` of the open log `wal`, read when asked for (the
-    log only grows, so each stays where it is); a slice is another such sequence."""
+    """The payloads of the records at `offsets` (of `lengths`) of the open log `wal`, read when
+    asked for (the log only grows, so each stays where it is: 12 bytes of memory a record); a
+    slice is another such sequence."""
 
-    def __init__(self, wal: "WriteAheadLog", offsets: array):
-        self._wal, self._offsets = wal, offsets
+    def __init__(self, wal: "WriteAheadLog", offsets: array, lengths: array):
+        self._wal, self._offsets, self._lengths = wal, offsets, lengths
 
     def __len__(self) -> int:
         return len(self._offsets)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return Records(self._wal, self._offsets[i])
+            return Records(self._wal, self._offsets[i], self._lengths[i])
         fd, offset = self._wal._fd, self._offsets[i]
         if fd < 0:
             raise InvalidInput(f"write-ahead log {self._wal.path} is closed: its records are read from it")
-        length = struct.unpack("<I", os.pread(fd, 4, offset + 4))[0]
-        return os.pread(fd, length, offset + _FRAME.size)
+        return os.pread(fd, self._lengths[i], offset + _FRAME.size)
 
 
 class LogReader:
