@@ -227,3 +227,24 @@ def test_a_log_that_is_not_what_was_executed_stops_the_index_not_the_node(tmp_pa
                                                  r"\d+..119 \(its index of the log stopped: block 30 in the log is not"):
         ex.block(30)
     ex.close()
+
+
+def test_pipeline_executor_reads_old_blocks_from_the_sequencers_log(tmp_path, rng):
+    # The plain class under the Ray actor: the sequencer actor opens the archive on its log.
+    pytest.importorskip("ray")
+    from node.pipeline.node_actors import ExecutorActor
+    chain = Chain(rng)
+    wal = WriteAheadLog(tmp_path / "sequencer.wal", chain.genesis.digest)
+    actor = ExecutorActor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN)
+    actor.open_archive(str(wal.path))
+    held = []
+    for _ in range(150):
+        mb = chain.mini_batch(0)
+        wal.append(encode_record(mb), sync=False)
+        actor.apply(mb, [])
+        held.append(actor.query("block", mb.number))
+    wal.close()
+    assert actor.executor.blocks_in_memory <= RETAIN + PRUNE_BLOCKS
+    assert [actor.query("block", n) for n in range(1, 151)] == held
+    assert actor.query("block_by_hash", held[0].hash) == held[0]
+    actor.executor.close()
