@@ -422,7 +422,7 @@ def test_the_hosted_embedded_l1_answers_the_history_readers():
 
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)   # never another test's Ray
     try:
         l1 = connect_l1(L1Spec("hosted", host=L1HostRemote.remote()))
         rollup = deploy(l1)

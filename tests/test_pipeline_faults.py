@@ -24,7 +24,7 @@ from .test_pipeline_support import deploy_rollup, ledger_chain, wait_for  # noqa
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)   # never another test's Ray
     yield
     ray.shutdown()
 
