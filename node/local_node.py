@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .devnet_command import idle_block_interval
 from .blocks import BlockArchive
+from .devnet_command import idle_block_interval
 from .eth_api import NodeApi
 from .executor import RETAIN_BLOCKS, Executor, ProofBatch
 from .genesis import Genesis, dev_genesis, load_genesis
