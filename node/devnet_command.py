@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from node.executor import RETAIN_BLOCKS
+
 
 def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the node itself, shared with `zkpipe node`."""
@@ -47,6 +49,10 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prover-resource", default=None, metavar="NAME",
                         help="place provers only on the nodes offering this custom Ray resource, one unit each "
                              "(default workers: every unit the cluster offers)")
+    parser.add_argument("--retain-blocks", type=retain_blocks, default=RETAIN_BLOCKS, metavar="N",
+                        help=f"recent blocks kept in memory (default {RETAIN_BLOCKS}, the state-query window; "
+                             "blocks of unverified proof batches are kept too); older ones are read back from "
+                             "the log")
 
 
 def idle_block_interval(text: str):
@@ -59,6 +65,17 @@ def idle_block_interval(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def retain_blocks(text: str) -> int:
+    """--retain-blocks's value: a count of at least 1 (argparse reports a bad one)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of blocks, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (the node holds its newest block), got {count}")
+    return count
+
+
 def node_settings(args) -> dict:
     """The node's settings from the options of add_node_arguments (checked by the config)."""
     return dict(workers=args.workers, provers=args.provers, prover_resource=args.prover_resource,
@@ -67,7 +84,8 @@ def node_settings(args) -> dict:
                 dashboard_port=None if args.no_dashboard else args.dashboard_port,
                 log2_rows=args.log2_rows, batch_deadline=args.batch_deadline,
                 idle_block_interval=args.idle_block_interval, max_unproven=args.max_unproven,
-                max_unverified=max(16, 4 * args.max_unproven), ray_address=args.ray_address)
+                max_unverified=max(16, 4 * args.max_unproven), ray_address=args.ray_address,
+                retain_blocks=args.retain_blocks)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,10 +106,16 @@ def command(args) -> int:
     from node.errors import ZkpipeError
     from node.pipeline.devnet import DevnetConfig, run_devnet
 
+    settings = node_settings(args)
+    # DevnetConfig does not carry a retention (yet): its node holds the default.
+    if settings.pop("retain_blocks") != RETAIN_BLOCKS:
+        print(f"zkpipe devnet: --retain-blocks is taken by zkpipe node only; the devnet's node holds the last "
+              f"{RETAIN_BLOCKS} blocks", file=sys.stderr)
+        return 2
     try:
         cfg = DevnetConfig(duration=args.duration, tps=args.tps, accounts=args.accounts, run_dir=args.run_dir,
                            drain_timeout=args.drain_timeout, out=lambda line: print(line, flush=True),
-                           **node_settings(args))
+                           **settings)
     except ZkpipeError as e:
         print(f"zkpipe devnet: {e}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from node.datadir import DataDir, DataDirMismatch
 from node.errors import InvalidInput
+from node.executor import RETAIN_BLOCKS
 from node.sequencer import parse_idle_block_interval
 
 from .errors import NodeStopped, RollupMissing
@@ -62,6 +63,7 @@ class NodeConfig:
     max_unproven: int = 4           # backlog bound: this many batches' transfers admitted, not yet proven
     max_unverified: int = 16        # batches not yet on the L1 before admission closes
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
+    retain_blocks: int = RETAIN_BLOCKS  # recent blocks the executor holds in memory (older: from the log)
     ray_address: str | None = None  # join this Ray instead of starting one
     seed: str = "zkpipe devnet"     # development SRS and keys: INSECURE
     out: object = field(default=print, repr=False)
@@ -93,6 +95,8 @@ class NodeConfig:
         if not 1 <= self.max_unproven <= self.max_unverified:
             problems.append(f"need 1 ≤ max_unproven ≤ max_unverified, got {self.max_unproven} and "
                             f"{self.max_unverified}")
+        if type(self.retain_blocks) is not int or self.retain_blocks < 1:
+            problems.append(f"retain_blocks must be a positive integer, got {self.retain_blocks!r}")
         if self.admit_wait_s < 0:
             problems.append(f"admit_wait_s must not be negative, got {self.admit_wait_s}")
         if problems:
@@ -150,7 +154,8 @@ class RollupNode:
         self.executor = ExecutorRemote.options(**head).remote(
             self.genesis, log2_rows=cfg.log2_rows, batch_deadline=cfg.batch_deadline,
             work_conserving=cfg.work_conserving, relay=self.relay,
-            l1_height=self.l1_height, snapshot_dir=str(self.data.snapshots.resolve()))
+            l1_height=self.l1_height, snapshot_dir=str(self.data.snapshots.resolve()),
+            retain_blocks=cfg.retain_blocks)
         # Stopping: the sequencer first (it logs and executes what was admitted), then a snapshot.
         self._stop.append(lambda: ray.get(self.executor.save_snapshot.remote(), timeout=60))
         self.proving = ProvingPipeline(ProvingSetup(
