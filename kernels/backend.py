@@ -175,6 +175,11 @@ class Backend(ABC):
         a kernel of its own overrides it."""
         return synthetic_division_arrays(self, coeffs, c)
 
+    def synthetic_divisions(self, items: Sequence[tuple]) -> list:
+        """`synthetic_division` of each (coeffs, c) of `items`, in order. This default divides
+        one after the other; a backend may run them all in one pass."""
+        return [self.synthetic_division(coeffs, c) for coeffs, c in items]
+
     def run_program(self, program, columns, aux=None):
         """`(outputs, L, 4)`: a row program (kernels.program) evaluated on every row of the
         `(C, L, 4)` Fr columns and the optional `(A, L, 4)` aux columns, which its loads index

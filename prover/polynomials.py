@@ -116,6 +116,11 @@ def divide_by_power(be, packed, k: int, c: int):
     """(P(X) − r(X)) / (X^k − c) and the k values f_i(c) (the coefficients of r), for a packed
     P of k·length coefficients: residue class i of P's exponents is f_i(Y) at Y = X^k, so this
     is the division of every f_i by (Y − c) at once."""
-    length = packed.shape[0] // k
-    q, rem = be.synthetic_division(packed.reshape(length, k, 4), c)
-    return q.reshape((length - 1) * k, 4), be.fr.to_ints(rem)
+    return divide_by_powers(be, [(packed, k, c)])[0]
+
+
+def divide_by_powers(be, claims):
+    """`divide_by_power` of each (packed, k, c) of `claims`, all in one backend call."""
+    shaped = [packed.reshape(packed.shape[0] // k, k, 4) for packed, k, _ in claims]
+    done = be.synthetic_divisions([(a, c) for a, (_, _, c) in zip(shaped, claims)])
+    return [(q.reshape(-1, 4), be.fr.to_ints(rem)) for q, rem in done]

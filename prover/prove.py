@@ -31,7 +31,7 @@ from .inputs import public_input_values
 from .keys import ProvingKey, check_circuit
 from .lagrange import basis_name, column_bit_widths, commit_terms
 from .opening import nu_powers, opening_scalars
-from .polynomials import (COSET_SHIFT, Domain, const, divide_by_power, inclusive_prefix_sum,
+from .polynomials import (COSET_SHIFT, Domain, const, divide_by_powers, inclusive_prefix_sum,
                           linear_combination, pack, powers)
 from .proof import Proof
 from .publication import data_digest, published_data
@@ -389,10 +389,9 @@ class ProofInProgress:
             for gi, g in enumerate(self.groups):
                 if gi not in self.packed:  # the fixed pack, committed in the key
                     self.packed[gi] = pack(self.be, [self.polys[key] for key in g.columns], g.length)
-            for gi, at_next in claims(self.groups):
-                point = zeta_omega if at_next else zeta
-                q, evals = divide_by_power(self.be, self.packed[gi], self.groups[gi].width, point)
-                self.opened.append((gi, point, q, evals))
+            opened = [(gi, zeta_omega if at_next else zeta) for gi, at_next in claims(self.groups)]
+            divided = divide_by_powers(self.be, [(self.packed[gi], self.groups[gi].width, point) for gi, point in opened])
+            self.opened = [(gi, point, q, evals) for (gi, point), (q, evals) in zip(opened, divided)]
 
     # -- round 5: W = [h], h = Σ_t ν^t·(P_t − r_t)/Z_t; then W' = [L/(X − z)] ---------------
     def combined_quotient(self, nu: int) -> G1Point:

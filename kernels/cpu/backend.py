@@ -9,7 +9,7 @@ import numpy as np
 from ..backend import Backend, MSMConfig
 from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
 from .curve import CpuG1
-from .division import synthetic_division as _synthetic_division
+from .division import synthetic_division as _synthetic_division, synthetic_divisions as _synthetic_divisions
 from .field import PrimeField
 from .msm import msm as _msm, msm_sum as _msm_sum
 from .ntt import NTTDomains, ntt as _ntt
@@ -38,6 +38,9 @@ class CpuBackend(Backend):
 
     def synthetic_division(self, coeffs, c: int):
         return _synthetic_division(coeffs, c)
+
+    def synthetic_divisions(self, items):
+        return _synthetic_divisions(items)
 
     def run_program(self, program, columns, aux=None):
         return _run_program(self.fr, program, columns, aux)
