@@ -106,16 +106,10 @@ def command(args) -> int:
     from node.errors import ZkpipeError
     from node.pipeline.devnet import DevnetConfig, run_devnet
 
-    settings = node_settings(args)
-    # DevnetConfig does not carry a retention (yet): its node holds the default.
-    if settings.pop("retain_blocks") != RETAIN_BLOCKS:
-        print(f"zkpipe devnet: --retain-blocks is taken by zkpipe node only; the devnet's node holds the last "
-              f"{RETAIN_BLOCKS} blocks", file=sys.stderr)
-        return 2
     try:
         cfg = DevnetConfig(duration=args.duration, tps=args.tps, accounts=args.accounts, run_dir=args.run_dir,
                            drain_timeout=args.drain_timeout, out=lambda line: print(line, flush=True),
-                           **settings)
+                           **node_settings(args))
     except ZkpipeError as e:
         print(f"zkpipe devnet: {e}", file=sys.stderr)
         return 2

@@ -97,3 +97,8 @@ def test_node_config_checks_retention(tmp_path):
     for bad in (0, -1, 2.5, "8"):
         with pytest.raises(InvalidInput, match="retain_blocks must be a positive integer"):
             NodeConfig(data_dir=str(tmp_path), retain_blocks=bad)
+    from node.pipeline.devnet import DevnetConfig
+    assert DevnetConfig(run_dir=str(tmp_path)).node_config(None).retain_blocks == 4096
+    assert DevnetConfig(run_dir=str(tmp_path), retain_blocks=8).node_config(None).retain_blocks == 8
+    with pytest.raises(InvalidInput, match="retain_blocks must be a positive integer"):
+        DevnetConfig(run_dir=str(tmp_path), retain_blocks=0)

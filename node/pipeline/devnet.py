@@ -20,6 +20,7 @@ from pathlib import Path
 import ray
 
 from node.errors import InvalidInput
+from node.executor import RETAIN_BLOCKS
 from node.transactions import address_of
 
 from .loadgen import LoadGenerator, LoadReport, RpcClient, dev_keys, presign
@@ -47,6 +48,7 @@ class DevnetConfig:
     max_unproven: int = 4           # batches waiting for a proof before admission closes
     max_unverified: int = 16
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
+    retain_blocks: int = RETAIN_BLOCKS  # recent blocks the executor holds in memory (NodeConfig)
     run_dir: str | None = None      # the node's data directory (default runs/devnet-<time>)
     ray_address: str | None = None  # join this Ray (e.g. "auto" in a Ray job) instead of starting one
     drain_timeout: float = 300.0
@@ -76,7 +78,7 @@ class DevnetConfig:
             batch_deadline=self.batch_deadline, work_conserving=self.work_conserving,
             idle_block_interval=self.idle_block_interval, max_unproven=self.max_unproven,
             max_unverified=self.max_unverified, admit_wait_s=self.admit_wait_s,
-            ray_address=self.ray_address, seed=self.seed, out=self.out)
+            retain_blocks=self.retain_blocks, ray_address=self.ray_address, seed=self.seed, out=self.out)
 
 
 class Devnet:
