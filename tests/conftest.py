@@ -1,3 +1,7 @@
+import fcntl
+import os
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -41,6 +45,69 @@ def pytest_collection_modifyitems(config, items):
         if "gpu" in item.keywords:
             item.add_marker(skip)
 
+
+class _Alone:
+    """Tests marked `alone` run with no other test beside them on the other xdist workers: a
+    readers-writer lock over one file that every worker of the run opens. A test takes it shared,
+    an `alone` module exclusively from its first test to its last (its module fixtures included);
+    a gate taken before either keeps a waiting `alone` module from being starved by the others."""
+
+    def __init__(self, run: str):
+        self.paths = [os.path.join(tempfile.gettempdir(), f"zkpipe-pytest-{run}.{kind}") for kind in ("lock", "gate")]
+        self.lock, self.gate = (open(p, "a") for p in self.paths)
+        self.held = None                      # fcntl.LOCK_SH, fcntl.LOCK_EX or None
+
+    def take(self, mode: int) -> None:
+        if self.held == mode:
+            return
+        self.release()
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.lock, mode)
+        finally:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+        self.held = mode
+
+    def release(self) -> None:
+        if self.held is not None:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            self.held = None
+
+    def close(self) -> None:
+        self.release()
+        for f, path in zip((self.lock, self.gate), self.paths):
+            f.close()
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        config._zkpipe_alone = _Alone(config.workerinput["testrunuid"])
+
+
+def pytest_unconfigure(config):
+    alone = getattr(config, "_zkpipe_alone", None)
+    if alone is not None:
+        alone.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    alone = getattr(item.config, "_zkpipe_alone", None)
+    if alone is None:
+        yield
+        return
+    exclusive = item.get_closest_marker("alone") is not None
+    alone.take(fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        # An `alone` module keeps the lock until its last test (and its fixtures) is done.
+        if not (exclusive and nextitem is not None and nextitem.module is item.module):
+            alone.release()
 
 @pytest.fixture
 def rng():

@@ -36,7 +36,8 @@ pytest.importorskip("pyrevm")
 
 from tests.cluster_harness import REPO_ROOT, VENV_BIN, NetnsCluster, netns_unavailable  # noqa: E402
 
-pytestmark = pytest.mark.netns
+# Three Ray nodes and their provers compiling on two cores: no other test beside them.
+pytestmark = [pytest.mark.netns, pytest.mark.alone]
 LOG2_ROWS = 7          # a proof takes ~1 s here: long enough to cut a host in the middle of one
 RPC_PORT, DASHBOARD_PORT = 8545, 8080      # on the head's own 127.0.0.1
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
