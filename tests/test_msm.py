@@ -130,6 +130,16 @@ def test_scalars_of_mixed_widths(rng, order):
     assert np.array_equal(msm(points, k, CANONICAL), naive_msm(points, k))
 
 
+@pytest.mark.parametrize("serial_digits", [0, 1 << 30])
+def test_digits_serial_and_in_blocks(rng, monkeypatch, serial_digits):
+    # 1 300 points: the parallel digits take them in blocks of 512, the last one short.
+    monkeypatch.setattr(msm_module, "_SERIAL_DIGITS", serial_digits)
+    points = g1.random(1300, rng)
+    k = random_canonical(1300, FR, rng)
+    k[7] = 0
+    assert np.array_equal(msm(points, k, CANONICAL), naive_msm(points, k))
+
+
 def test_width_profile_counts_and_ends(rng):
     k = np.concatenate([scalars_below(rng, 7, 200), scalars_below(rng, 5, 9), np.zeros((3, 4), np.uint64)])
     k[2] = 0

@@ -46,7 +46,7 @@ from . import curve, mont
 from .curve import (FQ, INFINITY, ONE, add, add_affine, double, fq_add, fq_mul, fq_sub, is_affine_infinity, is_infinity,
                     load_affine, load_xyzz, store_affine, store_xyzz)
 from .field import serial_twin
-from .threads import fit_to_load, one_task_at_a_time, thread_count
+from .threads import one_task_at_a_time, thread_count
 
 _MAX_WINDOW_BITS = 18
 # Parts with this many buckets use affine buckets (`bucket_sums_affine`); fewer buckets leave
@@ -105,8 +105,35 @@ def window_floor(w, c):
     return max(1, w * c)
 
 
-def _signed_digits(points, scalars, c, windows):
-    """(windows, n) int32 signed base-2^c digits of each canonical scalar (see module doc).
+@njit(inline="always")
+def _digits_of(points, scalars, c, windows, half, full, mask, digits, i):
+    """Point i's digits into digits[:, i]."""
+    x, y = load_affine(points, i)
+    if is_affine_infinity(x, y):
+        return
+    carry = 0
+    for w in range(min(windows, (bit_width(scalars, i) + c) // c)):
+        off = w * c
+        limb = off // 64
+        v = 0
+        if limb < 4:
+            sh = off % 64
+            word = scalars[i, limb] >> np.uint64(sh)
+            if sh + c > 64 and limb + 1 < 4:
+                word |= scalars[i, limb + 1] << np.uint64(64 - sh)
+            v = np.int64(word & mask)
+        d = v + carry
+        if d > half:
+            d -= full
+            carry = 1
+        else:
+            carry = 0
+        digits[w, i] = d
+
+
+def _signed_digits(points, scalars, c, windows, block):
+    """(windows, n) int32 signed base-2^c digits of each canonical scalar (see module doc), the
+    points taken in blocks of `block`.
 
     A point at infinity gets all-zero digits, so the bucket loop never has to test for it; the
     windows above a scalar's own width (and its carry) stay zero without being computed."""
@@ -115,28 +142,9 @@ def _signed_digits(points, scalars, c, windows):
     half = 1 << (c - 1)
     full = 1 << c
     mask = np.uint64(full - 1)
-    for i in prange(n):
-        x, y = load_affine(points, i)
-        if is_affine_infinity(x, y):
-            continue
-        carry = 0
-        for w in range(min(windows, (bit_width(scalars, i) + c) // c)):
-            off = w * c
-            limb = off // 64
-            v = 0
-            if limb < 4:
-                sh = off % 64
-                word = scalars[i, limb] >> np.uint64(sh)
-                if sh + c > 64 and limb + 1 < 4:
-                    word |= scalars[i, limb + 1] << np.uint64(64 - sh)
-                v = np.int64(word & mask)
-            d = v + carry
-            if d > half:
-                d -= full
-                carry = 1
-            else:
-                carry = 0
-            digits[w, i] = d
+    for b in prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            _digits_of(points, scalars, c, windows, half, full, mask, digits, i)
     return digits
 
 
@@ -145,11 +153,14 @@ _signed_digits_serial = serial_twin(_signed_digits)
 # Digits (points × windows) up to which they are cut on the calling thread: a few hundred
 # microseconds, less than a parallel region costs on a shared machine.
 _SERIAL_DIGITS = 1 << 17
+# Points per task of the parallel digits (handed out one at a time, as the bucket tasks).
+_DIGITS_BLOCK = 512
 
 
 def signed_digits(points, scalars, c, windows):
-    kernel = _signed_digits_serial if points.shape[0] * windows <= _SERIAL_DIGITS else _signed_digits_parallel
-    return kernel(points, scalars, c, windows)
+    if points.shape[0] * windows <= _SERIAL_DIGITS:
+        return _signed_digits_serial(points, scalars, c, windows, max(1, points.shape[0]))
+    return _signed_digits_parallel(points, scalars, c, windows, _DIGITS_BLOCK)
 
 
 @njit(inline="always")
@@ -499,14 +510,12 @@ def pippenger(points, k, profile, window_bits: Optional[int] = None) -> np.ndarr
     if n == 0 or bits == 0:
         return np.zeros((2, LIMBS), dtype=np.uint64)
 
-    # Planned for the threads the current load gives; the digits are one contiguous share per
-    # thread (a point's digits are too little work to hand out one at a time).
-    c, windows, parts = plan_for_pool(n, bits, fit_to_load(), thread_count(), window_bits, (count, ends))
-    digits = signed_digits(points, k, c, windows)
-    window_ends = ends[[max(1, w * c) for w in range(windows)]]
-    # Tasks go to whichever thread is free: on a shared machine a descheduled thread then
-    # delays one task, not its fixed share of them.
-    with one_task_at_a_time():
+    # Planned for the threads the current load gives. Tasks go to whichever thread is free: on a
+    # shared machine a descheduled thread then delays one task, not its fixed share of them.
+    with one_task_at_a_time() as threads:
+        c, windows, parts = plan_for_pool(n, bits, threads, thread_count(), window_bits, (count, ends))
+        digits = signed_digits(points, k, c, windows)
+        window_ends = ends[[max(1, w * c) for w in range(windows)]]
         if uses_affine(c, parts):
             sums = bucket_sums_affine(points, digits, window_ends, c, parts, batch_size((1 << (c - 1)) // parts))
         else:

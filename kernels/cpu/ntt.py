@@ -268,7 +268,8 @@ def ntt(domains: NTTDomains, a, inverse: bool = False, coset: bool = False, shif
             _ntt_wide(data[0], out[0], tw, rev, pre, post, block, min(block, LATE_RUN))
     else:
         with one_task_at_a_time() as threads:
-            if data.shape[0] < SPLIT_BELOW_TASKS * threads:
+            # A column of one block has nothing to split: its runs would only scale it.
+            if data.shape[0] < SPLIT_BELOW_TASKS * threads and n > block:
                 _ntt_many_split(data, out, tw, rev, pre, post, block, min(block, LATE_RUN))
             else:
                 _ntt_many(data, out, tw, rev, pre, post, block)
