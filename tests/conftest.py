@@ -11,10 +11,11 @@ from kernels import gpu_available
 # runs the suite on two pytest-xdist workers, a whole file at a time on one worker (--dist
 # loadfile, so module fixtures are made once and a file's tests never overlap each other); these
 # files are handed out first, so that no long file starts last while the other worker idles.
-# A file missing here still runs, after these, in collection order.
+# A file missing here still runs, after these, in collection order. Files marked `alone` come
+# last of all: they stop the other worker, best once little is left for it, and they find the
+# numba cache compiled by then.
 LONGEST_FIRST = (
     "test_node_service_crash.py",
-    "test_cluster_netns.py",
     "test_node_service.py",
     "test_pipeline_faults.py",
     "test_bench_primitives.py",
@@ -37,7 +38,8 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):          # an xdist worker: every worker sorts alike
         rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))     # stable: files stay whole
+        # A stable sort: each file's tests stay together and in their order.
+        items.sort(key=lambda item: (item.get_closest_marker("alone") is not None, rank.get(item.path.name, len(rank))))
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device (CuPy missing or sees no GPU)")
