@@ -131,21 +131,22 @@ def _digits_of(points, scalars, c, windows, half, full, mask, digits, i):
         digits[w, i] = d
 
 
-def _signed_digits(points, scalars, c, windows, block):
-    """(windows, n) int32 signed base-2^c digits of each canonical scalar (see module doc), the
-    points taken in blocks of `block`.
+def _signed_digits(points, scalars, c, digits, block):
+    """Into the zeroed (windows, n) int32 `digits`: the signed base-2^c digits of each canonical
+    scalar (see module doc), the points taken in blocks of `block`.
 
     A point at infinity gets all-zero digits, so the bucket loop never has to test for it; the
-    windows above a scalar's own width (and its carry) stay zero without being computed."""
+    windows above a scalar's own width (and its carry) stay zero without being computed. (The
+    array comes zeroed from outside: made inside, numba would fill it in a parallel loop of its
+    own, handed out one element at a time under one_task_at_a_time.)"""
     n = scalars.shape[0]
-    digits = np.zeros((windows, n), dtype=np.int32)
+    windows = digits.shape[0]
     half = 1 << (c - 1)
     full = 1 << c
     mask = np.uint64(full - 1)
     for b in prange((n + block - 1) // block):
         for i in range(b * block, min(n, (b + 1) * block)):
             _digits_of(points, scalars, c, windows, half, full, mask, digits, i)
-    return digits
 
 
 _signed_digits_parallel = njit(cache=True, parallel=True)(_signed_digits)
@@ -158,9 +159,12 @@ _DIGITS_BLOCK = 512
 
 
 def signed_digits(points, scalars, c, windows):
+    digits = np.zeros((windows, points.shape[0]), dtype=np.int32)
     if points.shape[0] * windows <= _SERIAL_DIGITS:
-        return _signed_digits_serial(points, scalars, c, windows, max(1, points.shape[0]))
-    return _signed_digits_parallel(points, scalars, c, windows, _DIGITS_BLOCK)
+        _signed_digits_serial(points, scalars, c, digits, max(1, points.shape[0]))
+    else:
+        _signed_digits_parallel(points, scalars, c, digits, _DIGITS_BLOCK)
+    return digits
 
 
 @njit(inline="always")
