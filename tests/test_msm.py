@@ -140,6 +140,56 @@ def test_digits_serial_and_in_blocks(rng, monkeypatch, serial_digits):
     assert np.array_equal(msm(points, k, CANONICAL), naive_msm(points, k))
 
 
+def test_msm_sum_every_cut_into_runs(rng, monkeypatch):
+    # Terms of several widths and both scalar forms, summed under every cut into runs of
+    # consecutive terms (widest first), equal the naive sum of all of them.
+    widths = [253, 160, 12, 1]
+    terms, flat_points, flat_scalars = [], [], []
+    for i, bits in enumerate(widths):
+        points = g1.random(60 + 20 * i, rng)
+        k = scalars_below(rng, points.shape[0], bits)
+        if i % 2:
+            terms.append((points, k, CANONICAL))
+        else:
+            mont = convert.to_montgomery(convert.limbs_to_ints(k), R_MODULUS)
+            terms.append((points, mont, MSMConfig(check_points=False)))
+        flat_points.append(points)
+        flat_scalars.append(k)
+    terms.append((g1.random(5, rng), np.zeros((5, 4), np.uint64), CANONICAL))    # all zero: no run
+    want = naive_msm(np.concatenate(flat_points), np.concatenate(flat_scalars))
+    assert np.array_equal(msm_module.msm_sum(terms[::-1]), want)            # the planner's own cut
+    for mask in range(1 << (len(widths) - 1)):
+        cuts = [0] + [i + 1 for i in range(len(widths) - 1) if mask >> i & 1] + [len(widths)]
+        runs = [list(range(a, b)) for a, b in zip(cuts, cuts[1:])]
+        monkeypatch.setattr(msm_module, "cheapest_runs", lambda profiles, lengths, runs=runs: runs)
+        assert np.array_equal(msm_module.msm_sum(terms), want), runs
+
+
+def test_msm_sum_keeps_a_few_wide_points_apart_from_many_narrow_ones(rng):
+    # A blinding (a few full-width scalars) beside thousands of 8-bit ones: one MSM over both
+    # would run 24 windows of buckets for 36 points, so the cheapest cut keeps them apart.
+    wide = msm_module.width_profile(scalars_below(rng, 36, 253))
+    narrow = msm_module.width_profile(small_scalars(rng, 4096, 8))
+    assert msm_module.cheapest_runs([wide, narrow], [36, 4096]) == [[0], [1]]
+    # ... while two columns of similar widths share one.
+    a = msm_module.width_profile(scalars_below(rng, 4096, 160))
+    b = msm_module.width_profile(scalars_below(rng, 4096, 60))
+    assert msm_module.cheapest_runs([a, b], [4096, 4096]) == [[0, 1]]
+
+
+def test_msm_sum_checks_every_term(rng):
+    points = g1.random(4, rng)
+    bad = random_canonical(4, FR, rng)
+    bad[2] = convert.ints_to_limbs([R_MODULUS], R_MODULUS + 1)[0]
+    with pytest.raises(InvalidInput, match="not below the group order"):
+        msm_module.msm_sum([(points, random_canonical(4, FR, rng), CANONICAL), (points, bad, CANONICAL)])
+    off = points.copy()
+    off[1, 1] = off[1, 0]
+    with pytest.raises(InvalidInput, match="not on the curve"):
+        msm_module.msm_sum([(off, random_canonical(4, FR, rng), MSMConfig(scalars_montgomery=False))])
+    assert np.all(msm_module.msm_sum([]) == 0)
+
+
 def test_width_profile_counts_and_ends(rng):
     k = np.concatenate([scalars_below(rng, 7, 200), scalars_below(rng, 5, 9), np.zeros((3, 4), np.uint64)])
     k[2] = 0

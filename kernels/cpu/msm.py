@@ -356,6 +356,12 @@ def combine_windows(sums, windows, parts, c):
             acc = double(acc)
         for s in range(parts):
             acc = add(acc, load_xyzz(sums, w * parts + s))
+    return affine_out(acc)
+
+
+@njit(inline="always")
+def affine_out(acc):
+    """An XYZZ point as a (2, 4) affine array ((0, 0) for infinity), one inversion."""
     out = np.zeros((2, 4), dtype=np.uint64)
     if not is_infinity(acc):
         x, y, zz, zzz = acc
@@ -390,8 +396,8 @@ def max_parts(c: int, affine: bool) -> int:
 
 @njit(cache=True)
 def _best_plan(count, ends, bits, threads, widths, part_cap, affine_cost, xyzz_cost, scan_ns):
-    """The (c, windows, parts) of least estimated makespan (see `plan`); the cost pairs are
-    (ns per point, ns per bucket)."""
+    """The (c, windows, parts) of least estimated makespan (see `plan`) and that makespan (ns);
+    the cost pairs are (ns per point, ns per bucket)."""
     best, best_c, best_windows, best_parts = np.inf, 0, 0, 0
     for c in widths:
         windows = (bits + c) // c
@@ -406,7 +412,7 @@ def _best_plan(count, ends, bits, threads, widths, part_cap, affine_cost, xyzz_c
                 cost += (per_point * count[lo] + per_bucket * nb) / parts + (scan_ns * ends[lo] if parts > 1 else 0.0)
             if cost < best:
                 best, best_c, best_windows, best_parts = cost, c, windows, parts
-    return best_c, best_windows, best_parts
+    return best_c, best_windows, best_parts, best
 
 
 def uniform_profile(n: int, bits: int):
@@ -418,20 +424,26 @@ def uniform_profile(n: int, bits: int):
 
 
 def plan(n: int, bits: int, threads: int, window_bits: Optional[int] = None, profile=None) -> tuple[int, int, int]:
+    return best_plan(n, bits, threads, window_bits, profile)[:3]
+
+
+def best_plan(n: int, bits: int, threads: int, window_bits: Optional[int] = None, profile=None):
     """(c, windows, parts) minimising the estimated makespan: rounds of `threads` tasks, a task
     being the point additions and bucket reductions of 1/parts of a window plus a scan of its
     digits, with per-operation costs measured on the development machine (ns, one thread).
     `profile` is the scalars' `width_profile` (default: all n of `bits` bits): a window only
     pays for the scalars that reach it, so scalars of mixed widths, widest first, share one MSM
-    at the cost of MSMs of each width apart, less their separate bucket reductions."""
+    at the cost of MSMs of each width apart, less their separate bucket reductions. (`plan`
+    gives the plan, `best_plan` the plan and its estimated makespan in ns.)"""
     count, ends = profile if profile is not None else uniform_profile(n, bits)
     # A window wider than the scalars plus the carry bit only adds empty buckets.
     widths = np.arange(window_bits, window_bits + 1) if window_bits is not None else \
         np.arange(1, min(bits + 1, _MAX_WINDOW_BITS) + 1)
     threads = max(1, threads)
-    c, windows, parts = _best_plan(count, ends, bits, threads, widths, 2 * threads,
-                                   (_AFFINE_POINT_NS, _AFFINE_BUCKET_NS), (_XYZZ_POINT_NS, _XYZZ_BUCKET_NS), _SCAN_NS)
-    return int(c), int(windows), int(parts)
+    c, windows, parts, cost = _best_plan(count, ends, bits, threads, widths, 2 * threads,
+                                         (_AFFINE_POINT_NS, _AFFINE_BUCKET_NS), (_XYZZ_POINT_NS, _XYZZ_BUCKET_NS),
+                                         _SCAN_NS)
+    return int(c), int(windows), int(parts), float(cost)
 
 
 def plan_for_pool(n: int, bits: int, workers: int, cores: int, window_bits: Optional[int] = None, profile=None):
@@ -490,19 +502,79 @@ def msm(points, scalars, config: Optional[MSMConfig] = None, check_points: bool 
 
 
 def msm_sum(terms) -> np.ndarray:
-    """Σ over the (points, scalars, config) terms of their MSMs, as one MSM: the terms widest
-    scalars first, so each window scans only the terms that reach it (see the module doc). Each
-    term is checked as `msm` checks it (its config's check_points included); window widths are
-    planned for the whole."""
+    """Σ over the (points, scalars, config) terms of their MSMs. Each term is checked as `msm`
+    checks it (its config's check_points included). The terms, widest scalars first, are cut
+    into runs, each run one MSM whose windows scan only the terms that reach them (see the
+    module doc): the cut of least estimated cost, so narrow columns share windows and bucket
+    reductions, while a handful of full-width points (a blinding) does not drag wide windows
+    over thousands of narrow scalars."""
     checked = []
     for points, scalars, config in terms:
         config = config or MSMConfig()
         checked.append(checked_scalars(points, scalars, config, config.check_points))
     checked = sorted((t for t in checked if widest(t[2]) > 0), key=lambda t: -widest(t[2]))
-    if len(checked) <= 1:
-        return pippenger(*checked[0]) if checked else np.zeros((2, LIMBS), dtype=np.uint64)
-    k = np.concatenate([t[1] for t in checked])
-    return pippenger(np.concatenate([t[0] for t in checked]), k, width_profile(k))
+    if not checked:
+        return np.zeros((2, LIMBS), dtype=np.uint64)
+    results = []
+    for run in cheapest_runs([t[2] for t in checked], [t[0].shape[0] for t in checked]):
+        if len(run) == 1:
+            results.append(pippenger(*checked[run[0]]))
+        else:
+            k = np.concatenate([checked[i][1] for i in run])
+            results.append(pippenger(np.concatenate([checked[i][0] for i in run]), k, width_profile(k)))
+    return results[0] if len(results) == 1 else _sum_affine(np.stack(results))
+
+
+# What one more MSM call costs besides its work (ns): the Python around it and a parallel region.
+_CALL_NS = 300_000.0
+# Terms up to which every cut into runs is priced (2^(terms − 1) cuts); more are one run.
+_MAX_PRICED_TERMS = 8
+
+
+def joined_profile(profiles, lengths):
+    """The width_profile of several scalar arrays concatenated in order, from theirs."""
+    count = np.sum([p[0] for p in profiles], axis=0)
+    ends = np.zeros(257, dtype=np.int64)
+    offset = 0
+    for (c, e), n in zip(profiles, lengths):
+        ends = np.where(c > 0, offset + e, ends)
+        offset += n
+    return count, ends
+
+
+def cheapest_runs(profiles, lengths) -> list[list[int]]:
+    """The cut of terms 0..k−1 (in order) into runs of consecutive terms whose MSMs, one per
+    run, cost least by `best_plan` on the cores plus _CALL_NS a run."""
+    k = len(profiles)
+    if k == 1 or k > _MAX_PRICED_TERMS:
+        return [list(range(k))]
+    threads, priced = thread_count(), {}
+
+    def cost(a, b):
+        if (a, b) not in priced:
+            prof = joined_profile(profiles[a:b], lengths[a:b])
+            priced[a, b] = best_plan(sum(lengths[a:b]), widest(prof), threads, None, prof)[3] + _CALL_NS
+        return priced[a, b]
+
+    best = None
+    for mask in range(1 << (k - 1)):
+        cuts = [0] + [i + 1 for i in range(k - 1) if mask >> i & 1] + [k]
+        total = sum(cost(a, b) for a, b in zip(cuts, cuts[1:]))
+        if best is None or total < best[0]:
+            best = (total, cuts)
+    cuts = best[1]
+    return [list(range(a, b)) for a, b in zip(cuts, cuts[1:])]
+
+
+@njit(cache=True)
+def _sum_affine(points):
+    """Σ of the (m, 2, 4) affine points, affine (serial: a handful of additions)."""
+    acc = INFINITY
+    for i in range(points.shape[0]):
+        x, y = load_affine(points, i)
+        if not is_affine_infinity(x, y):
+            acc = add_affine(acc, x, y)
+    return affine_out(acc)
 
 
 def pippenger(points, k, profile, window_bits: Optional[int] = None) -> np.ndarray:
