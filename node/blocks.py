@@ -144,15 +144,27 @@ def index_path(log_path: Union[str, Path]) -> Path:
     return log_path.with_name(log_path.name + ".index")
 
 
-_INDEX_FORMAT = 1
+_INDEX_FORMAT = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, offset INTEGER NOT NULL,
-                                   hash BLOB NOT NULL, key INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS blocks_by_key ON blocks (key);
-CREATE TABLE IF NOT EXISTS txs (key INTEGER NOT NULL, number INTEGER NOT NULL,
-                                PRIMARY KEY (key, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, offset INTEGER NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, level INTEGER NOT NULL, rows INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hashes (run INTEGER NOT NULL, key INTEGER NOT NULL, number INTEGER NOT NULL,
+                                   PRIMARY KEY (run, key, number)) WITHOUT ROWID;
 """
+# The hash lookups (block and transaction hashes alike: each candidate is checked) are kept in
+# runs, LSM-style: new keys go into the newest run, of at most RUN_ROWS keys, whose pages stay in
+# SQLite's cache; FANOUT full runs of a level are merged, in key order, into one of the next level
+# (up to MAX_LEVEL). A key written at random into one B-tree of the whole history would dirty a
+# page of its own once the tree outgrows the cache: disk writes per transfer would grow with history.
+RUN_ROWS = 1 << 16
+FANOUT = 16
+MAX_LEVEL = 2
+_CHUNK_BLOCKS = 4096        # a rebuild commits (and can resume) after this many blocks ...
+_CHUNK_KEYS = 1 << 17       # ... or this many hashes
+MAX_PENDING_BLOCKS = 1 << 16        # blocks waiting for the index before `add` waits (backpressure) ...
+MAX_PENDING_TRANSFERS = 1 << 18     # ... or transfers
+_LOOKUP = "SELECT h.number FROM runs r CROSS JOIN hashes h WHERE h.run = r.run AND h.key = ?"
 
 
 def _key(h: bytes) -> int:
@@ -161,20 +173,34 @@ def _key(h: bytes) -> int:
     return int.from_bytes(h[:8], "big", signed=True)
 
 
+def parent_path(log_path: Union[str, Path]) -> Path:
+    """Where the parent hash of a log's first block is kept when that block is not block 1 (a
+    log written by `zkpipe sync`): `<log>.parent`, 32 bytes."""
+    log_path = Path(log_path)
+    return log_path.with_name(log_path.name + ".parent")
+
+
 class BlockArchive:
     """Executed blocks read back from the write-ahead log at `log_path`, through its index
-    (`index_path`, SQLite): block number → the record's offset and the block's hash; block
-    hash → number; transaction hash → block number. A block's parent is the block before it
-    (the first one's parent is kept on its own).
+    (`index_path`, SQLite): block number → the record's offset and the block's hash; block or
+    transaction hash → block number (in runs, see RUN_ROWS). A block's parent is the block before
+    it (the first one's parent is kept on its own).
 
-    The index covers blocks `first`..`last` of the log without a gap. The executor adds the
-    blocks it drops from memory (`add`: the record found in the log must be that block, byte for
-    byte, so it keeps the hash it had when executed); blocks of the log before them that memory
-    never held (a node restored from a snapshot) are decoded from their parents' hashes up to one
-    whose hash is known (`catch_up`). A block read back is decoded from its parent's hash and
-    checked against its own. The index repeats only what the log holds: absent, damaged, of
-    another genesis or not matching the log, it is emptied and built again from the log. In WAL
-    mode, a crash loses at most the last additions, which the replay after it makes again.
+    The index covers blocks `first`..`last` of the log without a gap. The executor hands over
+    the blocks it drops from memory (`add`, cheap: it only queues them); a writer thread indexes
+    them (the record found in the log must be that block, byte for byte, so it keeps the hash it
+    had when executed), in large transactions, and serves them from the queue until then, so a
+    block is always in memory or in the index. Blocks of the log before them that memory never
+    held (a node restored from a snapshot) are decoded from their parents' hashes up to one whose
+    hash is known (`catch_up`), committed every _CHUNK_BLOCKS blocks so that an interrupted
+    rebuild resumes. A block read back is decoded from its parent's hash and checked against its
+    own. The index repeats only what the log holds: absent, damaged, of another genesis or not
+    matching the log, it is emptied and built again from the log. In WAL mode, a crash loses at
+    most the last additions, which the replay after it makes again.
+
+    An index that cannot be written (disk full, I/O error) or that finds the log disagree stops
+    (`broken`, logged): what it holds is still served, blocks leaving memory afterwards are not,
+    and the node goes on; the next start resumes indexing where the index stopped.
 
     Thread-safe: one writer (the executor) and any number of readers (JSON-RPC)."""
 
@@ -183,23 +209,79 @@ class BlockArchive:
         self.path = index_path(log_path)
         self.genesis_digest = genesis_digest
         self.broken: Optional[str] = None     # why the index stopped following the log, if it did
-        self._lock = threading.Lock()
+        self._range: tuple = (None, None)     # (first, last) indexed, published as one
+        self._first_parent: Optional[bytes] = None
+        self._read_lock = threading.Lock()    # the reading connection's
+        self._cond = threading.Condition()    # the queue's
+        self._pending: dict[int, object] = {}         # number → block waiting for the index
+        self._pending_tx: dict[bytes, int] = {}       # their transaction hashes → number
+        self._pending_hash: dict[bytes, int] = {}     # their hashes → number
+        self._pending_transfers = 0
+        self._pending_span: Optional[tuple[int, int]] = None   # (first, last) queued
+        self._target: Optional[tuple[int, bytes]] = None   # a catch_up waiting for the writer
+        self._busy = False
+        self._closed = False
+        self._db = self._reader = None
+        self._run: Optional[int] = None       # the newest run, while it has room
+        self._run_rows = 0
         try:
-            self._db = self._open()
-            self._load()
+            self._connect()
+        except sqlite3.OperationalError as e:   # locked by another process, I/O error: not damage
+            self._stop(f"the index cannot be opened: {e}")
         except sqlite3.DatabaseError as e:
             log.warning("block index %s is damaged (%s): building it again from the log", self.path, e)
+            self._disconnect()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
-            self._db = self._open()
-            self._load()
+            self._connect()
+        self._writer = threading.Thread(target=self._write_loop, name="block-index", daemon=True)
+        self._writer.start()
+
+    @property
+    def first(self) -> Optional[int]:
+        return self._range[0]
+
+    @property
+    def last(self) -> Optional[int]:
+        return self._range[1]
+
+    @property
+    def range(self) -> tuple:
+        """(first, last) indexed, read as one (None, None while empty)."""
+        return self._range
+
+    def served(self) -> tuple:
+        """(first, last) of the blocks this archive answers for, indexed or queued, without a gap
+        ((None, None): none)."""
+        first, last = self._range
+        span = self._pending_span
+        if span is not None:
+            if first is None:
+                return span
+            if span[0] <= last + 1:
+                return first, max(last, span[1])
+        return first, last
+
+    def _connect(self) -> None:
+        self._db = self._open()
+        self._load()
+        self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._reader.execute("PRAGMA busy_timeout = 5000")
+
+    def _disconnect(self) -> None:
+        for db in (self._db, self._reader):
+            if db is not None:
+                db.close()
+        self._db = self._reader = None
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 5000")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
         if db.execute("PRAGMA user_version").fetchone()[0] != _INDEX_FORMAT:
-            db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS txs;")
+            db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS txs;"
+                             "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS hashes;")
             db.execute(f"PRAGMA user_version = {_INDEX_FORMAT}")
         db.executescript(_SCHEMA)
         return db
@@ -210,7 +292,9 @@ class BlockArchive:
         if kept is not None and kept[0] != self.genesis_digest:
             self._empty("it indexes another genesis")
         first, last = db.execute("SELECT min(number), max(number) FROM blocks").fetchone()
-        self.first, self.last = first, last
+        parent = db.execute("SELECT value FROM meta WHERE key = 'first_parent'").fetchone()
+        self._first_parent = None if parent is None else parent[0]
+        self._range = (first, last)
         self._next, self._last_hash = HEADER_SIZE, None
         if last is not None:
             found = self._read(last)
@@ -218,62 +302,160 @@ class BlockArchive:
                 self._empty(f"its block {last} is not the log's")
             else:
                 self._last_hash, self._next = found[0].hash, found[1]
+        run = db.execute("SELECT run, rows FROM runs WHERE level = 0 ORDER BY run DESC LIMIT 1").fetchone()
+        if run is not None and run[1] < RUN_ROWS:
+            self._run, self._run_rows = run
         db.execute("INSERT OR REPLACE INTO meta VALUES ('genesis', ?)", (self.genesis_digest,))
 
     def _empty(self, why: str) -> None:
         log.warning("block index %s: %s; building it again from the log", self.path, why)
+        self._range = (None, None)
         self._db.execute("BEGIN")
-        self._db.execute("DELETE FROM blocks")
-        self._db.execute("DELETE FROM txs")
+        for table in ("blocks", "hashes", "runs"):
+            self._db.execute(f"DELETE FROM {table}")
+        self._db.execute("DELETE FROM meta WHERE key = 'first_parent'")
         self._db.execute("COMMIT")
-        self.first = self.last = None
-        self._next, self._last_hash = HEADER_SIZE, None
+        self._next, self._last_hash, self._first_parent = HEADER_SIZE, None, None
+        self._run, self._run_rows = None, 0
 
     # -- adding ----------------------------------------------------------------------------------
 
     def add(self, blocks: Sequence) -> None:
-        """Index consecutive executed `blocks` (each with `number`, `hash`, `parent_hash`,
-        `cut_time` and `transfers`), and any blocks of the log before them not yet indexed.
-        Blocks indexed already (a replay after a restart) are checked, not added again."""
-        if not blocks or self.broken is not None:
+        """Queue consecutive executed `blocks` (each with `number`, `hash`, `parent_hash`,
+        `cut_time` and `transfers`) for the index, with any blocks of the log before them not yet
+        indexed; they are served from the queue until indexed. Blocks indexed already (a replay
+        after a restart) are checked, not added again. Waits while the writer is far behind."""
+        if not blocks:
             return
-        with self._lock:
-            given = {b.number: b for b in blocks}
-            if self.last is not None and blocks[0].number <= self.last:
-                ours = dict(self._db.execute(
-                    "SELECT number, hash FROM blocks WHERE number BETWEEN ? AND ?",
-                    (blocks[0].number, min(self.last, blocks[-1].number))))
-                if any(ours.get(n) != b.hash for n, b in given.items() if n <= self.last):
-                    self._empty("it holds other blocks than the executor's")
-            self._index_through(blocks[-1].number, given)
+        with self._cond:
+            while (self.broken is None and not self._closed and (len(self._pending) >= MAX_PENDING_BLOCKS
+                                                                 or self._pending_transfers >= MAX_PENDING_TRANSFERS)):
+                self._cond.wait()
+            if self.broken is not None or self._closed:
+                return                  # no index to wait for: they leave memory unserved
+            for b in blocks:
+                self._pending[b.number] = b
+                self._pending_hash[b.hash] = b.number
+                self._pending_tx.update(dict.fromkeys(map(_tx_hash, b.transfers), b.number))
+                self._pending_transfers += len(b.transfers)
+            span = self._pending_span
+            self._pending_span = (blocks[0].number if span is None else span[0], blocks[-1].number)
+            self._cond.notify_all()
 
     def catch_up(self, number: int, block_hash: bytes) -> None:
         """Index the log up to block `number`, whose hash is `block_hash` (the parent of the
-        oldest block an executor restored from a snapshot holds)."""
-        if number < 1 or self.broken is not None or (self.last is not None and self.last >= number):
+        oldest block an executor restored from a snapshot holds); returns once done."""
+        last = self.last
+        if number < 1 or self.broken is not None or (last is not None and last >= number):
             return
-        with self._lock:
-            self._index_through(number, {}, block_hash)
+        with self._cond:
+            self._target = (number, block_hash)
+            self._cond.notify_all()
+        self.flush()
 
-    def _index_through(self, upto: int, given: dict, upto_hash: Optional[bytes] = None) -> None:
-        """Index the log's blocks after `last` up to `upto`. A block in `given` (executed, held
-        until now) must be logged as exactly that block; any other is decoded from its parent's
-        hash, and block `upto` must then have `upto_hash`."""
-        if self.last is not None and self.last >= upto:
+    def flush(self) -> None:
+        """Wait until every block queued is indexed (or the index stopped)."""
+        with self._cond:
+            while (self._pending or self._target is not None or self._busy) and not self._closed \
+                    and self.broken is None:
+                self._cond.wait()
+
+    @property
+    def queued(self) -> int:
+        """Blocks waiting for the writer."""
+        return len(self._pending)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._pending and self._target is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                given, target, self._busy = dict(self._pending), self._target, True
+            try:
+                if self.broken is None:
+                    self._index(given, target)
+            except (sqlite3.Error, OSError) as e:
+                try:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._stop(f"writing the index failed ({e}); it resumes at the next start")
+            except Exception as e:      # never silently: readers must not wait forever
+                self._stop(f"indexing failed: {e!r}")
+            with self._cond:
+                last = self.last
+                for n in given:
+                    if self.broken is not None or (last is not None and n <= last):
+                        b = self._pending.pop(n, None)
+                        if b is not None:
+                            self._pending_transfers -= len(b.transfers)
+                            self._pending_hash.pop(b.hash, None)
+                            for t in b.transfers:
+                                self._pending_tx.pop(t.hash, None)
+                self._pending_span = (min(self._pending), max(self._pending)) if self._pending else None
+                if self._target is target:
+                    self._target = None
+                self._busy = False
+                self._cond.notify_all()
+
+    def _index(self, given: dict, target: Optional[tuple[int, bytes]]) -> None:
+        if given:
+            low, high = min(given), max(given)
+            last = self.last
+            if last is not None and low <= last:
+                ours = dict(self._db.execute("SELECT number, hash FROM blocks WHERE number BETWEEN ? AND ?",
+                                             (low, min(last, high))))
+                if any(ours.get(n) != b.hash for n, b in given.items() if n <= last):
+                    self._empty("it holds other blocks than the executor's")
+            self._index_through(high, given)
+        if target is not None and self.broken is None:
+            self._index_through(target[0], {}, target)
+
+    def _known_parent(self, number: int, offset: int, given: dict, anchor) -> Optional[bytes]:
+        if number == 1:
+            return GENESIS_HASH
+        if number in given:
+            return given[number].parent_hash
+        if anchor is not None and anchor[0] == number - 1:
+            return anchor[1]
+        if offset == HEADER_SIZE:       # the log's first block, after blocks it does not hold
+            if self._first_parent is not None:
+                return self._first_parent
+            try:
+                kept = parent_path(self.log.path).read_bytes()
+            except FileNotFoundError:
+                return None
+            return kept if len(kept) == 32 else None
+        return None
+
+    def _index_through(self, upto: int, given: dict, anchor: Optional[tuple[int, bytes]] = None) -> None:
+        """Index the log's blocks after `last` up to `upto`, in chunks. A block in `given`
+        (executed, held until now) must be logged as exactly that block; any other is decoded
+        from its parent's hash, and block `upto` must then have the `anchor`'s hash. Before
+        the index's first block, blocks whose parent is not known are passed over (a log written
+        by `zkpipe sync` whose parent file is lost): the index then starts at the first block
+        whose parent is known."""
+        last = self.last
+        if last is not None and last >= upto:
             return
-        parent, expected = self._last_hash, None if self.last is None else self.last + 1
-        rows, txs, end, why = [], [], self._next, None
+        parent, expected = self._last_hash, None if last is None else last + 1
+        rows, keys, end, why = [], [], self._next, None
         for offset, payload in self.log.records_from(self._next):
             number = record_number(payload)
             if number is None:          # a seal
                 continue
-            if parent is None:          # the log's first block
+            if parent is None:          # no block indexed yet
                 if number > upto:       # a log that starts later (rebuilt from the L1): none before
                     return
-                parent = GENESIS_HASH if number == 1 else given[number].parent_hash if number in given else None
+                parent = self._known_parent(number, offset, given, anchor)
                 if parent is None:
-                    why = f"the log starts at block {number}, whose parent is not known"
-                    break
+                    self._next = record_end(offset, payload)    # cannot be decoded, ever
+                    if number == upto:
+                        return
+                    continue
             elif number != expected:
                 why = f"block {number} follows block {expected - 1} in the log"
                 break
@@ -285,83 +467,163 @@ class BlockArchive:
                     b = None
             else:
                 b = _decoded(payload, parent)
-                if b is not None and number == upto and upto_hash is not None and b.hash != upto_hash:
+                if b is not None and anchor is not None and number == anchor[0] and b.hash != anchor[1]:
                     b = None
             if b is None:
                 why = f"block {number} in the log is not the one executed"
                 break
             rows.append((number, offset, b.hash, parent))
-            txs.extend((_key(t.hash), number) for t in b.transfers)
+            keys.append((_key(b.hash), number))
+            keys.extend((_key(t.hash), number) for t in b.transfers)
             parent, expected, end = b.hash, number + 1, record_end(offset, payload)
             if number == upto:
                 break
+            if len(rows) >= _CHUNK_BLOCKS or len(keys) >= _CHUNK_KEYS:
+                self._commit(rows, keys, parent, end)
+                rows, keys = [], []
         else:
             why = f"the log ends before block {upto}"
         if rows:                        # what was found good is kept, even when a later block is not
-            db = self._db
-            db.execute("BEGIN")
-            if self.first is None:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('first_parent', ?)", (rows[0][3],))
-            db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)",
-                           [(number, offset, h, _key(h)) for number, offset, h, _ in rows])
-            db.executemany("INSERT OR IGNORE INTO txs VALUES (?, ?)", txs)
-            db.execute("COMMIT")
-            if self.first is None:
-                self.first = rows[0][0]
-            self.last, self._last_hash, self._next = rows[-1][0], parent, end
+            self._commit(rows, keys, parent, end)
         if why is not None:
             self._stop(why)
 
+    def _commit(self, rows: list, keys: list, parent: bytes, end: int) -> None:
+        """Write one chunk of blocks (number, offset, hash, parent) and their hashes' (key,
+        number)."""
+        db, first = self._db, self.first
+        keys.sort()                     # in key order: the run's pages are visited once each
+        db.execute("BEGIN")
+        try:
+            if first is None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('first_parent', ?)", (rows[0][3],))
+            db.executemany("INSERT INTO blocks VALUES (?, ?, ?)", [row[:3] for row in rows])
+            run, had = self._run, self._run_rows
+            if run is None:
+                run = db.execute("SELECT coalesce(max(run), -1) + 1 FROM runs").fetchone()[0]
+                had = 0
+            db.executemany("INSERT OR IGNORE INTO hashes VALUES (?, ?, ?)",
+                           [(run, key, number) for key, number in keys])
+            db.execute("INSERT OR REPLACE INTO runs VALUES (?, 0, ?)", (run, had + len(keys)))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        if first is None:
+            self._first_parent = rows[0][3]
+        self._last_hash, self._next = parent, end
+        self._range = (rows[0][0] if first is None else first, rows[-1][0])
+        self._run, self._run_rows = (run, had + len(keys)) if had + len(keys) < RUN_ROWS else (None, 0)
+        if self._run is None:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Merge FANOUT full runs of a level into one of the next, in key order (appended)."""
+        db = self._db
+        for level in range(MAX_LEVEL):
+            runs = [r for (r,) in db.execute("SELECT run FROM runs WHERE level = ? ORDER BY run", (level,))]
+            if len(runs) < FANOUT:
+                return
+            runs = runs[:FANOUT]
+            marks = ",".join("?" * len(runs))
+            db.execute("BEGIN")
+            try:
+                new = db.execute("SELECT max(run) + 1 FROM runs").fetchone()[0]
+                db.execute(f"INSERT OR IGNORE INTO hashes SELECT ?, key, number FROM hashes WHERE run IN ({marks}) "
+                           f"ORDER BY key, number", (new, *runs))
+                db.execute(f"DELETE FROM hashes WHERE run IN ({marks})", runs)
+                db.execute(f"DELETE FROM runs WHERE run IN ({marks})", runs)
+                db.execute("INSERT INTO runs VALUES (?, ?, (SELECT count(*) FROM hashes WHERE run = ?))",
+                           (new, level + 1, new))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
     def _stop(self, why: str) -> None:
-        self.broken = why
+        with self._cond:
+            self.broken = why
+            self._cond.notify_all()
         log.error("block index %s stops at block %s: %s", self.path, self.last, why)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def block(self, number: int) -> Optional[MiniBatch]:
-        """Block `number` as logged, None if the index does not hold it."""
-        with self._lock:
-            if self.first is None or not self.first <= number <= self.last:
-                return None
-            found = self._read(number)
+    def block(self, number: int):
+        """Block `number` (as the executor handed it over, or as logged), None if the archive
+        does not hold it."""
+        b = self._pending.get(number)
+        if b is not None:
+            return b
+        first, last = self._range
+        if first is None or not first <= number <= last:
+            return None
+        found = self._read(number, self._read_lock)
         if found is None:
             raise HistoryUnavailable(f"block {number}: the log does not hold the block its index names "
                                      f"(damaged on disk)")
         return found[0]
 
-    def _read(self, number: int) -> Optional[tuple[MiniBatch, int]]:
+    def _read(self, number: int, lock: Optional[threading.Lock] = None) -> Optional[tuple[MiniBatch, int]]:
         """Block `number` decoded from the log and checked against its hash, and the offset of
-        the record after it; None where the log does not hold it."""
-        rows = dict((n, (offset, h)) for n, offset, h in self._db.execute(
-            "SELECT number, offset, hash FROM blocks WHERE number IN (?, ?)", (number - 1, number)))
+        the record after it; None where the log does not hold it. Only the lookup holds `lock`
+        (the reading connection's; None: the writer's connection, on the writer's thread)."""
+        if lock is None:
+            rows = self._rows_near(self._db, number)
+        else:
+            with lock:
+                rows = self._rows_near(self._reader, number)
         if number not in rows:
             return None
         offset, h = rows[number]
-        if number - 1 in rows:
-            parent = rows[number - 1][1]
-        else:
-            parent = self._db.execute("SELECT value FROM meta WHERE key = 'first_parent'").fetchone()
-            parent = None if parent is None else parent[0]
+        parent = rows[number - 1][1] if number - 1 in rows else self._first_parent
         found = self.log.record_at(offset)
         mb = None if found is None or parent is None else _decoded(found[0], parent)
         if mb is None or mb.number != number or mb.hash != h:
             return None
         return mb, found[1]
 
+    @staticmethod
+    def _rows_near(db, number: int) -> dict:
+        return {n: (offset, h) for n, offset, h in db.execute(
+            "SELECT number, offset, hash FROM blocks WHERE number IN (?, ?)", (number - 1, number))}
+
     def number_of(self, block_hash_: bytes) -> Optional[int]:
-        with self._lock:
-            rows = self._db.execute("SELECT number, hash FROM blocks WHERE key = ?", (_key(block_hash_),))
-            return next((n for n, h in rows if h == block_hash_), None)
+        n = self._pending_hash.get(block_hash_)
+        if n is not None or self._reader is None:
+            return n
+        with self._read_lock:
+            for (n,) in self._reader.execute(_LOOKUP, (_key(block_hash_),)).fetchall():
+                row = self._reader.execute("SELECT hash FROM blocks WHERE number = ?", (n,)).fetchone()
+                if row is not None and row[0] == block_hash_:
+                    return n
+        return None
 
     def tx_blocks(self, tx_hash: bytes) -> list[int]:
         """The blocks that may hold transaction `tx_hash` (almost always one, or none)."""
-        with self._lock:
-            return [n for (n,) in self._db.execute("SELECT number FROM txs WHERE key = ?", (_key(tx_hash),))]
+        n = self._pending_tx.get(tx_hash)
+        if n is not None:
+            return [n]
+        if self._reader is None:
+            return []
+        with self._read_lock:
+            return sorted({n for (n,) in self._reader.execute(_LOOKUP, (_key(tx_hash),))})
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-            self.log.close()
+        """Stop the writer (what it has not indexed is indexed again from the log at the next
+        start) and close the files."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._writer.join()
+        with self._read_lock:
+            self._disconnect()
+        self.log.close()
+
+
+def _tx_hash(t) -> bytes:
+    return t.hash
 
 
 def _decoded(payload: bytes, parent: bytes) -> Optional[MiniBatch]:

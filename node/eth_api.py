@@ -493,7 +493,7 @@ class NodeApi(JsonRpc):
             return None
         n = len(block.transfers)
         used = TRANSFER_GAS * n
-        parent = self.executor.parent_hash(block.number)
+        parent = block.parent_hash     # carried by the block: no second read of an old one
         hashes = b"".join(t.hash for t in block.transfers)
         root = _h(keccak(hashes)) if n else _EMPTY_TRIE
         if full:

@@ -297,8 +297,13 @@ class Executor:
         first, blocks = self._held
         # Never a block of a proof batch the L1 has not verified: the lowest such batch is the
         # one after the last verified (the L1 verifies in order), else the open one.
-        pending = self._unverified.get(self._verified_upto + 1)
-        needed = pending[0] if pending is not None else self._first_block if self._rows else first + len(blocks)
+        # `_verified_upto` is read once (mark_verified may run on another thread): the first
+        # block after the last verified batch is never later than the first unverified one's.
+        verified = self._verified_upto
+        if verified + 1 < self.batch_count:
+            needed = self._batch_last_block[verified] + 1 if verified >= 0 else 1
+        else:
+            needed = self._first_block if self._rows else first + len(blocks)
         # The scan goes on where the last one stopped: a block found droppable stays so (blocks
         # only join the end, and `needed` only moves on, or to a block not held before).
         scanned_first, drop, moved = self._scanned
@@ -313,7 +318,8 @@ class Executor:
         if not drop or (drop < PRUNE_BLOCKS and moved < PRUNE_TRANSFERS and not at_once):
             return
         dropped = blocks[:drop]
-        # The archive holds them before memory lets them go: a reader finds each in one or the other.
+        # The archive holds them before memory lets them go: a reader finds each in one or the
+        # other (`add` only queues them for its writer thread; it waits only when that is far behind).
         if self.archive is not None:
             self.archive.add(dropped)
         self._held = (first + drop, blocks[drop:])
@@ -400,9 +406,9 @@ class Executor:
         held_first, held = self._held
         first = max(held_first, min([self.history_start()] + [p.first_block for p in pending]))
         blocks = [MiniBatch(b.number, b.parent_hash, b.hash, b.cut_time, b.transfers)
-                  for b in held[first - held_first:]]
+                  for b in held[first - held_first:height - held_first + 1]]
         state, claimed = self.state, self.state.claimed
-        return Snapshot(genesis_digest, state.capacity, height, held[-1].hash,
+        return Snapshot(genesis_digest, state.capacity, height, held[height - held_first].hash,
                         blocks[-1].parent_hash, list(state.addresses), state.balances[:claimed],
                         state.nonces[:claimed], list(self._batch_last_block), self._verified_upto,
                         pending, blocks, self.deposits,
@@ -479,8 +485,11 @@ class Executor:
         """The L1 accepted proof batch `batch`; it accepts batches only in order, so every
         earlier batch is verified too."""
         self._check_sealed(batch)
-        self._proven.difference_update(range(self._verified_upto + 1, batch + 1))
-        self._verified_upto = max(self._verified_upto, batch)
+        # Raised before `_proven` is cleared: a reader between the two sees "verified", never
+        # "executed" for a batch already proven.
+        before = self._verified_upto
+        self._verified_upto = max(before, batch)
+        self._proven.difference_update(range(before + 1, batch + 1))
         for done in [b for b in self._unverified if b <= batch]:
             del self._unverified[done]
 
@@ -538,8 +547,9 @@ class Executor:
         mb = None if self.archive is None else self.archive.block(number)
         if mb is None:
             a, served = self.archive, f"{self.first_served}..{self.height}"
-            if a is not None and a.first is not None and a.last + 1 < first:
-                served = f"{a.first}..{a.last} and {served}"
+            kept = (None, None) if a is None else a.served()
+            if kept[0] is not None and kept[1] + 1 < first:
+                served = f"{kept[0]}..{kept[1]} and {served}"
             why = "" if a is None or a.broken is None else f" (its index of the log stopped: {a.broken})"
             raise HistoryUnavailable(f"block {number} is not available: this node prunes block history "
                                      f"and serves blocks {served}{why}")
@@ -550,8 +560,9 @@ class Executor:
     def first_served(self) -> int:
         """The oldest block this node serves: held in memory, or read back from the archive."""
         first, a = self._held[0], self.archive
-        if a is not None and a.first is not None and a.last + 1 >= first:
-            return min(a.first, first)
+        kept = (None, None) if a is None else a.served()
+        if kept[0] is not None and kept[1] + 1 >= first:
+            return min(kept[0], first)
         return first
 
     @property
