@@ -24,6 +24,13 @@ Prints one JSON object per measurement on stdout and nothing else (progress goes
   the whole log, against loading the newest snapshot and replaying the `--restart-tail`
   mini-batches after it; with the snapshot's size, the time to take it (on the executor's
   thread) and to encode and write it (on a thread of its own in the node) (node/snapshot.py).
+- retention: `Executor.apply` keeping `--retention-keep` blocks in memory, the older ones handed
+  to a `BlockArchive` on the log (node/blocks.py) whose index already holds
+  `--retention-preload` hashes (a node that has run a while), against no archive: the time in
+  `apply` (the executor's thread), the time until the index has caught up (`flush`), the
+  process's CPU time and its disk writes, each per transfer; and a transaction-hash lookup.
+  `paced`: the index flushed after each pruning step (a writer that keeps up with a slow
+  chain commits that often), the worst case for its writes.
 
 Signing the inputs is not timed (and is itself spread over 2 processes).
 """
@@ -244,10 +251,109 @@ def bench_restart(args, context):
              speedup=round(full / snapped, 1), reps=args.reps)
 
 
+def _preloaded_index(wal_path: Path, genesis_digest: bytes, rows: int, seed: int) -> None:
+    """An index of the log at `wal_path` that already holds `rows` hashes, as full runs of the
+    archive's first merged level (of blocks before the log's: they stand in for history)."""
+    import sqlite3
+
+    from node.blocks import FANOUT, RUN_ROWS, BlockArchive, index_path
+
+    BlockArchive(wal_path, genesis_digest).close()        # the schema
+    rng = random.Random(seed)
+    db = sqlite3.connect(index_path(wal_path), isolation_level=None)
+    per_run = RUN_ROWS * FANOUT
+    for run in range(-(-rows // per_run)):
+        count = min(per_run, rows - run * per_run)
+        keys = sorted({rng.getrandbits(64) - (1 << 63) for _ in range(count)})
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO hashes VALUES (?, ?, 0)", ((run, k) for k in keys))
+        db.execute("INSERT INTO runs VALUES (?, 1, ?)", (run, len(keys)))
+        db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def _written_bytes() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("write_bytes:")).split()[1])
+
+
+def bench_retention(args, context):
+    import shutil
+    import statistics
+
+    from node.blocks import BlockArchive, Seal, encode_record, index_path
+    from node.wal import WriteAheadLog
+
+    n, mb_size, keep = args.retention_transfers, args.retention_mini_batch, args.retention_keep
+    progress(f"retention: building a log of {n} transfers in mini-batches of {mb_size}")
+    genesis, batches = executor_inputs(n, 1 << 10, 0.0, mb_size, 3)
+    raw = b"\x02" * 110
+    batches = [MiniBatch(b.number, b.parent_hash, b.hash, b.cut_time,
+                         [t._replace(raw=raw) for t in b.transfers]) for b in batches]
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        wal_path = d / "sequencer.wal"
+        with WriteAheadLog(wal_path, genesis.digest) as wal:
+            for mb in batches:
+                wal.append(encode_record(mb), sync=False)
+            wal.sync()
+        progress(f"retention: an index holding {args.retention_preload} hashes")
+        base = d / "base"
+        base.mkdir()
+        shutil.copy(wal_path, base / "sequencer.wal")
+        _preloaded_index(base / "sequencer.wal", genesis.digest, args.retention_preload, 4)
+
+        def run(with_archive: bool, paced: bool = False) -> dict:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(index_path(wal_path)) + suffix).unlink(missing_ok=True)
+            archive = None
+            if with_archive:
+                shutil.copy(index_path(base / "sequencer.wal"), index_path(wal_path))
+                archive = BlockArchive(wal_path, genesis.digest)
+            ex = Executor(genesis, log2_rows=12, batch_deadline=None, retain_blocks=keep, archive=archive)
+            w0, c0, t0 = _written_bytes(), time.process_time(), time.perf_counter()
+            for mb in batches:
+                for b in ex.apply(mb):
+                    ex.mark_verified(b.index)
+                ex.take_sealed()
+                if paced and archive.queued:
+                    archive.flush()        # a writer that keeps up: one commit per pruning step
+            t1 = time.perf_counter()
+            if archive is not None:
+                archive.flush()
+                assert archive.broken is None and archive.last == ex.height - ex.blocks_in_memory
+            t2, c1, w1 = time.perf_counter(), time.process_time(), _written_bytes()
+            out = {"apply_us": (t1 - t0) / n * 1e6, "indexed_us": (t2 - t0) / n * 1e6,
+                   "cpu_us": (c1 - c0) / n * 1e6, "written_b": (w1 - w0) / n}
+            if archive is not None:
+                rng = random.Random(5)
+                probes = [batches[rng.randrange(len(batches) // 2)].transfers[0].hash for _ in range(200)]
+                t3 = time.perf_counter()
+                assert all(archive.tx_blocks(h) for h in probes)
+                out["lookup_us"] = (time.perf_counter() - t3) / len(probes) * 1e6
+                t3 = time.perf_counter()
+                found = [ex.receipt(h) for h in probes]
+                out["receipt_us"] = (time.perf_counter() - t3) / len(probes) * 1e6
+                assert all(r is not None for r in found)
+                out["runs"] = archive._reader.execute("SELECT count(*) FROM runs").fetchone()[0]
+            ex.close()
+            return out
+
+        for with_archive, paced in ((False, False), (True, False), (True, True)):
+            runs = [run(with_archive, paced) for _ in range(args.reps)]
+            med = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
+            emit(context, bench="retention", archive=with_archive, paced=paced, transfers=n, mini_batch=mb_size,
+                 retain_blocks=keep, preloaded_hashes=args.retention_preload if with_archive else 0,
+                 **{f"{k}_per_transfer" if k.endswith(("_us", "_b")) and k not in ("receipt_us", "lookup_us") else k: v
+                    for k, v in med.items()},
+                 reps=args.reps, statistic="median")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.node", description=__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="+", choices=["executor", "recover", "admission", "admission_2proc", "rpc_bulk",
-                                                 "restart"])
+                                                 "restart", "retention"])
     p.add_argument("--transfers", type=int, default=500_000, help="executor: transfers applied")
     p.add_argument("--accounts", type=int, default=20_000, help="executor: funded accounts")
     p.add_argument("--new-share", type=float, default=0.1, help="executor: share of transfers to new addresses")
@@ -261,15 +367,23 @@ def main(argv=None) -> int:
     p.add_argument("--restart-mini-batch", type=int, default=64, help="restart: transfers per mini-batch")
     p.add_argument("--restart-log2-rows", type=int, default=10, help="restart: 2^n slots and rows per batch")
     p.add_argument("--restart-tail", type=int, default=100, help="restart: mini-batches after the snapshot")
+    p.add_argument("--retention-transfers", type=int, default=81_920, help="retention: transfers applied")
+    p.add_argument("--retention-mini-batch", type=int, default=512, help="retention: transfers per mini-batch")
+    p.add_argument("--retention-keep", type=int, default=8, help="retention: blocks kept in memory")
+    p.add_argument("--retention-preload", type=int, default=3_000_000,
+                   help="retention: hashes the index holds before the run")
     args = p.parse_args(argv)
-    only = set(args.only or ["executor", "recover", "admission", "admission_2proc", "rpc_bulk", "restart"])
+    only = set(args.only or ["executor", "recover", "admission", "admission_2proc", "rpc_bulk", "restart",
+                             "retention"])
     context = {"machine": machine_description()}
 
     if "executor" in only:
         bench_executor(args, context)
     if "restart" in only:
         bench_restart(args, context)
-    if only - {"executor", "restart"}:
+    if "retention" in only:
+        bench_retention(args, context)
+    if only - {"executor", "restart", "retention"}:
         with ProcessPoolExecutor(2) as pool:
             progress(f"signing {args.signed} transfers (not timed)")
             genesis, raws = signed_inputs(args.signed, 256, pool)

@@ -18,9 +18,11 @@ import sqlite3
 import struct
 import threading
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+import numpy as np
 from eth_hash.auto import keccak
 
 from .bridge import Deposit, deposit_hash
@@ -157,9 +159,14 @@ CREATE TABLE IF NOT EXISTS hashes (run INTEGER NOT NULL, key INTEGER NOT NULL, n
 # SQLite's cache; FANOUT full runs of a level are merged, in key order, into one of the next level
 # (up to MAX_LEVEL). A key written at random into one B-tree of the whole history would dirty a
 # page of its own once the tree outgrows the cache: disk writes per transfer would grow with history.
-RUN_ROWS = 1 << 16
+RUN_ROWS = 1 << 14
 FANOUT = 16
-MAX_LEVEL = 2
+MAX_LEVEL = 3
+# The writer waits for this many hashes (or blocks) before it commits, unless asked to `flush`:
+# a commit of k keys into a run of P pages writes about min(k, P) pages, so k well above a
+# run's page count (about 100) keeps the bytes written per hash small, for idle blocks too.
+COMMIT_KEYS = 4096
+COMMIT_BLOCKS = 1024
 _CHUNK_BLOCKS = 4096        # a rebuild commits (and can resume) after this many blocks ...
 _CHUNK_KEYS = 1 << 17       # ... or this many hashes
 MAX_PENDING_BLOCKS = 1 << 16        # blocks waiting for the index before `add` waits (backpressure) ...
@@ -220,6 +227,7 @@ class BlockArchive:
         self._pending_span: Optional[tuple[int, int]] = None   # (first, last) queued
         self._target: Optional[tuple[int, bytes]] = None   # a catch_up waiting for the writer
         self._busy = False
+        self._flushing = 0                    # callers of `flush` waiting
         self._closed = False
         self._db = self._reader = None
         self._run: Optional[int] = None       # the newest run, while it has room
@@ -356,9 +364,14 @@ class BlockArchive:
     def flush(self) -> None:
         """Wait until every block queued is indexed (or the index stopped)."""
         with self._cond:
-            while (self._pending or self._target is not None or self._busy) and not self._closed \
-                    and self.broken is None:
-                self._cond.wait()
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while (self._pending or self._target is not None or self._busy) and not self._closed \
+                        and self.broken is None:
+                    self._cond.wait()
+            finally:
+                self._flushing -= 1
 
     @property
     def queued(self) -> int:
@@ -368,7 +381,9 @@ class BlockArchive:
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and not self._pending and self._target is None:
+                while not self._closed and self._target is None and not (
+                        self._pending and (self._flushing or self._pending_transfers + len(self._pending) >= COMMIT_KEYS
+                                           or len(self._pending) >= COMMIT_BLOCKS)):
                     self._cond.wait()
                 if self._closed:
                     return
@@ -442,7 +457,7 @@ class BlockArchive:
         if last is not None and last >= upto:
             return
         parent, expected = self._last_hash, None if last is None else last + 1
-        rows, keys, end, why = [], [], self._next, None
+        rows, hashes, counts, end, why = [], [], [], self._next, None
         for offset, payload in self.log.records_from(self._next):
             number = record_number(payload)
             if number is None:          # a seal
@@ -473,26 +488,30 @@ class BlockArchive:
                 why = f"block {number} in the log is not the one executed"
                 break
             rows.append((number, offset, b.hash, parent))
-            keys.append((_key(b.hash), number))
-            keys.extend((_key(t.hash), number) for t in b.transfers)
+            hashes.append(b.hash)
+            hashes.extend(map(_tx_hash, b.transfers))
+            counts.append(1 + len(b.transfers))
             parent, expected, end = b.hash, number + 1, record_end(offset, payload)
             if number == upto:
                 break
-            if len(rows) >= _CHUNK_BLOCKS or len(keys) >= _CHUNK_KEYS:
-                self._commit(rows, keys, parent, end)
-                rows, keys = [], []
+            if len(rows) >= _CHUNK_BLOCKS or len(hashes) >= _CHUNK_KEYS:
+                self._commit(rows, hashes, counts, parent, end)
+                rows, hashes, counts = [], [], []
         else:
             why = f"the log ends before block {upto}"
         if rows:                        # what was found good is kept, even when a later block is not
-            self._commit(rows, keys, parent, end)
+            self._commit(rows, hashes, counts, parent, end)
         if why is not None:
             self._stop(why)
 
-    def _commit(self, rows: list, keys: list, parent: bytes, end: int) -> None:
-        """Write one chunk of blocks (number, offset, hash, parent) and their hashes' (key,
-        number)."""
+    def _commit(self, rows: list, hashes: list, counts: list, parent: bytes, end: int) -> None:
+        """Write one chunk of blocks (number, offset, hash, parent) and the keys of `hashes`
+        (each block's, then its transactions': `counts` of them a block)."""
         db, first = self._db, self.first
-        keys.sort()                     # in key order: the run's pages are visited once each
+        # Keys (_key) of all at once, in key order: the run's pages are visited once each.
+        keys = np.frombuffer(b"".join(hashes), dtype=">i8")[::4].astype(np.int64)
+        numbers = np.repeat(np.fromiter((r[0] for r in rows), np.int64, len(rows)), counts)
+        order = np.lexsort((numbers, keys))
         db.execute("BEGIN")
         try:
             if first is None:
@@ -503,7 +522,7 @@ class BlockArchive:
                 run = db.execute("SELECT coalesce(max(run), -1) + 1 FROM runs").fetchone()[0]
                 had = 0
             db.executemany("INSERT OR IGNORE INTO hashes VALUES (?, ?, ?)",
-                           [(run, key, number) for key, number in keys])
+                           zip(repeat(run), keys[order].tolist(), numbers[order].tolist()))
             db.execute("INSERT OR REPLACE INTO runs VALUES (?, 0, ?)", (run, had + len(keys)))
             db.execute("COMMIT")
         except BaseException:

@@ -107,6 +107,7 @@ def test_small_retention_answers_old_blocks_as_a_node_holding_them(tmp_path):
         w3 = Web3(Web3.HTTPProvider(live.url))
         first = w3.eth.get_block(1, full_transactions=True)
         tx = next(t for n in range(1, height) for t in w3.eth.get_block(n, full_transactions=True).transactions)
+        live.executor.archive.flush()       # the queue of blocks waiting for the index, written
         assert live.executor.archive.last >= tx.blockNumber and first.number == 1
         assert w3.eth.get_transaction_receipt(tx.hash).status == 1
         assert w3.eth.get_transaction(tx.hash).blockHash == w3.eth.get_block(tx.blockNumber).hash
@@ -172,7 +173,11 @@ def test_sigkill_and_restart_answer_the_same(tmp_path):
     proc, url = start_process(tmp_path, "again")
     try:
         assert answers(url, height) == before
-        time.sleep(0.5)                     # blocks again beyond the retention: read from the log
+        # Pruning resumed: the node went on far enough that blocks up to `height` left its memory
+        # again (for the archive: its queue, then the index).
+        with requests.Session() as s:
+            wait_for(lambda: int(rpc_batch(s, url, [("eth_blockNumber", [])])[0], 16)
+                     > height + RETAIN + PRUNE_BLOCKS + 40, 30, "blocks beyond the retention again")
         assert answers(url, height) == before
     finally:
         proc.terminate()
