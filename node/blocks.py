@@ -31,7 +31,7 @@ from .transactions import Transfer
 from .wal import HEADER_SIZE, LogReader, record_end
 
 __all__ = ["MiniBatch", "Seal", "block_hash", "encode_record", "decode_record", "record_number",
-           "GENESIS_HASH", "BlockArchive", "index_path"]
+           "GENESIS_HASH", "BlockArchive", "index_path", "parent_path"]
 
 log = logging.getLogger(__name__)
 

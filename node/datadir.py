@@ -7,6 +7,9 @@
     DIR/sequencer.wal.index  where each old block and transaction is in the log (node/blocks.py,
                            BlockArchive; SQLite, with its -wal and -shm files): rebuilt from the
                            log when missing or damaged
+    DIR/sequencer.wal.parent  the hash before the log's first block, for a log that does not
+                           start at block 1 (written by `zkpipe sync`): without it, the index
+                           starts at the first block whose parent a snapshot or memory knows
     DIR/snapshots/         the executed state at some height (node/snapshot.py), the newest two:
                            a restart replays only the log after the newest that fits it
     DIR/proofs/            proofs kept until the end (a restart submits them, not proves again)
@@ -26,6 +29,7 @@ import os
 import time
 from pathlib import Path
 
+from .blocks import parent_path
 from .errors import NodeError
 from .genesis import Genesis, load_genesis
 
@@ -138,6 +142,10 @@ class DataDir:
             if key in meta and meta[key] != value:
                 raise DataDirMismatch(f"{self.path} was started with {key} {meta[key]!r}, not {value!r}; "
                                       f"use another directory, or the same settings")
+
+    def save_log_parent(self, parent: bytes) -> None:
+        """Keep the hash before the log's first block, where that is not block 1 (see above)."""
+        self._write(parent_path(self.wal), parent)
 
     def _write(self, path: Path, data: bytes) -> None:
         tmp = path.with_name("." + path.name + ".tmp")

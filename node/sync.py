@@ -231,6 +231,7 @@ def continue_data_dir(path: str | Path, genesis: Genesis, rebuilt: Rebuilt, meta
         data.genesis(genesis)
         with WriteAheadLog(data.wal, genesis.digest) as wal:
             wal.append(encode_record(block))
+        data.save_log_parent(parent)          # the block index decodes the log from it
         data.save_meta(meta)
     finally:
         data.close()

@@ -49,9 +49,16 @@ def logged_chain(tmp_path, rng, blocks, *, verify=True, idle_every=3, **kw):
     return chain, ex, most
 
 
-def test_memory_holds_a_bounded_window_and_old_blocks_come_from_the_log(tmp_path):
+@pytest.mark.parametrize("runs", ["one", "merged"])
+def test_memory_holds_a_bounded_window_and_old_blocks_come_from_the_log(tmp_path, monkeypatch, runs):
+    if runs == "merged":        # a commit per pruning step, into runs of 16 hashes, merged in pairs
+        for name, value in (("RUN_ROWS", 16), ("FANOUT", 2), ("COMMIT_KEYS", 1), ("COMMIT_BLOCKS", 1)):
+            monkeypatch.setattr(f"node.blocks.{name}", value)
     rng = np.random.default_rng(11)
     chain, ex, most = logged_chain(tmp_path, rng, 400, retain_blocks=RETAIN)
+    levels = [level for (level,) in ex.archive._reader.execute("SELECT level FROM runs")]
+    if runs == "merged":        # merged, and below the top level fewer than FANOUT runs each
+        assert max(levels) >= 1 and all(levels.count(level) < 2 for level in (0, 1, 2))
     # The count of blocks in memory stays bounded (the retention, a pruning step, and the blocks
     # of the batch open or waiting), however long the chain grows.
     assert most <= RETAIN + PRUNE_BLOCKS + 4
@@ -257,3 +264,136 @@ def test_pipeline_executor_reads_old_blocks_from_the_sequencers_log(tmp_path, rn
     assert [actor.query("block", n) for n in range(1, 151)] == held
     assert actor.query("block_by_hash", held[0].hash) == held[0]
     actor.executor.close()
+
+
+def _sync_node(data, chain, snap, clock):
+    seq = Sequencer(chain.genesis, data / "sequencer.wal", capacity=1 << LOG2_ROWS, snapshot=snap,
+                    idle_block_interval=1.0, clock=clock)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN,
+                  archive=BlockArchive(data / "sequencer.wal", chain.genesis.digest))
+    ex.restore(seq.snapshot)
+    ex.replay(seq.take_replayed())
+    seq.set_consumer(ex.apply)
+    return seq, ex
+
+
+def test_a_synced_log_whose_index_is_lost_is_indexed_again(tmp_path, rng):
+    from node.snapshot import load_newest
+    from node.state import LedgerState
+    from node.sync import Rebuilt, continue_data_dir
+    chain = Chain(rng)
+    rebuilt = Rebuilt(LedgerState.from_genesis(chain.genesis, 1 << LOG2_ROWS), os.urandom(32), batches=3)
+    data = continue_data_dir(tmp_path / "data", chain.genesis, rebuilt, {})
+    clock = FakeClock(1000.0)
+    seq, ex = _sync_node(data, chain, load_newest(data / "snapshots", chain.genesis.digest, 1 << LOG2_ROWS)[0],
+                         clock)
+    for _ in range(200):
+        clock.t += 1.0
+        seq.idle_block()
+    served = {n: ex.block(n) for n in range(4, ex.height + 1)}
+    later = decode_snapshot(encode_snapshot(ex.snapshot(chain.genesis.digest)))   # the snapshot a node takes
+    seq.stop()
+    ex.close()
+
+    def lose_the_index():
+        for suffix in ("", "-wal", "-shm"):
+            (data / f"sequencer.wal.index{suffix}").unlink(missing_ok=True)
+
+    lose_the_index()            # the log's first parent is kept beside it: indexed again from block 4
+    seq, ex = _sync_node(data, chain, later, clock)
+    assert ex.archive.broken is None and ex.archive.first == 4 and ex.first_served == 4
+    assert {n: ex.block(n) for n in served} == served
+    seq.stop()
+    ex.close()
+    lose_the_index()            # and that file lost too: the index starts where memory does
+    (data / "sequencer.wal.parent").unlink()
+    seq, ex = _sync_node(data, chain, later, clock)
+    start = later.blocks[0].number
+    assert ex.archive.broken is None and ex.first_served == start > 4
+    for _ in range(200):        # blocks executed since still leave memory into the index
+        clock.t += 1.0
+        seq.idle_block()
+    ex.archive.flush()
+    assert ex.archive.first == start and ex.archive.last > later.height and ex.blocks_in_memory <= RETAIN + PRUNE_BLOCKS
+    assert {n: ex.block(n) for n in served if n >= start} == {n: b for n, b in served.items() if n >= start}
+    with pytest.raises(HistoryUnavailable, match=f"serves blocks {start}..{ex.height}$"):
+        ex.block(start - 1)
+    seq.stop()
+    ex.close()
+
+
+def test_an_index_that_cannot_be_written_stops_the_index_not_the_node(tmp_path, rng):
+    chain = Chain(rng)
+    wal = WriteAheadLog(tmp_path / "sequencer.wal", chain.genesis.digest)
+    archive = BlockArchive(wal.path, chain.genesis.digest)
+    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=4, archive=archive)
+
+    def run(blocks):
+        for _ in range(blocks):
+            mb = chain.mini_batch(0)
+            wal.append(encode_record(mb), sync=False)
+            ex.apply(mb)
+
+    run(100)
+    archive.flush()
+    indexed = archive.last
+    # A full disk, as SQLite meets it: the index's file may not grow by a page.
+    pages = archive._db.execute("PRAGMA page_count").fetchone()[0]
+    archive._db.execute(f"PRAGMA max_page_count = {pages}")
+    run(300)
+    archive.flush()
+    assert archive.broken.startswith("writing the index failed (database or disk is full)")
+    assert archive.last == indexed and not archive._db.in_transaction     # rolled back
+    run(10)                     # the node goes on
+    assert ex.height == 410 and ex.block(410).number == 410 and ex.block(1).number == 1
+    with pytest.raises(HistoryUnavailable, match=f"serves blocks 1..{indexed} and .*its index of the log "
+                                                 f"stopped: writing the index failed"):
+        ex.block(indexed + 1)
+    oldest_held = ex.block(ex.height - ex.blocks_in_memory + 1)
+    ex.close()
+    wal.close()
+    again = BlockArchive(tmp_path / "sequencer.wal", chain.genesis.digest)    # the next start resumes
+    assert again.last == indexed and again.broken is None
+    again.catch_up(oldest_held.number - 1, oldest_held.parent_hash)
+    assert again.broken is None and again.last == oldest_held.number - 1
+    assert again.block(indexed + 1).number == indexed + 1
+    again.close()
+
+
+RESUME = """
+import os, sys
+import node.blocks as blocks
+from node.blocks import BlockArchive
+blocks._CHUNK_BLOCKS = 16
+commits, commit = [], BlockArchive._commit
+def killed_after_three(self, *args):
+    commit(self, *args)
+    commits.append(1)
+    if len(commits) == 3:
+        os._exit(9)            # as kill -9 would, in the middle of the rebuild
+BlockArchive._commit = killed_after_three
+archive = BlockArchive(sys.argv[1], bytes.fromhex(sys.argv[2]))
+archive.catch_up(int(sys.argv[3]), bytes.fromhex(sys.argv[4]))
+"""
+
+
+def test_a_rebuild_commits_in_chunks_and_resumes_after_a_kill(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    rng = np.random.default_rng(5)
+    chain, ex, _ = logged_chain(tmp_path, rng, 120, retain_blocks=10**6)
+    head = ex.block(120)
+    ex.close()
+    wal = tmp_path / "sequencer.wal"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(index_path(wal)) + suffix).unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-c", RESUME, str(wal), chain.genesis.digest.hex(), "120", head.hash.hex()],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, timeout=60)
+    assert done.returncode == 9, done.stderr.decode()
+    again = BlockArchive(wal, chain.genesis.digest)
+    assert again.last == 48                 # three chunks of 16 blocks kept
+    again.catch_up(120, head.hash)          # and the rest indexed from there
+    assert again.broken is None and again.last == 120
+    assert [again.block(n).hash for n in (1, 48, 49, 120)] == [ex.block(n).hash for n in (1, 48, 49, 120)]
+    again.close()
