@@ -193,16 +193,21 @@ def test_deposit_blocks_and_refunds_are_read_back_too(tmp_path, genesis):
     ex.close()
 
 
-def test_a_log_that_starts_later_serves_from_its_first_block(tmp_path, rng):
-    # What `zkpipe sync` writes: a snapshot at block B + 1 and a log holding only that block.
+def _synced(tmp_path, chain):
+    """What `zkpipe sync` writes (a snapshot at block B + 1 = 4 and a log holding only that
+    block), and a node started on it."""
     from node.snapshot import load_newest
     from node.state import LedgerState
     from node.sync import Rebuilt, continue_data_dir
-    chain = Chain(rng)
     rebuilt = Rebuilt(LedgerState.from_genesis(chain.genesis, 1 << LOG2_ROWS), os.urandom(32), batches=3)
     data = continue_data_dir(tmp_path / "data", chain.genesis, rebuilt, {})
-    snap, _ = load_newest(data / "snapshots", chain.genesis.digest, 1 << LOG2_ROWS)
     clock = FakeClock(1000.0)
+    seq, ex = _sync_node(data, chain, load_newest(data / "snapshots", chain.genesis.digest, 1 << LOG2_ROWS)[0],
+                         clock)
+    return rebuilt, data, clock, seq, ex
+
+
+def _sync_node(data, chain, snap, clock):
     seq = Sequencer(chain.genesis, data / "sequencer.wal", capacity=1 << LOG2_ROWS, snapshot=snap,
                     idle_block_interval=1.0, clock=clock)
     ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN,
@@ -210,6 +215,11 @@ def test_a_log_that_starts_later_serves_from_its_first_block(tmp_path, rng):
     ex.restore(seq.snapshot)
     ex.replay(seq.take_replayed())
     seq.set_consumer(ex.apply)
+    return seq, ex
+
+
+def test_a_log_that_starts_later_serves_from_its_first_block(tmp_path, rng):
+    rebuilt, data, clock, seq, ex = _synced(tmp_path, Chain(rng))
     assert ex.first_served == 4 and ex.archive.broken is None
     for _ in range(200):
         clock.t += 1.0
@@ -266,27 +276,9 @@ def test_pipeline_executor_reads_old_blocks_from_the_sequencers_log(tmp_path, rn
     actor.executor.close()
 
 
-def _sync_node(data, chain, snap, clock):
-    seq = Sequencer(chain.genesis, data / "sequencer.wal", capacity=1 << LOG2_ROWS, snapshot=snap,
-                    idle_block_interval=1.0, clock=clock)
-    ex = Executor(chain.genesis, log2_rows=LOG2_ROWS, retain_blocks=RETAIN,
-                  archive=BlockArchive(data / "sequencer.wal", chain.genesis.digest))
-    ex.restore(seq.snapshot)
-    ex.replay(seq.take_replayed())
-    seq.set_consumer(ex.apply)
-    return seq, ex
-
-
 def test_a_synced_log_whose_index_is_lost_is_indexed_again(tmp_path, rng):
-    from node.snapshot import load_newest
-    from node.state import LedgerState
-    from node.sync import Rebuilt, continue_data_dir
     chain = Chain(rng)
-    rebuilt = Rebuilt(LedgerState.from_genesis(chain.genesis, 1 << LOG2_ROWS), os.urandom(32), batches=3)
-    data = continue_data_dir(tmp_path / "data", chain.genesis, rebuilt, {})
-    clock = FakeClock(1000.0)
-    seq, ex = _sync_node(data, chain, load_newest(data / "snapshots", chain.genesis.digest, 1 << LOG2_ROWS)[0],
-                         clock)
+    _, data, clock, seq, ex = _synced(tmp_path, chain)
     for _ in range(200):
         clock.t += 1.0
         seq.idle_block()
