@@ -17,6 +17,7 @@ import logging
 import sqlite3
 import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -171,6 +172,7 @@ _CHUNK_BLOCKS = 4096        # a rebuild commits (and can resume) after this many
 _CHUNK_KEYS = 1 << 17       # ... or this many hashes
 MAX_PENDING_BLOCKS = 1 << 16        # blocks waiting for the index before `add` waits (backpressure) ...
 MAX_PENDING_TRANSFERS = 1 << 18     # ... or transfers
+_DECODED = 8                # old blocks kept decoded: one request often reads a block twice
 _LOOKUP = "SELECT h.number FROM runs r CROSS JOIN hashes h WHERE h.run = r.run AND h.key = ?"
 
 
@@ -218,7 +220,8 @@ class BlockArchive:
         self.broken: Optional[str] = None     # why the index stopped following the log, if it did
         self._range: tuple = (None, None)     # (first, last) indexed, published as one
         self._first_parent: Optional[bytes] = None
-        self._read_lock = threading.Lock()    # the reading connection's
+        self._read_lock = threading.Lock()    # the reading connection's and `_decoded`'s
+        self._decoded: OrderedDict[int, MiniBatch] = OrderedDict()
         self._cond = threading.Condition()    # the queue's
         self._pending: dict[int, object] = {}         # number → block waiting for the index
         self._pending_tx: dict[bytes, int] = {}       # their transaction hashes → number
@@ -325,6 +328,8 @@ class BlockArchive:
         self._db.execute("COMMIT")
         self._next, self._last_hash, self._first_parent = HEADER_SIZE, None, None
         self._run, self._run_rows = None, 0
+        with self._read_lock:
+            self._decoded.clear()
 
     # -- adding ----------------------------------------------------------------------------------
 
@@ -578,10 +583,19 @@ class BlockArchive:
         first, last = self._range
         if first is None or not first <= number <= last:
             return None
+        with self._read_lock:
+            mb = self._decoded.get(number)
+            if mb is not None:
+                self._decoded.move_to_end(number)
+                return mb
         found = self._read(number, self._read_lock)
         if found is None:
             raise HistoryUnavailable(f"block {number}: the log does not hold the block its index names "
                                      f"(damaged on disk)")
+        with self._read_lock:
+            self._decoded[number] = found[0]
+            while len(self._decoded) > _DECODED:
+                self._decoded.popitem(last=False)
         return found[0]
 
     def _read(self, number: int, lock: Optional[threading.Lock] = None) -> Optional[tuple[MiniBatch, int]]:
