@@ -287,14 +287,18 @@ class BlockArchive:
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
-        if db.execute("PRAGMA user_version").fetchone()[0] != _INDEX_FORMAT:
-            db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS txs;"
-                             "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS hashes;")
-            db.execute(f"PRAGMA user_version = {_INDEX_FORMAT}")
-        db.executescript(_SCHEMA)
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
+            if db.execute("PRAGMA user_version").fetchone()[0] != _INDEX_FORMAT:
+                db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS txs;"
+                                 "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS hashes;")
+                db.execute(f"PRAGMA user_version = {_INDEX_FORMAT}")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()          # before its files are removed, if damaged
+            raise
         return db
 
     def _load(self) -> None:
