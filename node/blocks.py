@@ -173,6 +173,7 @@ _CHUNK_KEYS = 1 << 17       # ... or this many hashes
 MAX_PENDING_BLOCKS = 1 << 16        # blocks waiting for the index before `add` waits (backpressure) ...
 MAX_PENDING_TRANSFERS = 1 << 18     # ... or transfers
 _DECODED = 8                # old blocks kept decoded: one request often reads a block twice
+_BUSY_MS = 5000             # how long a connection waits for a lock another process holds
 _LOOKUP = "SELECT h.number FROM runs r CROSS JOIN hashes h WHERE h.run = r.run AND h.key = ?"
 
 
@@ -238,6 +239,8 @@ class BlockArchive:
         try:
             self._connect()
         except sqlite3.OperationalError as e:   # locked by another process, I/O error: not damage
+            self._range = (None, None)
+            self._disconnect()
             self._stop(f"the index cannot be opened: {e}")
         except sqlite3.DatabaseError as e:
             log.warning("block index %s is damaged (%s): building it again from the log", self.path, e)
@@ -277,7 +280,7 @@ class BlockArchive:
         self._db = self._open()
         self._load()
         self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._reader.execute("PRAGMA busy_timeout = 5000")
+        self._reader.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
 
     def _disconnect(self) -> None:
         for db in (self._db, self._reader):
@@ -288,7 +291,7 @@ class BlockArchive:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")   # durable enough: the log can rebuild it
             if db.execute("PRAGMA user_version").fetchone()[0] != _INDEX_FORMAT:
@@ -376,8 +379,8 @@ class BlockArchive:
             self._flushing += 1
             self._cond.notify_all()
             try:
-                while (self._pending or self._target is not None or self._busy) and not self._closed \
-                        and self.broken is None:
+                while not self._closed and (self._busy or self.broken is None and (
+                        self._pending or self._target is not None)):
                     self._cond.wait()
             finally:
                 self._flushing -= 1
@@ -411,7 +414,7 @@ class BlockArchive:
                 self._stop(f"indexing failed: {e!r}")
             with self._cond:
                 last = self.last
-                for n in given:
+                for n in list(self._pending) if self.broken is not None else given:
                     if self.broken is not None or (last is not None and n <= last):
                         b = self._pending.pop(n, None)
                         if b is not None:

@@ -389,3 +389,22 @@ def test_a_rebuild_commits_in_chunks_and_resumes_after_a_kill(tmp_path):
     assert again.broken is None and again.last == 120
     assert [again.block(n).hash for n in (1, 48, 49, 120)] == [ex.block(n).hash for n in (1, 48, 49, 120)]
     again.close()
+
+
+def test_an_index_locked_by_another_process_is_not_taken_for_damage(tmp_path, monkeypatch):
+    import sqlite3
+    monkeypatch.setattr("node.blocks._BUSY_MS", 50)
+    chain, ex, _ = logged_chain(tmp_path, np.random.default_rng(4), 150, retain_blocks=RETAIN)
+    indexed = ex.archive.last
+    ex.close()
+    holder = sqlite3.connect(index_path(tmp_path / "sequencer.wal"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")           # another process writing it
+    locked = BlockArchive(tmp_path / "sequencer.wal", chain.genesis.digest)
+    assert locked.broken.startswith("the index cannot be opened: database is locked")
+    assert locked.block(1) is None and locked.tx_blocks(os.urandom(32)) == []
+    locked.close()
+    holder.execute("ROLLBACK")
+    holder.close()
+    again = BlockArchive(tmp_path / "sequencer.wal", chain.genesis.digest)    # kept, not rebuilt
+    assert again.broken is None and again.last == indexed
+    again.close()
