@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 # The dashboard's browser tests drive the system Chromium; without it they skip and say why.
 bash scripts/setup_browser.sh || echo "test: no Chromium; the browser tests will skip" >&2
+# The CPU kernels compiled once, before the tests (a fresh clone has no numba cache yet).
+.venv/bin/python -m tests.jit_util || echo "test: the JIT warm-up failed; the tests compile what they use" >&2
 # Two pytest-xdist workers (CI has 2 cores, and much of the suite waits on node starts, anvil, Ray
 # and the browser rather than computing), each taking a whole test file at a time, so that module
 # fixtures are made once and a file's tests keep their order; the longest files go first, in the

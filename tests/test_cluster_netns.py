@@ -35,6 +35,7 @@ pytest.importorskip("ray")
 pytest.importorskip("pyrevm")
 
 from tests.cluster_harness import REPO_ROOT, VENV_BIN, NetnsCluster, netns_unavailable  # noqa: E402
+from tests.jit_util import warm_jit_cache  # noqa: E402
 
 # Three Ray nodes and their provers compiling on two cores: no other test beside them.
 pytestmark = [pytest.mark.netns, pytest.mark.alone]
@@ -45,24 +46,14 @@ DEVNET = ["--prover-resource", "prover", "--log2-rows", str(LOG2_ROWS), "--accou
           "--port", str(RPC_PORT), "--dashboard-port", str(DASHBOARD_PORT), "--json"]
 
 
-def warm_jit_cache() -> None:
-    """Compile the CPU kernels this job runs into the checkout's numba cache, which `zkpipe
-    submit` ships with the job: the hosts (this machine's CPU) then load instead of compiling."""
-    from node.pipeline.circuit import LedgerCircuit
-    from node.pipeline.worker import ProverWorker
-    from prover.keys import dev_keys
-
-    circuit = LedgerCircuit(LOG2_ROWS)
-    pk, _ = dev_keys(circuit.air(), LOG2_ROWS, b"netns warm-up")
-    ProverWorker(circuit, pk, backend="cpu").warm_up()
-
-
 @pytest.fixture(scope="module")
 def cluster():
     why = netns_unavailable()
     if why:
         pytest.skip(f"network namespaces cannot be made here: {why}")
-    warm_jit_cache()
+    # The CPU kernels this job runs, compiled into the checkout's numba cache, which `zkpipe submit`
+    # ships with the job: the hosts (this machine's CPU) then load instead of compiling.
+    warm_jit_cache(LOG2_ROWS)
     c = NetnsCluster(workers=2, resource="prover")
     with c:
         yield c
