@@ -162,7 +162,7 @@ CREATE TABLE IF NOT EXISTS hashes (run INTEGER NOT NULL, key INTEGER NOT NULL, n
 # page of its own once the tree outgrows the cache: disk writes per transfer would grow with history.
 RUN_ROWS = 1 << 14
 FANOUT = 16
-MAX_LEVEL = 3
+MAX_LEVEL = 2
 # The writer waits for this many hashes (or blocks) before it commits, unless asked to `flush`:
 # a commit of k keys into a run of P pages writes about min(k, P) pages, so k well above a
 # run's page count (about 100) keeps the bytes written per hash small, for idle blocks too.
