@@ -26,8 +26,9 @@ Prints one JSON object per measurement on stdout and nothing else (progress goes
   thread) and to encode and write it (on a thread of its own in the node) (node/snapshot.py).
 - retention: `Executor.apply` keeping `--retention-keep` blocks in memory, the older ones handed
   to a `BlockArchive` on the log (node/blocks.py) whose index already holds
-  `--retention-preload` hashes (a node that has run a while), against no archive: the time in
-  `apply` (the executor's thread), the time until the index has caught up (`flush`), the
+  `--retention-preload` hashes (a node that has run a while), against no archive: the executor
+  thread's time per block (`apply`, marking its batch verified, taking the sealed batch; with
+  `paced`, the flush waits too), the time until the index has caught up (`flush`), the
   process's CPU time and its disk writes, each per transfer; and a transaction-hash lookup.
   `paced`: the index flushed after each pruning step (a writer that keeps up with a slow
   chain commits that often), the worst case for its writes.

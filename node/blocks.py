@@ -259,11 +259,6 @@ class BlockArchive:
     def last(self) -> Optional[int]:
         return self._range[1]
 
-    @property
-    def range(self) -> tuple:
-        """(first, last) indexed, read as one (None, None while empty)."""
-        return self._range
-
     def served(self) -> tuple:
         """(first, last) of the blocks this archive answers for, indexed or queued, without a gap
         ((None, None): none)."""

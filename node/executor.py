@@ -553,6 +553,8 @@ class Executor:
             why = "" if a is None or a.broken is None else f" (its index of the log stopped: {a.broken})"
             raise HistoryUnavailable(f"block {number} is not available: this node prunes block history "
                                      f"and serves blocks {served}{why}")
+        if isinstance(mb, ExecutedBlock):  # still queued for the index: the block itself
+            return mb
         return ExecutedBlock(mb.number, mb.hash, mb.parent_hash, mb.cut_time,
                              bisect_left(self._batch_last_block, number), mb.transfers)
 

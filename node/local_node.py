@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .blocks import BlockArchive
-from .devnet_command import idle_block_interval
+from .devnet_command import idle_block_interval, retain_blocks
 from .eth_api import NodeApi
 from .executor import RETAIN_BLOCKS, Executor, ProofBatch
 from .genesis import Genesis, dev_genesis, load_genesis
@@ -116,12 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--batch-deadline", type=float, default=0.5, help="seconds")
     parser.add_argument("--idle-block-interval", type=idle_block_interval, default=1.0, metavar="SECONDS",
                         help="an empty block after this many seconds without one (default 1; 0 or off: never)")
-    parser.add_argument("--retain-blocks", type=int, default=RETAIN_BLOCKS, metavar="N",
+    parser.add_argument("--retain-blocks", type=retain_blocks, default=RETAIN_BLOCKS, metavar="N",
                         help=f"recent blocks kept in memory (default {RETAIN_BLOCKS}, the state-query window; "
                              f"blocks of unverified proof batches are kept too); older ones are read from the log")
     args = parser.parse_args(argv)
-    if args.retain_blocks < 1:
-        parser.error("--retain-blocks must be at least 1")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     genesis = dev_genesis() if args.dev else load_genesis(args.genesis)

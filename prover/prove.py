@@ -331,7 +331,7 @@ class ProofInProgress:
             below = [c * k + i for c in range(BLINDING_COEFFICIENTS) for i in range(k)]
             flat = b.reshape(-1, 4)
             terms.insert(0, (self.srs[at + below], be.xp.concatenate([flat, fr.neg(flat)], axis=0), _SRS_MSM))
-        # All of it one sum: on the CPU one MSM over every term (kernels.cpu.msm).
+        # One backend call for the whole sum (the CPU joins the terms into as few MSMs as pay).
         return be.g1.to_ints(be.asarray(be.msm_sum(terms))[None])[0]
 
     # -- round 2: the logUp interaction columns, after β, γ, λ --------------------------------

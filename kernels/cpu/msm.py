@@ -520,8 +520,9 @@ def msm_sum(terms) -> np.ndarray:
         if len(run) == 1:
             results.append(pippenger(*checked[run[0]]))
         else:
-            k = np.concatenate([checked[i][1] for i in run])
-            results.append(pippenger(np.concatenate([checked[i][0] for i in run]), k, width_profile(k)))
+            profile = joined_profile([checked[i][2] for i in run], [checked[i][0].shape[0] for i in run])
+            results.append(pippenger(np.concatenate([checked[i][0] for i in run]),
+                                     np.concatenate([checked[i][1] for i in run]), profile))
     return results[0] if len(results) == 1 else _sum_affine(np.stack(results))
 
 
