@@ -90,3 +90,6 @@ try {
   console.log(JSON.stringify({ failed: report(e) }));
   process.exitCode = 1;
 }
+// The report is out: leave now, not when viem's sockets (a closed WebSocket transport may still
+// hold a reconnect or keep-alive timer) let the event loop end.
+process.exit();
