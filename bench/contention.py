@@ -19,6 +19,8 @@ Configurations, each in its own process (numba and libgomp read them when their 
 - `ours`: what `kernels.cpu.threads` sets (OpenMP, passive waiting, a pool of 8 threads per
   core given, all of them working while other processes' threads wait to run, one per core
   otherwise);
+- `release-memory`: as `ours`, with glibc's own thresholds for handing freed memory back
+  (`ZKPIPE_CPU_KEEP_MEMORY=0`; see kernels.cpu.memory);
 - `always-pool`: the same pool, all of it working whatever the load (`ZKPIPE_CPU_ADAPT=0`);
 - `pool-4x`: as `ours` with 4 threads per core (`ZKPIPE_CPU_OVERSUBSCRIBE=4`);
 - `cores`: one thread per core given, whatever the load (`ZKPIPE_CPU_OVERSUBSCRIBE=1`);
@@ -50,6 +52,7 @@ from typing import Callable, Optional, Sequence
 ONE_PER_CORE = {"ZKPIPE_CPU_OVERSUBSCRIBE": "1"}
 CONFIGS = {
     "ours": {},
+    "release-memory": {"ZKPIPE_CPU_KEEP_MEMORY": "0"},
     "always-pool": {"ZKPIPE_CPU_ADAPT": "0"},
     "pool-4x": {"ZKPIPE_CPU_OVERSUBSCRIBE": "4"},
     "cores": ONE_PER_CORE,
@@ -60,8 +63,8 @@ CONFIGS = {
 }
 # What a configuration may set: taken out of the inherited environment, so that each means
 # the same whatever the shell had.
-CONFIG_KNOBS = {"ZKPIPE_CPU_OVERSUBSCRIBE", "ZKPIPE_CPU_ADAPT", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                "NUMBA_THREADING_LAYER"}
+CONFIG_KNOBS = {"ZKPIPE_CPU_OVERSUBSCRIBE", "ZKPIPE_CPU_ADAPT", "ZKPIPE_CPU_KEEP_MEMORY", "OMP_WAIT_POLICY",
+                "GOMP_SPINCOUNT", "NUMBA_THREADING_LAYER"}
 
 # One thread per core, each hashing a 1 MiB buffer in C (hashlib releases the GIL).
 COMPETITOR = """
