@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .params import R_GENERATOR
+from .params import R_GENERATOR, R_MODULUS
 from .division import synthetic_division_arrays
-from .program import run_with_arrays
+from .program import RowProgram, run_with_arrays
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,29 @@ class Backend(ABC):
         """`synthetic_division` of each (coeffs, c) of `items`, in order. This default divides
         one after the other; a backend may run them all in one pass."""
         return [self.synthetic_division(coeffs, c) for coeffs, c in items]
+
+    def linear_combination(self, polys: Sequence, scalars: Sequence[int], length: int):
+        """Σ scalars[k]·polys[k] as `(length, 4)`: each poly `(L_k, 4)` Fr coefficients with
+        L_k ≤ length (zero past its end), the scalars ints (reduced mod r). This default stacks
+        the polys zero-padded and sums them with one row program; a backend with a kernel that
+        reads them in place overrides it."""
+        xp = self.xp
+        terms = [(p, s % R_MODULUS) for p, s in zip(polys, scalars) if s % R_MODULUS]
+        if not terms:
+            return self.fr.zeros(length)
+        stacked = xp.zeros((len(terms), length, 4), dtype=xp.uint64)
+        program = RowProgram()
+        acc = None
+        for i, (p, s) in enumerate(terms):
+            stacked[i, :p.shape[0]] = p
+            term = program.load(i)
+            if acc is None:
+                acc = term if s == 1 else program.mul(term, program.const(s))
+            elif s == R_MODULUS - 1:
+                acc = program.sub(acc, term)
+            else:
+                acc = program.add(acc, term if s == 1 else program.mul(term, program.const(s)))
+        return self.run_program(program.compile([acc]), stacked)[0]
 
     def run_program(self, program, columns, aux=None):
         """`(outputs, L, 4)`: a row program (kernels.program) evaluated on every row of the

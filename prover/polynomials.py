@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from kernels.convert import fr_const as const
 from kernels.params import R_GENERATOR, R_MODULUS, root_of_unity
-from kernels.program import RowProgram
 
 COSET_SHIFT = R_GENERATOR  # the quotient is computed on the coset 5·H_E (5 generates Fr*)
 
@@ -76,28 +75,6 @@ def inclusive_prefix_sum(be, values):
         out[step:] = moved
         step *= 2
     return out
-
-
-def linear_combination(be, polys, scalars: list[int], length: int):
-    """Σ scalars[k]·polys[k], each poly a `(L_k, 4)` array with L_k ≤ length: the polys stacked
-    (zero-padded to `length`) and summed by one row program (kernels.program), one pass."""
-    xp = be.xp
-    terms = [(p, s % R_MODULUS) for p, s in zip(polys, scalars) if s % R_MODULUS]
-    if not terms:
-        return be.fr.zeros(length)
-    stacked = xp.zeros((len(terms), length, 4), dtype=xp.uint64)
-    program = RowProgram()
-    acc = None
-    for i, (p, s) in enumerate(terms):
-        stacked[i, :p.shape[0]] = p
-        term = program.load(i)
-        if acc is None:
-            acc = term if s == 1 else program.mul(term, program.const(s))
-        elif s == R_MODULUS - 1:
-            acc = program.sub(acc, term)
-        else:
-            acc = program.add(acc, term if s == 1 else program.mul(term, program.const(s)))
-    return be.run_program(program.compile([acc]), stacked)[0]
 
 
 def pack(be, polys, length: int):

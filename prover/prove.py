@@ -32,7 +32,7 @@ from .keys import ProvingKey, check_circuit
 from .lagrange import basis_name, column_bit_widths, commit_terms
 from .opening import nu_powers, opening_scalars
 from .polynomials import (COSET_SHIFT, Domain, const, divide_by_powers, inclusive_prefix_sum,
-                          linear_combination, pack, powers)
+                          pack, powers)
 from .proof import Proof
 from .publication import data_digest, published_data
 from .schedule import Message
@@ -159,14 +159,15 @@ class _Value:
 def blind(be, coeffs, rng, count: int = BLINDING_COEFFICIENTS):
     """P(X) + b(X)·Z_H(X) with b of `count` random coefficients: the values on H are unchanged,
     while any `count` evaluations outside H (and the commitment) become independent of the trace.
-    Returns n + count coefficients."""
-    fr = be.fr
-    n = coeffs.shape[0]
-    b = be.asarray(fr.random(count, rng))
-    xp = be.xp
-    out = xp.concatenate([coeffs, fr.zeros(count)], axis=0)
-    out[:count] = fr.sub(out[:count], b)          # −b(X)
-    out[n:n + count] = b                           # +X^n·b(X)
+    `coeffs` is `(..., n, 4)`, each column blinded by its own b; returns `(..., n + count, 4)`."""
+    fr, xp = be.fr, be.xp
+    *lead, n, limbs = coeffs.shape
+    columns = int(np.prod(lead, dtype=np.int64))
+    b = be.asarray(fr.random(columns * count, rng)).reshape(*lead, count, limbs)
+    out = xp.zeros((*lead, n + count, limbs), dtype=xp.uint64)
+    out[..., :n, :] = coeffs
+    out[..., :count, :] = fr.sub(out[..., :count, :], b)   # −b(X)
+    out[..., n:, :] = b                                     # +X^n·b(X)
     return out
 
 
@@ -217,7 +218,9 @@ class ProofInProgress:
     whatever the schedule asks for next from the challenges drawn so far."""
 
     def __init__(self, air: Air, pk: ProvingKey, be: Backend, rng, refuse_invalid: bool):
-        self.air, self.be, self.rng, self.refuse_invalid = air, be, rng, refuse_invalid
+        self.air, self.be, self.refuse_invalid = air, be, refuse_invalid
+        # One generator for all of the proof's blinding (fresh OS entropy unless given).
+        self.rng = rng if rng is not None else np.random.default_rng()
         self.vk = pk.vk
         self.cs: ConstraintSystem = compile_air(air)
         check_circuit(self.cs, self.vk)
@@ -257,9 +260,11 @@ class ProofInProgress:
             w_coeffs = be.ntt(self.witness, inverse=True)
         public = set(cs.public_column_indices)
         with self.timer.phase("witness"):
+            # A public column stays unblinded: anyone can recompute its group's commitment.
+            secret = [i for i in range(cs.num_witness) if i not in public]
+            blinded = dict(zip(secret, blind(be, w_coeffs[secret], self.rng))) if secret else {}
             for i in range(cs.num_witness):
-                # A public column stays unblinded: anyone can recompute its group's commitment.
-                self.polys[(ColumnKind.WITNESS, i)] = w_coeffs[i] if i in public else blind(be, w_coeffs[i], self.rng)
+                self.polys[(ColumnKind.WITNESS, i)] = blinded.get(i, w_coeffs[i])
             for j in range(cs.num_fixed):
                 self.polys[(ColumnKind.FIXED, j)] = self.fixed_coeffs[j]
 
@@ -347,8 +352,8 @@ class ProofInProgress:
         with self.timer.phase("ntt"):
             coeffs = be.ntt(columns, inverse=True)
         with self.timer.phase("witness"):
-            for j in range(cs.num_interaction):
-                self.polys[(ColumnKind.INTERACTION, j)] = blind(be, coeffs[j], self.rng)
+            for j, column in enumerate(blind(be, coeffs, self.rng)):
+                self.polys[(ColumnKind.INTERACTION, j)] = column
 
     # -- round 3: the quotient on the coset 5·H_E, after α, as chunks of one pack -------------
     def quotient(self, challenges: dict) -> None:
@@ -398,8 +403,8 @@ class ProofInProgress:
         self.nu = nu
         with self.timer.phase("openings"):
             h_len = max(q.shape[0] for _, _, q, _ in self.opened)
-            self.h = linear_combination(self.be, [q for _, _, q, _ in self.opened],
-                                        nu_powers(nu, len(self.opened)), h_len)
+            self.h = self.be.linear_combination([q for _, _, q, _ in self.opened],
+                                                nu_powers(nu, len(self.opened)), h_len)
         with self.timer.phase("msm"):
             self.w = commit(self.be, self.srs, self.h)
         return self.w
@@ -410,8 +415,8 @@ class ProofInProgress:
             scalars, constant = opening_scalars(self.groups, [(gi, pt, ev) for gi, pt, _, ev in self.opened],
                                                 self.nu, z)
             l_len = max(p.shape[0] for p in self.packed.values())
-            lpoly = linear_combination(be, [self.packed[gi] for gi in range(len(self.groups))] + [self.h],
-                                       scalars + [R_MODULUS - 1], l_len)
+            lpoly = be.linear_combination([self.packed[gi] for gi in range(len(self.groups))] + [self.h],
+                                          scalars + [R_MODULUS - 1], l_len)
             lpoly[0:1] = fr.sub(lpoly[0:1], const(be, constant))
             w_z, l_at_z = be.synthetic_division(lpoly[:, None], z)
             if fr.to_ints(l_at_z)[0] != 0:  # every division above is exact: a fault, not bad input

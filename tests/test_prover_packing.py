@@ -2,14 +2,18 @@
 remainder is the columns' values at c, checked against Python integers."""
 
 import random
+from functools import partial
 
+import numpy as np
 import pytest
 
 from kernels import get_backend
+from kernels.backend import Backend
+from kernels.errors import InvalidInput
 from kernels.division import synthetic_division_arrays
 from kernels.params import R_MODULUS as R
 from prover.opening import batch_inverse
-from prover.polynomials import divide_by_power, linear_combination, pack
+from prover.polynomials import divide_by_power, pack
 
 BE = get_backend("cpu")
 
@@ -81,12 +85,25 @@ def test_batch_inverse():
     assert batch_inverse(values) == [pow(v, -1, R) for v in values]
 
 
-def test_linear_combination_matches_ints():
-    rnd = random.Random(5)
-    lengths = [7, 40, 1, 40]
+@pytest.mark.parametrize("combine", [BE.linear_combination, partial(Backend.linear_combination, BE)],
+                         ids=["cpu-kernel", "backend-default"])
+@pytest.mark.parametrize("lengths", [[7, 40, 1, 40], [3000, 5000, 1, 4999, 5000, 2]], ids=["serial", "parallel"])
+def test_linear_combination_matches_ints(combine, lengths):
+    rnd = random.Random(len(lengths))
     polys = [[rnd.randrange(R) for _ in range(n)] for n in lengths]
-    scalars = [3, 1, 0, R - 1]                  # a product, a plain sum, a skipped term, a subtraction
-    got = BE.fr.to_ints(linear_combination(BE, [BE.fr.from_ints(p) for p in polys], scalars, 41))
-    want = [sum(s * (p[i] if i < len(p) else 0) for p, s in zip(polys, scalars)) % R for i in range(41)]
+    # a product, a plain sum, a skipped term, a subtraction, then random scalars (one ≥ r)
+    scalars = ([3, 1, 0, R - 1] + [rnd.randrange(R), R + 5])[:len(lengths)]
+    length = max(lengths) + 1
+    got = BE.fr.to_ints(combine([BE.fr.from_ints(p) for p in polys], scalars, length))
+    want = [sum(s * (p[i] if i < len(p) else 0) for p, s in zip(polys, scalars)) % R for i in range(length)]
     assert got == want
-    assert BE.fr.to_ints(linear_combination(BE, [BE.fr.from_ints(polys[0])], [0], 3)) == [0, 0, 0]
+    assert BE.fr.to_ints(combine([BE.fr.from_ints(polys[0])], [0], lengths[0] + 2)) == [0] * (lengths[0] + 2)
+
+
+def test_linear_combination_refuses_bad_shapes():
+    with pytest.raises(InvalidInput, match="L ≤ 3"):
+        BE.linear_combination([BE.fr.from_ints([1, 2, 3, 4])], [1], 3)
+    with pytest.raises(InvalidInput, match="2 polynomials but 1 scalars"):
+        BE.linear_combination([BE.fr.from_ints([1]), BE.fr.from_ints([2])], [1], 3)
+    with pytest.raises(InvalidInput, match="uint64"):
+        BE.linear_combination([np.zeros((2, 4), dtype=np.int64)], [1], 3)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..backend import Backend, MSMConfig
 from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
+from .combination import linear_combination as _linear_combination
 from .curve import CpuG1
 from .division import synthetic_division as _synthetic_division, synthetic_divisions as _synthetic_divisions
 from .field import PrimeField
@@ -41,6 +42,9 @@ class CpuBackend(Backend):
 
     def synthetic_divisions(self, items):
         return _synthetic_divisions(items)
+
+    def linear_combination(self, polys, scalars, length: int):
+        return _linear_combination(polys, scalars, length)
 
     def run_program(self, program, columns, aux=None):
         return _run_program(self.fr, program, columns, aux)

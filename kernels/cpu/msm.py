@@ -60,6 +60,8 @@ _MIN_PART_BUCKETS = 16
 _XYZZ_POINT_NS, _XYZZ_BUCKET_NS = 265.0, 447.0
 _AFFINE_POINT_NS, _AFFINE_BUCKET_NS = 211.0, 384.0
 _SCAN_NS = 1.0
+# Tasks per pool thread that plan_for_pool aims at when the pool is wider than the cores.
+_TASKS_PER_WORKER = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,12 +109,14 @@ def window_floor(w, c):
 
 @njit(inline="always")
 def _digits_of(points, scalars, c, windows, half, full, mask, digits, i):
-    """Point i's digits into digits[:, i]."""
+    """Point i's digits into digits[:, i], zeros above its scalar's width (and for a point at
+    infinity)."""
     x, y = load_affine(points, i)
-    if is_affine_infinity(x, y):
-        return
+    top = 0 if is_affine_infinity(x, y) else min(windows, (bit_width(scalars, i) + c) // c)
+    for w in range(top, windows):
+        digits[w, i] = 0
     carry = 0
-    for w in range(min(windows, (bit_width(scalars, i) + c) // c)):
+    for w in range(top):
         off = w * c
         limb = off // 64
         v = 0
@@ -132,13 +136,14 @@ def _digits_of(points, scalars, c, windows, half, full, mask, digits, i):
 
 
 def _signed_digits(points, scalars, c, digits, block):
-    """Into the zeroed (windows, n) int32 `digits`: the signed base-2^c digits of each canonical
-    scalar (see module doc), the points taken in blocks of `block`.
+    """Into the (windows, n) int32 `digits`: the signed base-2^c digits of each canonical scalar
+    (see module doc), the points taken in blocks of `block`.
 
     A point at infinity gets all-zero digits, so the bucket loop never has to test for it; the
-    windows above a scalar's own width (and its carry) stay zero without being computed. (The
-    array comes zeroed from outside: made inside, numba would fill it in a parallel loop of its
-    own, handed out one element at a time under one_task_at_a_time.)"""
+    windows above a scalar's own width (and its carry) are zeros, written, not computed. (The
+    array comes from outside, uninitialised: one made inside would be filled by a parallel loop
+    of its own, handed out one element at a time under one_task_at_a_time; one zeroed outside
+    costs a serial pass over it.)"""
     n = scalars.shape[0]
     windows = digits.shape[0]
     half = 1 << (c - 1)
@@ -159,7 +164,7 @@ _DIGITS_BLOCK = 512
 
 
 def signed_digits(points, scalars, c, windows):
-    digits = np.zeros((windows, points.shape[0]), dtype=np.int32)
+    digits = np.empty((windows, points.shape[0]), dtype=np.int32)
     if points.shape[0] * windows <= _SERIAL_DIGITS:
         _signed_digits_serial(points, scalars, c, digits, max(1, points.shape[0]))
     else:
@@ -455,7 +460,7 @@ def plan_for_pool(n: int, bits: int, workers: int, cores: int, window_bits: Opti
     which only adds work on the two real cores; measured slower.)"""
     c, windows, parts = plan(n, bits, min(workers, cores), window_bits, profile)
     if workers > cores:
-        wanted = -(-2 * workers // windows)
+        wanted = -(-_TASKS_PER_WORKER * workers // windows)
         parts = max(parts, min(wanted, max_parts(c, uses_affine(c, parts))))
     return c, windows, parts
 
