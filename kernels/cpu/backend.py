@@ -8,13 +8,13 @@ import numpy as np
 
 from ..backend import Backend, MSMConfig
 from ..params import P_MODULUS, R_GENERATOR, R_MODULUS
-from .combination import linear_combination as _linear_combination
 from .curve import CpuG1
 from .division import synthetic_division as _synthetic_division, synthetic_divisions as _synthetic_divisions
 from .field import PrimeField
 from .msm import msm as _msm, msm_sum as _msm_sum
 from .ntt import NTTDomains, ntt as _ntt
 from .program import run_program as _run_program
+from .ragged import linear_combination as _linear_combination, stack_padded as _stack_padded
 
 
 class CpuBackend(Backend):
@@ -45,6 +45,9 @@ class CpuBackend(Backend):
 
     def linear_combination(self, polys, scalars, length: int):
         return _linear_combination(polys, scalars, length)
+
+    def stack_padded(self, polys, length: int, axis: int = 0):
+        return _stack_padded(polys, length, axis)
 
     def run_program(self, program, columns, aux=None):
         return _run_program(self.fr, program, columns, aux)
