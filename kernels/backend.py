@@ -203,6 +203,20 @@ class Backend(ABC):
                 acc = program.add(acc, term if s == 1 else program.mul(term, program.const(s)))
         return self.run_program(program.compile([acc]), stacked)[0]
 
+    def stack_padded(self, polys: Sequence, length: int, axis: int = 0):
+        """The `(L_k, 4)` Fr polys (L_k ≤ length) zero-padded to `length` rows and stacked along
+        `axis`: `(K, length, 4)` for axis 0, `(length, K, 4)` for axis 1 (row j of poly k at
+        [j, k], the interleaving of a packed polynomial). This default fills zeros and copies;
+        a backend may do it in one pass."""
+        xp = self.xp
+        out = xp.zeros((len(polys), length, 4) if axis == 0 else (length, len(polys), 4), dtype=xp.uint64)
+        for k, p in enumerate(polys):
+            if axis == 0:
+                out[k, :p.shape[0]] = p
+            else:
+                out[:p.shape[0], k] = p
+        return out
+
     def run_program(self, program, columns, aux=None):
         """`(outputs, L, 4)`: a row program (kernels.program) evaluated on every row of the
         `(C, L, 4)` Fr columns and the optional `(A, L, 4)` aux columns, which its loads index

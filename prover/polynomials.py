@@ -81,12 +81,7 @@ def pack(be, polys, length: int):
     """The packed polynomial of a commitment group (prover.groups): coefficient j·k + i is
     coefficient j of polys[i]; each poly `(L_i, 4)` with L_i ≤ length, padded with zeros.
     Returns `(k·length, 4)`."""
-    xp = be.xp
-    k = len(polys)
-    out = xp.zeros((length, k, 4), dtype=xp.uint64)
-    for i, p in enumerate(polys):
-        out[:p.shape[0], i] = p
-    return out.reshape(length * k, 4)
+    return be.stack_padded(polys, length, axis=1).reshape(length * len(polys), 4)
 
 
 def divide_by_power(be, packed, k: int, c: int):

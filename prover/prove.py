@@ -365,10 +365,7 @@ class ProofInProgress:
         n, ext = dom.n, cs.extension(dom.n)
         order = list(self.polys)
         slot = {key: i for i, key in enumerate(order)}
-        # One zeroed block, each column's coefficients copied in (no padded copy per column).
-        all_coeffs = be.xp.zeros((len(order), ext * n, 4), dtype=be.xp.uint64)
-        for i, key in enumerate(order):
-            all_coeffs[i, :self.polys[key].shape[0]] = self.polys[key]
+        all_coeffs = be.stack_padded([self.polys[key] for key in order], ext * n)
         with self.timer.phase("ntt"):
             coset = be.ntt(all_coeffs, coset=True, shift=COSET_SHIFT)
         with self.timer.phase("quotient"):

@@ -107,3 +107,22 @@ def test_linear_combination_refuses_bad_shapes():
         BE.linear_combination([BE.fr.from_ints([1]), BE.fr.from_ints([2])], [1], 3)
     with pytest.raises(InvalidInput, match="uint64"):
         BE.linear_combination([np.zeros((2, 4), dtype=np.int64)], [1], 3)
+
+@pytest.mark.parametrize("stack", [BE.stack_padded, partial(Backend.stack_padded, BE)], ids=["cpu-kernel", "backend-default"])
+@pytest.mark.parametrize("lengths,length", [([3, 0, 5], 6), ([3000, 4100, 1, 4096], 4100)], ids=["serial", "parallel"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_stack_padded_matches_ints(stack, lengths, length, axis):
+    rnd = random.Random(length + axis)
+    polys = [[rnd.randrange(R) for _ in range(n)] for n in lengths]
+    got = np.asarray(stack([BE.fr.from_ints(p) if p else BE.fr.zeros(0) for p in polys], length, axis=axis))
+    assert got.shape == ((len(lengths), length, 4) if axis == 0 else (length, len(lengths), 4))
+    for k, p in enumerate(polys):
+        column = got[k] if axis == 0 else got[:, k]
+        assert BE.fr.to_ints(column) == p + [0] * (length - len(p))
+
+
+def test_stack_padded_refuses_bad_input():
+    with pytest.raises(InvalidInput, match="L ≤ 2"):
+        BE.stack_padded([BE.fr.from_ints([1, 2, 3])], 2)
+    with pytest.raises(InvalidInput, match="axis must be 0 or 1"):
+        BE.stack_padded([BE.fr.from_ints([1])], 2, axis=2)
