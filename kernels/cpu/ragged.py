@@ -24,7 +24,10 @@ from .threads import one_task_at_a_time
 
 FR = mont.modulus_tuple(R_MODULUS)
 BLOCK = 1024                 # rows of a task
-SERIAL_MAX = 1 << 14         # rows × polynomials up to which the calling thread does it alone
+SERIAL_MAX = 1 << 14         # rows × polynomials up to which the calling thread combines them
+# Rows × polynomials up to which the calling thread stacks them: a copy of up to 4 MiB takes
+# less than a parallel region costs beside a competing process (a commitment's pack).
+STACK_SERIAL_MAX = 1 << 17
 _PLAIN, _ADD, _SUB = 0, 1, 2  # scalar kinds: a product, +P, −P
 
 
@@ -114,7 +117,7 @@ def stack_padded(polys, length: int, axis: int = 0):
     out = np.empty(shape, dtype=np.uint64)
     if not arrays or length == 0:
         return out
-    if length * len(arrays) <= SERIAL_MAX:
+    if length * len(arrays) <= STACK_SERIAL_MAX:
         _stack_serial(typed.List(arrays), out, axis == 1, max(1, length))
     else:
         with one_task_at_a_time():
