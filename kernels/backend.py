@@ -94,6 +94,17 @@ class Field(ABC):
     def validate(self, a, name: str = "array"):
         """Check dtype, shape and that every limb value is below the modulus."""
 
+    def prefix_sum(self, a):
+        """out[i] = a[0] + … + a[i] along the first axis of `(n, 4)`. This default is a
+        Hillis–Steele scan (log2 n whole-array additions, suited to a device); a backend that
+        does better with one serial pass overrides it."""
+        out = a.copy()
+        step, n = 1, a.shape[0]
+        while step < n:
+            out[step:] = self.add(out[step:], out[:n - step])
+            step *= 2
+        return out
+
 
 class G1(ABC):
     """The BN254 group G1 over Fq: y² = x³ + 3, affine arrays `(..., 2, 4)`."""

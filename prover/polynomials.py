@@ -65,18 +65,6 @@ def evaluate_many(be, coeffs, x: int) -> list[int]:
     return be.fr.to_ints(tree_sum(be, terms))
 
 
-def inclusive_prefix_sum(be, values):
-    """out[i] = values[0] + … + values[i] (Hillis–Steele scan, log2 n additions)."""
-    fr = be.fr
-    out = values.copy()
-    step, n = 1, values.shape[0]
-    while step < n:
-        moved = fr.add(out[step:], out[:n - step])
-        out[step:] = moved
-        step *= 2
-    return out
-
-
 def pack(be, polys, length: int):
     """The packed polynomial of a commitment group (prover.groups): coefficient j·k + i is
     coefficient j of polys[i]; each poly `(L_i, 4)` with L_i ≤ length, padded with zeros.

@@ -31,8 +31,7 @@ from .inputs import public_input_values
 from .keys import ProvingKey, check_circuit
 from .lagrange import basis_name, column_bit_widths, commit_terms
 from .opening import nu_powers, opening_scalars
-from .polynomials import (COSET_SHIFT, Domain, const, divide_by_powers, inclusive_prefix_sum,
-                          pack, powers)
+from .polynomials import COSET_SHIFT, Domain, const, divide_by_powers, pack, powers
 from .proof import Proof
 from .publication import data_digest, published_data
 from .schedule import Message
@@ -473,7 +472,7 @@ def interaction_columns(be: Backend, cs: ConstraintSystem, witness, fixed_values
     for h in helpers:
         row_sum = sums.add(row_sum, h)
     out = be.run_program(sums.compile(helpers + [row_sum]), rows[terms:], inv)
-    inclusive = inclusive_prefix_sum(be, out[-1])
+    inclusive = fr.prefix_sum(out[-1])
     if refuse_invalid and be.to_host(inclusive[-1]).any():
         raise InvalidTrace("a logUp argument does not balance: a looked-up value is missing from its "
                            "table, or a multiset sum is not zero")

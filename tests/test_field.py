@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kernels import InvalidInput
+from kernels.backend import Field
 from kernels.params import P_MODULUS, R_GENERATOR, R_MODULUS
 
 # galois proves primality for ~80 s unless told the primitive element and not to verify.
@@ -136,3 +137,19 @@ def test_large_arrays_take_the_parallel_kernels_and_agree_with_python_ints(cpu, 
     bad[n - 1] = np.uint64(2**64 - 1)
     with pytest.raises(InvalidInput):
         f.validate(bad)
+
+
+@pytest.mark.parametrize("name,q", FIELDS)
+@pytest.mark.parametrize("n", [0, 1, 5, 4099])
+def test_prefix_sum_matches_python_ints_and_the_scan(cpu, name, q, n):
+    f = getattr(cpu, name)
+    values = sample(q, n)[:n]
+    want, acc = [], 0
+    for v in values:
+        acc = (acc + v) % q
+        want.append(acc)
+    a = f.from_ints(values) if n else f.zeros(0)
+    assert f.to_ints(f.prefix_sum(a)) == want
+    assert f.to_ints(Field.prefix_sum(f, a)) == want      # the default scan, for other backends
+    with pytest.raises(InvalidInput, match="prefix_sum"):
+        f.prefix_sum(a.reshape(1, -1, 4))
