@@ -12,9 +12,19 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .params import R_GENERATOR, R_MODULUS
 from .division import synthetic_division_arrays
+from .errors import InvalidInput
+from .params import R_GENERATOR, R_MODULUS
 from .program import RowProgram, run_with_arrays
+
+
+def check_ragged(polys: Sequence, length: int) -> None:
+    """Each poly a `(L, 4)` uint64 array (numpy or cupy) with L ≤ length, else InvalidInput."""
+    for i, p in enumerate(polys):
+        shape, dtype = getattr(p, "shape", None), getattr(p, "dtype", None)
+        if dtype != "uint64" or shape is None or len(shape) != 2 or shape[1] != 4 or shape[0] > length:
+            raise InvalidInput(f"polys[{i}]: expected uint64 limbs of shape (L, 4) with L ≤ {length}, "
+                               f"got {dtype} {shape}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,9 @@ class Backend(ABC):
         the polys zero-padded and sums them with one row program; a backend with a kernel that
         reads them in place overrides it."""
         xp = self.xp
+        if len(polys) != len(scalars):
+            raise InvalidInput(f"linear_combination: {len(polys)} polynomials but {len(scalars)} scalars")
+        check_ragged(polys, length)
         terms = [(p, s % R_MODULUS) for p, s in zip(polys, scalars) if s % R_MODULUS]
         if not terms:
             return self.fr.zeros(length)
@@ -220,6 +233,9 @@ class Backend(ABC):
         [j, k], the interleaving of a packed polynomial). This default fills zeros and copies;
         a backend may do it in one pass."""
         xp = self.xp
+        if axis not in (0, 1):
+            raise InvalidInput(f"stack_padded: axis must be 0 or 1, got {axis}")
+        check_ragged(polys, length)
         out = xp.zeros((len(polys), length, 4) if axis == 0 else (length, len(polys), 4), dtype=xp.uint64)
         for k, p in enumerate(polys):
             if axis == 0:

@@ -100,13 +100,15 @@ def test_linear_combination_matches_ints(combine, lengths):
     assert BE.fr.to_ints(combine([BE.fr.from_ints(polys[0])], [0], lengths[0] + 2)) == [0] * (lengths[0] + 2)
 
 
-def test_linear_combination_refuses_bad_shapes():
+@pytest.mark.parametrize("combine", [BE.linear_combination, partial(Backend.linear_combination, BE)],
+                         ids=["cpu-kernel", "backend-default"])
+def test_linear_combination_refuses_bad_shapes(combine):
     with pytest.raises(InvalidInput, match="L ≤ 3"):
-        BE.linear_combination([BE.fr.from_ints([1, 2, 3, 4])], [1], 3)
+        combine([BE.fr.from_ints([1, 2, 3, 4])], [1], 3)
     with pytest.raises(InvalidInput, match="2 polynomials but 1 scalars"):
-        BE.linear_combination([BE.fr.from_ints([1]), BE.fr.from_ints([2])], [1], 3)
+        combine([BE.fr.from_ints([1]), BE.fr.from_ints([2])], [1], 3)
     with pytest.raises(InvalidInput, match="uint64"):
-        BE.linear_combination([np.zeros((2, 4), dtype=np.int64)], [1], 3)
+        combine([np.zeros((2, 4), dtype=np.int64)], [1], 3)
 
 @pytest.mark.parametrize("stack", [BE.stack_padded, partial(Backend.stack_padded, BE)], ids=["cpu-kernel", "backend-default"])
 @pytest.mark.parametrize("lengths,length", [([3, 0, 5], 6), ([30000, 41000, 1, 40960], 41000)], ids=["serial", "parallel"])
@@ -121,8 +123,11 @@ def test_stack_padded_matches_ints(stack, lengths, length, axis):
         assert BE.fr.to_ints(column) == p + [0] * (length - len(p))
 
 
-def test_stack_padded_refuses_bad_input():
+@pytest.mark.parametrize("stack", [BE.stack_padded, partial(Backend.stack_padded, BE)], ids=["cpu-kernel", "backend-default"])
+def test_stack_padded_refuses_bad_input(stack):
     with pytest.raises(InvalidInput, match="L ≤ 2"):
-        BE.stack_padded([BE.fr.from_ints([1, 2, 3])], 2)
+        stack([BE.fr.from_ints([1, 2, 3])], 2)
     with pytest.raises(InvalidInput, match="axis must be 0 or 1"):
-        BE.stack_padded([BE.fr.from_ints([1])], 2, axis=2)
+        stack([BE.fr.from_ints([1])], 2, axis=2)
+    with pytest.raises(InvalidInput, match="uint64"):
+        stack([np.zeros((2, 4), dtype=np.int64)], 2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, typed
 
+from ..backend import check_ragged
 from ..convert import check_limb_array, to_montgomery
 from ..errors import InvalidInput
 from ..params import R_MODULUS
@@ -79,13 +80,10 @@ _stack_serial = serial_twin(_stack)
 
 
 def _checked(polys, length: int) -> list:
-    out = []
     for i, p in enumerate(polys):
-        p = check_limb_array(p, f"polys[{i}]")
-        if p.ndim != 2 or p.shape[0] > length:
-            raise InvalidInput(f"polys[{i}]: expected shape (L, 4) with L ≤ {length}, got {p.shape}")
-        out.append(np.ascontiguousarray(p))
-    return out
+        check_limb_array(p, f"polys[{i}]")
+    check_ragged(polys, length)
+    return [np.ascontiguousarray(p) for p in polys]
 
 
 def linear_combination(polys, scalars, length: int):
