@@ -163,7 +163,7 @@ def blind(be, coeffs, rng, count: int = BLINDING_COEFFICIENTS):
     *lead, n, limbs = coeffs.shape
     columns = int(np.prod(lead, dtype=np.int64))
     b = be.asarray(fr.random(columns * count, rng)).reshape(*lead, count, limbs)
-    out = xp.zeros((*lead, n + count, limbs), dtype=xp.uint64)
+    out = xp.empty((*lead, n + count, limbs), dtype=xp.uint64)   # every row written below
     out[..., :n, :] = coeffs
     out[..., :count, :] = fr.sub(out[..., :count, :], b)   # −b(X)
     out[..., n:, :] = b                                     # +X^n·b(X)

