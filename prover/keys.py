@@ -147,6 +147,15 @@ class ProvingKey:
     # without them proves the same proofs, committing coefficients instead.
     lagrange: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        # Read-only wherever the key lives: a key that Ray hands to a prover arrives read-only
+        # from its object store, and numba compiles (and caches) a kernel once per argument
+        # type, writability included; one type everywhere means one compiled kernel, which a
+        # warm-up in any process also readies for the provers.
+        for array in (self.srs_g1, self.fixed_coeffs, *self.lagrange.values()):
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+
     def save(self, path: str) -> None:
         np.savez(path, vk=np.frombuffer(self.vk.to_bytes(), dtype=np.uint8),
                  srs_g1=self.srs_g1, fixed_coeffs=self.fixed_coeffs, **self.lagrange)

@@ -24,9 +24,9 @@ def warm_jit_cache(log2_rows: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    # 2^5 rows: the node service tests; 2^7: the devnet and cluster tests (small sizes pick the
-    # serial twins of some kernels, larger ones the parallel kernels)
-    for log2_rows in [int(a) for a in argv] or [5, 7]:
+    # 2^10 rows: the parallel kernels (the pipeline, devnet and cluster tests; 2^7 and 2^8 need
+    # nothing more), then 2^5: the serial twins that only the smallest sizes pick (node service)
+    for log2_rows in [int(a) for a in argv] or [10, 5]:
         print(f"jit warm-up: ledger prover at 2^{log2_rows} rows in {warm_jit_cache(log2_rows):.1f} s", flush=True)
     return 0
 

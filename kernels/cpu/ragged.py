@@ -13,7 +13,7 @@ scalar 1 or −1 adds or subtracts without a product.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, typed
+from numba import njit, prange, typed, types
 
 from ..backend import check_ragged
 from ..convert import check_limb_array, to_montgomery
@@ -30,6 +30,9 @@ SERIAL_MAX = 1 << 14         # rows × polynomials up to which the calling threa
 # less than a parallel region costs beside a competing process (a commitment's pack).
 STACK_SERIAL_MAX = 1 << 17
 _PLAIN, _ADD, _SUB = 0, 1, 2  # scalar kinds: a product, +P, −P
+# The list's item type: read-only, so that polynomials of a proving key (read-only) and of a
+# proof (writable) share one list and one compiled kernel.
+_POLY = types.Array(types.uint64, 2, "C", readonly=True)
 
 
 def _combine(polys, scalars, kinds, out, block):
@@ -86,6 +89,13 @@ def _checked(polys, length: int) -> list:
     return [np.ascontiguousarray(p) for p in polys]
 
 
+def _typed(arrays) -> typed.List:
+    out = typed.List.empty_list(_POLY)
+    for a in arrays:
+        out.append(a)
+    return out
+
+
 def linear_combination(polys, scalars, length: int):
     """See `kernels.backend.Backend.linear_combination`."""
     if len(polys) != len(scalars):
@@ -95,7 +105,7 @@ def linear_combination(polys, scalars, length: int):
     if not terms:
         out[:] = 0
         return out
-    arrays = typed.List([p for p, _ in terms])
+    arrays = _typed(p for p, _ in terms)
     kinds = np.array([_ADD if s == 1 else _SUB if s == R_MODULUS - 1 else _PLAIN for _, s in terms], dtype=np.int64)
     scalars_m = to_montgomery([s for _, s in terms], R_MODULUS)
     if length * len(terms) <= SERIAL_MAX:
@@ -116,8 +126,8 @@ def stack_padded(polys, length: int, axis: int = 0):
     if not arrays or length == 0:
         return out
     if length * len(arrays) <= STACK_SERIAL_MAX:
-        _stack_serial(typed.List(arrays), out, axis == 1, max(1, length))
+        _stack_serial(_typed(arrays), out, axis == 1, max(1, length))
     else:
         with one_task_at_a_time():
-            _stack_parallel(typed.List(arrays), out, axis == 1, BLOCK)
+            _stack_parallel(_typed(arrays), out, axis == 1, BLOCK)
     return out
