@@ -40,7 +40,9 @@ def test_proving_key_with_a_corrupted_srs_point_is_refused(tmp_path):
     pk, vk = dev_keys(air, 3, b"setup test", BE)
     path = str(tmp_path / "key.npz")
     pk.save(path)
-    assert ProvingKey.load(path, BE).vk.digest == vk.digest
+    loaded = ProvingKey.load(path, BE)
+    assert loaded.vk.digest == vk.digest
+    assert not any(a.flags.writeable for a in (loaded.srs_g1, loaded.fixed_coeffs, *loaded.lagrange.values()))
     with pytest.raises(ValueError, match="read-only"):
         pk.srs_g1[5, 0, 0] ^= np.uint64(1)          # a key is never changed in place
     srs = pk.srs_g1.copy()
