@@ -4,13 +4,19 @@ rep by rep, for each threading configuration of the CPU kernels.
     python -m bench.contention                               # kernels workload, 2^12 × 20 columns
     python -m bench.contention --workload ledger --log2 12   # a real ledger batch proof
     python -m bench.contention --configs ours cores          # only these configurations
+    python -m bench.contention --competitor-session own      # the competitor a session apart
 
 The competing load is a second process keeping every core given to this one busy (one thread per
 core hashing in C, the GIL released). Each rep runs the workload once quiet and once with the
 competitor running, so both figures meet the same background; `ratio` is loaded / quiet median.
 A fair share of the machine under such a competitor is half of it for one thread per core, so
 a perfectly parallel workload with one thread per core would take 2× its quiet time; the
-scheduler shares per runnable thread, so more threads take a larger share. `pair_ratio` is the
+scheduler shares per runnable thread, so more threads take a larger share: within one
+scheduling group. The competitor is the benchmark's child, in its session; with
+`--competitor-session own` it runs in a session of its own, as a service started apart from the
+prover does, and where the kernel groups tasks by session (`/proc/sys/kernel/sched_autogroup_enabled`,
+on by default in most distributions; cgroups do the same per service) the cores are first shared
+half and half between the two sessions, whatever their thread counts. `pair_ratio` is the
 median of each rep's loaded / quiet, which a drifting background load disturbs less. The child
 records the threads each call ran with (`threads_quiet`, `threads_loaded`) and the pool size.
 
@@ -85,11 +91,17 @@ def progress(message: str) -> None:
 
 
 class Competitor:
-    """A second process busy on every core this one is given, for as long as the block lasts."""
+    """A second process busy on every core this one is given, for as long as the block lasts;
+    with `own_session`, in a session of its own, as a service started apart from the prover is
+    (with the kernel's session autogroups, the scheduler then shares the cores between the two
+    sessions first, and only within each per thread)."""
+
+    def __init__(self, own_session: bool = False):
+        self.own_session = own_session
 
     def __enter__(self):
         self.proc = subprocess.Popen([sys.executable, "-c", COMPETITOR], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, start_new_session=self.own_session)
         time.sleep(0.3)                     # its threads are up and spinning
         return self
 
@@ -150,9 +162,11 @@ def ledger_workload(log2: int) -> Callable[[], object]:
     return call
 
 
-def measure(workload: Callable[[], object], reps: int, threads: Optional[Callable[[], int]] = None) -> dict:
+def measure(workload: Callable[[], object], reps: int, threads: Optional[Callable[[], int]] = None,
+            own_session: bool = False) -> dict:
     """Quiet and loaded medians (ms), taking turns within each rep, after one warm-up call;
-    with `threads`, the thread count each call ran with (it may follow the load)."""
+    with `threads`, the thread count each call ran with (it may follow the load); the
+    competitor in its own session with `own_session`."""
     workload()
     quiet, loaded, used = [], [], {"quiet": [], "loaded": []}
     for rep in range(reps):
@@ -161,7 +175,7 @@ def measure(workload: Callable[[], object], reps: int, threads: Optional[Callabl
         quiet.append((time.perf_counter() - start) * 1e3)
         if threads:
             used["quiet"].append(threads())
-        with Competitor():
+        with Competitor(own_session):
             start = time.perf_counter()
             workload()
             loaded.append((time.perf_counter() - start) * 1e3)
@@ -189,13 +203,15 @@ def child(args) -> dict:
     else:
         call = kernels_workload(args.log2, args.columns)
     load_before = load_average()
-    figures = measure(call, args.reps, threads=numba.get_num_threads)
+    own = args.competitor_session == "own"
+    figures = measure(call, args.reps, threads=numba.get_num_threads, own_session=own)
     return {"bench": "contention", "config": args.config, "workload": args.workload, "log2": args.log2,
             "columns": args.columns if args.workload == "kernels" else None, **figures,
             "pool_threads": numba.config.NUMBA_NUM_THREADS,
             "threading_layer": numba.threading_layer(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "reps": args.reps,
-            "competitor": "one process, one busy thread per core", "machine": machine_description(),
+            "competitor": "one process, one busy thread per core", "competitor_session": args.competitor_session,
+            "machine": machine_description(),
             "loadavg_1m_before": load_before, "loadavg_1m_after": load_average()}
 
 
@@ -206,6 +222,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--columns", type=int, default=20, help="columns of the kernels workload (default 20)")
     p.add_argument("--reps", type=int, default=3, help="quiet/loaded pairs (default 3)")
     p.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["ours", "cores", "always-pool", "one-thread"])
+    p.add_argument("--competitor-session", choices=["same", "own"], default="same",
+                   help="the competitor in this benchmark's session (default) or in its own, as a "
+                        "separately started service is")
     p.add_argument("--config", help=argparse.SUPPRESS)    # set in the child process
     args = p.parse_args(argv)
     if args.reps < 1 or not 1 <= args.log2 <= 20:
@@ -228,7 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             env = {k: v for k, v in os.environ.items() if k not in CONFIG_KNOBS}
             env.update(CONFIGS[name])
             command = [sys.executable, "-m", "bench.contention", "--workload", args.workload, "--log2", str(args.log2),
-                       "--columns", str(args.columns), "--reps", "1", "--config", name]
+                       "--columns", str(args.columns), "--reps", "1", "--competitor-session", args.competitor_session,
+                       "--config", name]
             done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode == 0 and lines:

@@ -14,9 +14,11 @@ def _cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_competitor_burns_cpu_while_running_and_is_gone_after():
-    with contention.Competitor() as c:
+@pytest.mark.parametrize("own_session", [False, True])
+def test_competitor_burns_cpu_while_running_and_is_gone_after(own_session):
+    with contention.Competitor(own_session) as c:
         pid = c.proc.pid
+        assert (os.getsid(pid) != os.getsid(0)) == own_session
         deadline = time.monotonic() + 10
         while _cpu_seconds(pid) < 0.5 and time.monotonic() < deadline:
             time.sleep(0.1)
