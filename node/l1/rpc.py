@@ -5,6 +5,11 @@ with a private key when one is given. Gas limits are explicit; nothing is estima
 that cannot be reached (refused connection, no answer within the timeout, no receipt in time)
 raises L1Unavailable; a transaction the node executed and reverted gives a receipt with status
 False and the decoded revert.
+
+Logs are read in pages of at most `log_blocks` blocks: public providers refuse an eth_getLogs over
+a wider range (10 000 blocks is a common limit, some allow 2 000 or 1 000) or one that matches too
+many logs, each with its own message, so a refused page is halved until the node answers, and the
+narrower width is kept for the pages after it.
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ from .client import L1Client, Log, Receipt, intrinsic_gas, reverted
 from .errors import L1Error, L1Unavailable, TransactionRefused
 
 
+# Blocks per eth_getLogs request at first (see the module doc).
+LOG_BLOCKS = 10_000
+
+
 class RpcL1(L1Client):
     """Any JSON-RPC node behind the L1Client interface."""
 
     name = "rpc"
 
-    def __init__(self, url: str, *, private_key: str | None = None, timeout: float = 60.0, name: str | None = None):
+    def __init__(self, url: str, *, private_key: str | None = None, timeout: float = 60.0, name: str | None = None,
+                 log_blocks: int = LOG_BLOCKS):
         try:
             from web3 import Web3
         except ImportError as e:  # pragma: no cover - web3 is a project dependency
@@ -31,6 +41,9 @@ class RpcL1(L1Client):
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout},
                                          exception_retry_configuration=None))
         self.timeout = timeout
+        if log_blocks < 1:
+            raise ValueError(f"log_blocks must be at least 1, got {log_blocks}")
+        self.log_blocks = log_blocks
         self.known_abi = []
         if name:
             self.name = name
@@ -136,10 +149,23 @@ class RpcL1(L1Client):
 
     def get_logs(self, address: str, *, topic: bytes | None = None, from_block: int = 0) -> list[Log]:
         from web3 import Web3
-        query = {"address": Web3.to_checksum_address(address), "fromBlock": from_block, "toBlock": "latest"}
+        from web3.exceptions import Web3RPCError
+        query = {"address": Web3.to_checksum_address(address)}
         if topic is not None:
             query["topics"] = ["0x" + bytes(topic).hex()]
-        found = self._ask(lambda: self.w3.eth.get_logs(query))
+        latest = self.block_number()        # blocks mined meanwhile are the next call's
+        found, start = [], max(0, from_block)
+        while start <= latest:
+            end = min(latest, start + self.log_blocks - 1)
+            page = {**query, "fromBlock": start, "toBlock": end}
+            try:
+                found += self._ask(lambda: self.w3.eth.get_logs(page))
+            except Web3RPCError as e:           # the node's answer is an error
+                if self.log_blocks == 1:
+                    raise L1Error(f"{self.url} refuses eth_getLogs for block {start} alone: {e}") from e
+                self.log_blocks = max(1, self.log_blocks // 2)   # a range or size limit: narrower
+                continue
+            start = end + 1
         # Nodes answer in chain order; removed (reorganized) entries are not events of the chain.
         return [Log(address=lg["address"], topics=[bytes(t) for t in lg["topics"]], data=bytes(lg["data"]),
                     block_number=lg["blockNumber"], tx_hash="0x" + bytes(lg["transactionHash"]).hex())
