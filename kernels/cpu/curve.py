@@ -29,7 +29,7 @@ from ..backend import G1
 from ..errors import InvalidInput
 from ..params import CURVE_B, G1_GENERATOR, LIMBS, P_MODULUS, R_MODULUS
 from . import mont
-from .field import _Sized
+from .field import _Sized, read_only
 
 # Module globals become compile-time constants in the kernels.
 FQ = mont.modulus_tuple(P_MODULUS)
@@ -506,7 +506,7 @@ class CpuG1(G1):
                     raise InvalidInput(f"point {i}: coordinate {v!r} is not an int in [0, p)")
             flat.extend((x, y))
         limbs = convert.to_montgomery(flat, P_MODULUS).reshape(-1, 2, LIMBS)
-        bad = first_off_curve(limbs)
+        bad = first_off_curve(read_only(limbs))
         if bad >= 0:
             raise InvalidInput(f"point {bad}: {tuple(points[bad])} is not on y^2 = x^3 + {CURVE_B}")
         return limbs
@@ -529,7 +529,7 @@ class CpuG1(G1):
     def validate(self, a, name: str = "points") -> np.ndarray:
         a = check_points(a, name)
         flat = a.reshape(-1, 2, LIMBS)
-        bad = first_off_curve(flat)
+        bad = first_off_curve(read_only(flat))
         if bad >= 0:
             idx = np.unravel_index(bad, a.shape[:-2]) if a.ndim > 2 else ()
             raise InvalidInput(f"{name}: point at index {tuple(int(i) for i in idx)} has a coordinate "

@@ -34,6 +34,18 @@ def serial_twin(fn):
     return njit(cache=True)(twin)
 
 
+def read_only(a: np.ndarray) -> np.ndarray:
+    """`a` as a read-only view (no copy). numba compiles a kernel once per argument type, and
+    writability is part of the type: arrays a kernel only reads go in read-only, so that a proving
+    key's (read-only) and computed arrays share one compiled kernel, and a warm-up compiles
+    what every caller then uses."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 class _Sized:
     """One element-wise kernel compiled twice, serial and parallel over rows, and called as the
     one that suits the row count of its first argument."""
@@ -166,7 +178,7 @@ class PrimeField(Field):
         if fb.shape[0] != 1 and bshape != shape:
             raise InvalidInput(f"{self.name}: shapes {shape} and {bshape} do not match (nor is b one element)")
         out = np.empty_like(fa)
-        kernel(fa, fb, out, self.mod)
+        kernel(read_only(fa), read_only(fb), out, self.mod)
         return out.reshape(shape)
 
     # -- conversions ----------------------------------------------------------------------

@@ -45,7 +45,7 @@ from ..params import LIMBS
 from . import curve, mont
 from .curve import (FQ, INFINITY, ONE, add, add_affine, double, fq_add, fq_mul, fq_sub, is_affine_infinity, is_infinity,
                     load_affine, load_xyzz, store_affine, store_xyzz)
-from .field import serial_twin
+from .field import read_only, serial_twin
 from .threads import one_task_at_a_time, thread_count
 
 _MAX_WINDOW_BITS = 18
@@ -480,7 +480,7 @@ def checked_scalars(points, scalars, config: MSMConfig, check_points: bool):
     if config.window_bits is not None and not 1 <= config.window_bits <= _MAX_WINDOW_BITS:
         raise InvalidInput(f"window_bits must lie in [1, {_MAX_WINDOW_BITS}], got {config.window_bits}")
     if check_points:
-        bad = curve.first_off_curve(points)
+        bad = curve.first_off_curve(read_only(points))
         if bad >= 0:
             raise InvalidInput(f"points[{bad}] has a coordinate not below p or is not on the curve")
     k = curve.canonical_scalars(scalars, montgomery=config.scalars_montgomery)
@@ -586,6 +586,7 @@ def _sum_affine(points):
 def pippenger(points, k, profile, window_bits: Optional[int] = None) -> np.ndarray:
     """Σ [k_i]P_i for checked points and canonical scalars with their width_profile (the plan
     in the module doc)."""
+    points = read_only(points)
     n = points.shape[0]
     count, ends = profile
     bits = widest(profile)

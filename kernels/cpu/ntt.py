@@ -23,6 +23,7 @@ from ..convert import check_limb_array
 from ..errors import InvalidInput
 from ..params import LIMBS, R_MODULUS, R_TWO_ADICITY, root_of_unity
 from . import mont
+from .field import read_only
 from .threads import one_task_at_a_time
 
 FR = mont.modulus_tuple(R_MODULUS)
@@ -248,7 +249,7 @@ def ntt(domains: NTTDomains, a, inverse: bool = False, coset: bool = False, shif
         raise InvalidInput(f"ntt: length 2^{log2_n} exceeds Fr's two-adicity 2^{R_TWO_ADICITY}")
     if coset and shift % R_MODULUS == 0:
         raise InvalidInput("ntt: the coset shift must be non-zero")
-    data = np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, n, LIMBS)  # read, never written
+    data = read_only(np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, n, LIMBS))  # read, never written
     if n == 1:
         return data.copy().reshape(a.shape)  # the transform of one point is the identity (any coset)
     tw = domains.twiddles(log2_n, inverse)
