@@ -424,14 +424,19 @@ def test_node_rebuilt_from_anvil_alone_continues(anvil, tmp_path):
         for a, (balance, nonce) in seen.items():
             assert int(sender.rpc(url, "eth_getBalance", a, "latest"), 16) == balance
             assert int(sender.rpc(url, "eth_getTransactionCount", a, "latest"), 16) == nonce
-        assert int(sender.rpc(url, "eth_blockNumber"), 16) == batches + 1
-        assert int(sender.rpc(url, "eth_getBlockByNumber", "finalized", False)["number"], 16) == batches + 1
+        # The rebuilt chain ends at block batches + 1, final (it is the L1's state); the deposit
+        # queued meanwhile may already be in a block after it (the node reads the L1's queue
+        # within half a second of starting), so at most one more block, and none before it.
+        head = int(sender.rpc(url, "eth_blockNumber"), 16)
+        assert head in (batches + 1, batches + 2)
+        assert int(sender.rpc(url, "eth_getBlockByNumber", hex(batches + 1), False)["number"], 16) == batches + 1
+        assert batches + 1 <= int(sender.rpc(url, "eth_getBlockByNumber", "finalized", False)["number"], 16) <= head + 1
         # Blocks before the rebuilt state were never on the L1: a clear error, not a guess.
         with pytest.raises(RuntimeError, match=f"'message': 'block 1 is not available: this node prunes block history "
                                                      f"and serves blocks {batches + 1}\\.\\."):
             sender.rpc(url, "eth_getBlockByNumber", "0x1", False)
         fees = sender.rpc(url, "eth_feeHistory", "0xa", "latest", [50])     # as wallets ask it
-        assert int(fees["oldestBlock"], 16) == batches + 1 and len(fees["gasUsedRatio"]) == 1
+        assert int(fees["oldestBlock"], 16) == batches + 1 and len(fees["gasUsedRatio"]) in (1, 2)
         # A wallet's own flow on the rebuilt node (nonce, fees, receipt): foundry's cast.
         sent = subprocess.run([str(CAST), "send", "--rpc-url", url, "--private-key", "0x" + keys[0].hex(),
                                "0x" + fresh.hex(), "--value", "5", "--json"],
