@@ -57,13 +57,16 @@ class RangeLimit:
         with urllib.request.urlopen(request, timeout=30) as r:
             return r.read()
 
+    def latest(self) -> int:
+        ask = {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}
+        return int(json.loads(self.forward(json.dumps(ask).encode()))["result"], 16)
+
     def answer(self, msg: dict, body: bytes) -> bytes:
         if msg.get("method") == "eth_getLogs":
             q = msg["params"][0]
-            latest = int(json.loads(self.forward(json.dumps(
-                {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}).encode()))["result"], 16)
             lo = int(q.get("fromBlock", "0x0"), 16)
-            hi = latest if q.get("toBlock", "latest") == "latest" else int(q["toBlock"], 16)
+            hi = q.get("toBlock", "latest")
+            hi = self.latest() if hi == "latest" else int(hi, 16)
             if hi - lo + 1 > self.limit:
                 self.refused += 1
                 return json.dumps({"jsonrpc": "2.0", "id": msg["id"], "error": {
