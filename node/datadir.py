@@ -120,9 +120,10 @@ class DataDir:
     def save_meta(self, meta: dict) -> None:
         self._write(self.path / "node.json", json.dumps(dict(meta, format=FORMAT), indent=2).encode())
 
-    def genesis(self, given: Genesis | None) -> Genesis | None:
+    def genesis(self, given: Genesis | None, keep: bool = True) -> Genesis | None:
         """The chain's genesis: the one kept here (the given one must be the same), else the
-        given one, kept from now on. None when neither exists."""
+        given one, kept from now on (with `keep`; a node keeps it once it knows the L1 can take
+        it). None when neither exists."""
         path = self.path / "genesis.json"
         if path.exists():
             kept = load_genesis(path)
@@ -130,7 +131,7 @@ class DataDir:
                 raise DataDirMismatch(f"{self.path} holds a chain with another genesis "
                                       f"(chain id {kept.chain_id}); use another directory for this one")
             return kept
-        if given is not None:
+        if given is not None and keep:
             tmp = self.path / ".genesis.json.tmp"
             given.save(tmp)
             self._sync_rename(tmp, path)

@@ -29,7 +29,8 @@ pytest.importorskip("pyrevm")
 from node.l1.abi import decode_error  # noqa: E402
 from node.l1.embedded import EmbeddedL1  # noqa: E402
 from node.l1.errors import L1Error  # noqa: E402
-from node.l1.rollup import RollupContract, compile_rollup, state_commitment  # noqa: E402
+from node.l1.rollup import (MAX_INIT_CODE_BYTES, RollupContract, compile_rollup, encode_genesis_accounts,  # noqa: E402
+                            max_genesis_accounts, state_commitment)
 from node.l1.withdrawals import root_of_path, withdrawal_leaf, withdrawal_tree  # noqa: E402
 
 LOG2 = 6
@@ -411,6 +412,37 @@ def test_bridge_flow_on_anvil():
             assert refused(rollup.withdraw(1, 0, recipient, amount, paths[0]), "AlreadyWithdrawn") == (1, 0)
         assert l1.balance(f"0x{recipient:040x}") == before + amount
         assert rollup.escrow() == sum(BALANCES) + sum(v for _, v in DEPOSITS) - amount
+
+
+def test_a_genesis_over_the_init_code_limit_is_refused_before_anything_is_sent_on_anvil():
+    """The most genesis accounts a deployment can carry, by anvil's own EIP-3860 check: that many
+    deploy and are announced; one more is refused by deploy() with nothing sent, and the same
+    creation sent by hand is refused by anvil."""
+    from node.l1.abi import encode_constructor
+    from node.l1.anvil import find_anvil, start_anvil
+    from node.l1.rpc import RpcL1
+
+    if find_anvil() is None:
+        pytest.skip("anvil binary absent (run `npm ci` in contracts/, as scripts/setup.sh does)")
+    _, vk = keys()
+    art = compile_rollup(Ledger(LOG2), vk, Ledger.state_layout)
+    most = max_genesis_accounts(art)
+    assert 1000 < most < MAX_INIT_CODE_BYTES // 28
+    accounts = [(0x1000 + i, 1 + i % 7) for i in range(most + 1)]
+    with start_anvil() as node, RpcL1(node.url, name="anvil") as l1:
+        rollup = RollupContract.deploy(l1, Ledger(LOG2), vk, Ledger.state_layout, genesis_commitment(),
+                                       genesis_accounts=accounts[:most])
+        assert rollup.genesis_event().accounts == accounts[:most]
+        assert rollup.escrow() == sum(b for _, b in accounts[:most])
+        height = l1.block_number()      # anvil mines a block for every transaction it takes
+        with pytest.raises(InvalidInput, match=f"room for {most} accounts.*deposits"):
+            RollupContract.deploy(l1, Ledger(LOG2), vk, Ledger.state_layout, genesis_commitment(),
+                                  genesis_accounts=accounts)
+        assert l1.block_number() == height
+        args = encode_constructor(art.abi, genesis_commitment(), "0x" + "00" * 20, 0, encode_genesis_accounts(accounts))
+        assert len(art.bytecode) + len(args) > MAX_INIT_CODE_BYTES
+        with pytest.raises(L1Error, match="(?i)initcode"):
+            l1.deploy(art.bytecode, args, gas=20_000_000, value=sum(b for _, b in accounts))
 
 
 def test_the_hosted_embedded_l1_answers_the_history_readers():

@@ -1,6 +1,7 @@
 """`zkpipe node` as a service: the embedded L1's chain continues across a kill -9 and a restart on
 the same data directory; an L1 reset under the node stops it at once with an error naming the
-contract and the chain; a data directory refuses another chain's settings."""
+contract and the chain; a data directory refuses another chain's settings; a genesis the L1
+cannot take is refused and not kept."""
 
 import json
 import os
@@ -17,7 +18,8 @@ from node.l1.embedded import EmbeddedL1  # noqa: E402
 from node.l1.rollup import RollupContract, compile_rollup  # noqa: E402
 from node.pipeline.circuit import LedgerCircuit  # noqa: E402
 
-from .test_node_service_support import LOG2_ROWS, NodeProcess, Sender, make_genesis, wait_for, wal_replay  # noqa: E402
+from .test_node_service_support import (CHAIN, LOG2_ROWS, NodeProcess, Sender, make_genesis, wait_for,  # noqa: E402
+                                        wal_replay)
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +112,30 @@ def test_data_dir_refuses_other_settings(tmp_path):
         d.check(d.meta(), log2_rows=6, l1="embedded")
     d.close()
     assert DataDir(tmp_path).meta()["log2_rows"] == 5
+
+
+def test_a_genesis_too_large_for_the_deployment_is_refused_and_not_kept(tmp_path):
+    """More genesis accounts than the rollup's deployment can carry (EIP-3860's init-code cap):
+    the node exits with status 2 naming the room, before deploying or keeping anything, so the
+    data directory still takes another genesis."""
+    from node.datadir import DataDir
+    from node.genesis import parse_genesis
+
+    big = tmp_path / "big.json"
+    parse_genesis({"chainId": CHAIN, "alloc": {f"0x{0x1000 + i:040x}": {"balance": 1} for i in range(1400)}}).save(big)
+    data = tmp_path / "data"
+    node = NodeProcess(data, big, "--log2-rows", "11", log=tmp_path / "node.log")
+    try:
+        rc = node.proc.wait(180)
+    finally:
+        node.kill()
+    out = node.output()
+    assert rc == 2 and "a genesis of 1400 accounts does not fit" in out and "room for 1" in out, out
+    assert "Traceback" not in out and not (data / "genesis.json").exists()
+    assert not (data / "node.json").exists() or "rollup" not in json.loads((data / "node.json").read_text())
+    other, _ = make_genesis(tmp_path / "genesis.json")
+    d = DataDir(data)
+    try:
+        assert d.genesis(other) == other and (data / "genesis.json").exists()
+    finally:
+        d.close()

@@ -54,6 +54,12 @@ DEPOSIT_GAS = 150_000
 WITHDRAW_GAS = 200_000
 
 GENESIS_ACCOUNT_BYTES = 28      # address (20) ‖ balance (8, big-endian)
+# The most init code a creation may carry (EIP-3860, since Shanghai): the rollup's creation code
+# with its constructor arguments, the genesis accounts among them.
+MAX_INIT_CODE_BYTES = 49_152
+# The constructor's arguments besides the accounts' bytes: three words, the offset and the length
+# of `bytes genesisAccounts`.
+_CONSTRUCTOR_WORDS = 5
 MAX_AMOUNT = (1 << 64) - 1      # an L2 balance or amount, and so a deposit, lies in [0, 2^64)
 
 
@@ -188,6 +194,26 @@ def encode_genesis_accounts(accounts: Sequence[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
+def max_genesis_accounts(artifact: Artifact) -> int:
+    """The most genesis accounts a deployment of `artifact` can announce: its creation code and
+    the constructor's arguments (the accounts padded to whole words) within MAX_INIT_CODE_BYTES."""
+    room = MAX_INIT_CODE_BYTES - len(artifact.bytecode) - 32 * _CONSTRUCTOR_WORDS
+    return max(0, room // 32 * 32 // GENESIS_ACCOUNT_BYTES)
+
+
+def check_genesis_fits(artifact: Artifact, accounts: Sequence[tuple[int, int]]) -> None:
+    """InvalidInput unless a deployment of `artifact` can announce `accounts` (encoded as
+    encode_genesis_accounts does): an L1 refuses a creation over MAX_INIT_CODE_BYTES whatever its
+    gas, so the rollup's genesis is capped, and accounts beyond the cap are funded by deposits."""
+    count = len(encode_genesis_accounts(accounts)) // GENESIS_ACCOUNT_BYTES
+    most = max_genesis_accounts(artifact)
+    if count > most:
+        raise InvalidInput(f"a genesis of {count} accounts does not fit in the rollup's deployment: an L1 "
+                           f"takes at most {MAX_INIT_CODE_BYTES} bytes of creation code (EIP-3860), which leaves "
+                           f"room for {most} accounts; start with at most {most} and fund the others by "
+                           f"deposits once the rollup runs")
+
+
 def decode_genesis_accounts(data: bytes) -> list[tuple[int, int]]:
     if len(data) % GENESIS_ACCOUNT_BYTES:
         raise L1Error(f"genesis accounts of {len(data)} bytes are not whole {GENESIS_ACCOUNT_BYTES}-byte entries")
@@ -225,12 +251,16 @@ class RollupContract:
     @classmethod
     def deploy(cls, l1: L1Client, air: Air, vk: VerificationKey, layout: StateLayout, genesis_state: bytes,
                submitter: str | None = None, sender: str | None = None, *, l2_chain_id: int = 0,
-               genesis_accounts: Sequence[tuple[int, int]] = (), value: int | None = None) -> "RollupContract":
+               genesis_accounts: Sequence[tuple[int, int]] = (), value: int | None = None,
+               artifact: Artifact | None = None) -> "RollupContract":
         """Deploy at `genesis_state`, announcing `genesis_accounts` ((address, balance) per slot
         from slot 0; the contract cannot check that they commit to `genesis_state`, a reader
         of the Genesis event does) and escrowing `value` wei, by default exactly their sum (the
-        contract refuses any other amount: GenesisNotFunded)."""
-        art = compile_rollup(air, vk, layout)
+        contract refuses any other amount: GenesisNotFunded). InvalidInput, before anything is
+        sent, for more accounts than the deployment can carry (check_genesis_fits). `artifact`:
+        compile_rollup's for these arguments, when the caller has it."""
+        art = artifact or compile_rollup(air, vk, layout)
+        check_genesis_fits(art, genesis_accounts)
         accounts = encode_genesis_accounts(genesis_accounts)
         if value is None:
             value = sum(int(b) for _, b in genesis_accounts)

@@ -136,7 +136,9 @@ class RollupNode:
         self.seed = meta.get("seed", cfg.seed)
         self._start_ray()
         from node.genesis import dev_genesis
-        self.genesis = self.data.genesis(cfg.genesis) or self.data.genesis(dev_genesis())
+        # Kept in the data directory once the rollup can be deployed with it (_rollup): a genesis
+        # the L1 cannot take leaves the directory free for a corrected one.
+        self.genesis = self.data.genesis(cfg.genesis, keep=False) or dev_genesis()
         self.circuit = LedgerCircuit(cfg.log2_rows)
         t = time.perf_counter()
         self.pk, self.vk = self._keys()
@@ -231,7 +233,7 @@ class RollupNode:
 
     def _rollup(self, head: dict, meta: dict):
         """The rollup contract: found at the kept address, or deployed (and the address kept)."""
-        from node.l1.rollup import RollupContract, compile_rollup
+        from node.l1.rollup import RollupContract, check_genesis_fits, compile_rollup
         from node.state import LedgerState
 
         from .submitter import describe_chain
@@ -247,9 +249,13 @@ class RollupNode:
         # The genesis accounts are announced (anyone can rebuild the state from the L1) and their
         # total escrowed, so that withdrawals of genesis-funded value are paid.
         accounts = [(int.from_bytes(a, "big"), state.balances[slot]) for slot, a in enumerate(state.addresses)]
+        artifact = compile_rollup(self.circuit.air(), self.vk, self.circuit.layout())
+        check_genesis_fits(artifact, accounts)
+        self.data.genesis(self.genesis)
         rollup = RollupContract.deploy(l1, self.circuit.air(), self.vk, self.circuit.layout(), genesis_state,
                                        submitter=l1.accounts[0], l2_chain_id=self.genesis.chain_id,
-                                       genesis_accounts=accounts, value=sum(b for _, b in accounts))
+                                       genesis_accounts=accounts, value=sum(b for _, b in accounts),
+                                       artifact=artifact)
         self.data.save_meta({"chain_id": self.genesis.chain_id, "log2_rows": cfg.log2_rows, "seed": self.seed,
                              "l1": cfg.l1, "rollup": rollup.address})
         return rollup
