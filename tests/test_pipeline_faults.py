@@ -1,7 +1,8 @@
 """The pipeline under failures, on a local Ray with real workers, real proofs and the real
 rollup contract: a prover killed in the middle of a proof, the submitter restarted, the L1 not
 answering for a while. In each case every batch ends on the L1 exactly once, in order, and the
-L1's state is the one the batches lead to."""
+L1's state is the one the batches lead to. A batch the L1 refuses for good (its chain differs
+from the L2's) is fatal, with the contract's reason."""
 
 import os
 import signal
@@ -136,6 +137,29 @@ def test_submitter_restarted_submits_nothing_twice(local_ray):
         assert rollup.last_batch_index() == count
         assert rollup.state_commitment() == final
         assert log.counters["batches_verified"] == count
+    finally:
+        p.shutdown()
+        ray.kill(host)
+
+
+def test_a_batch_the_l1_refuses_for_good_is_fatal(local_ray):
+    """The rollup starts from another state than the batches (as after an L1 reorganisation
+    that took back what the L2 built on): batch 1 is refused, sent once, and the pipeline's
+    status is fatal, naming the batch and the contract's error; nothing after it is sent."""
+    circuit, pk, vk, start, jobs, final = ledger_chain(6, 2, seed="refused batch")
+    host, spec, rollup = embedded_rollup(circuit, vk, final)
+    p = ProvingPipeline(ProvingSetup(circuit, pk, spec, rollup.artifact, rollup.address, workers=1,
+                                     backend="cpu"))
+    try:
+        p.start()
+        for job in jobs:
+            p.enqueue(job)
+        st = wait_for(lambda: (s := p.status())["fatal"] and s, 60, what="the refusal")
+        assert st["fatal"].startswith("batch 1 refused by the L1") and "StateMismatch" in st["fatal"], st
+        assert st["verified_height"] == 0 and rollup.last_batch_index() == 0
+        time.sleep(1)
+        txs = ray.get(host.transactions.remote(rollup.address))
+        assert len(txs) == 1 and not txs[0]["status"]
     finally:
         p.shutdown()
         ray.kill(host)

@@ -1,13 +1,15 @@
 """The in-order submitter (node.pipeline.submitter) without Ray, against the rollup contract on
 the embedded L1 with real proofs of chained batches: order, exactly-once, restarts, refusals."""
 
+import pickle
+
 import pytest
 
 pytest.importorskip("pyrevm")
 
 from node.l1.embedded import EmbeddedL1  # noqa: E402
 from node.l1.rollup import RollupContract, state_commitment  # noqa: E402
-from node.pipeline.errors import SubmissionRejected  # noqa: E402
+from node.pipeline.errors import RollupMissing, SubmissionRejected  # noqa: E402
 from node.pipeline.events import EventLog  # noqa: E402
 from node.pipeline.jobs import ProofResult  # noqa: E402
 from node.pipeline.submitter import InOrderSubmitter  # noqa: E402
@@ -69,6 +71,11 @@ def test_refused_proof_is_dropped_and_reported():
     with pytest.raises(SubmissionRejected, match="batch 1") as e:
         sub.step()
     assert e.value.batch == 1 and "StateMismatch" in e.value.reason
+    # Ray pickles it to the caller of the submitter actor: it must arrive whole.
+    back = pickle.loads(pickle.dumps(e.value))
+    assert (type(back), back.batch, back.reason, str(back)) == (SubmissionRejected, 1, e.value.reason, str(e.value))
+    gone = pickle.loads(pickle.dumps(RollupMissing("0xabc", "chain id 31337")))
+    assert (gone.address, gone.chain) == ("0xabc", "chain id 31337") and "no rollup contract at 0xabc" in str(gone)
     assert rollup.last_batch_index() == 0 and not sub.pending
     sub.offer(results[0])                          # the right proof still goes through
     assert [v.batch for v in sub.step()] == [1]

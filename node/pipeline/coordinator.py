@@ -290,7 +290,8 @@ class Coordinator:
     # -- submission ---------------------------------------------------------------------------
     async def _submit(self, result: ProofResult) -> None:
         """Offer a proof to the submitter until it is on the L1; a submitter that dies is waited
-        for and offered the proof again."""
+        for and offered the proof again. A batch the L1 refuses for good (the L2 and the L1
+        differ, e.g. a credited deposit an L1 reorganisation took back) is fatal."""
         while True:
             submitter = self.submitter
             try:
@@ -308,6 +309,10 @@ class Coordinator:
                 self.errors.append(f"batch {result.batch} refused by the L1: {why}")
                 self.sink(batch_event(result.batch, "failed", error=why))
                 self.sink(counter("failures"))
+                # Every later batch starts from this one's state, so the L1 can verify none of
+                # them: the node must stop rather than go on taking transfers that never finalize.
+                self.fatal = (f"batch {result.batch} refused by the L1 ({why}); no later batch can be verified, "
+                              f"since each starts from its state")
                 return
         if self.book.verified(result.batch):
             self.sink(batch_event(result.batch, "l1_verified", t=verified.t, gas=verified.gas,

@@ -16,6 +16,9 @@ class SubmissionRejected(PipelineError):
         super().__init__(f"the L1 rejected batch {batch}: {reason}")
         self.batch, self.reason = batch, reason
 
+    def __reduce__(self):               # rebuilt from its fields where Ray hands it to a caller
+        return type(self), (self.batch, self.reason)
+
 
 class AdmissionClosed(PipelineError, NodeError):
     """The sequencer is not admitting transactions now: proving is behind. Nothing of the
@@ -31,6 +34,9 @@ class RollupMissing(PipelineError):
         super().__init__(f"the L1 ({chain}) has no rollup contract at {address}: the chain was reset "
                          f"or is not the one the node deployed to; the node cannot continue on it")
         self.address, self.chain = address, chain
+
+    def __reduce__(self):
+        return type(self), (self.address, self.chain)
 
 
 class NodeStopped(PipelineError):
