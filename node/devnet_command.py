@@ -28,6 +28,9 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the L1: the embedded EVM (default), a local anvil, or a JSON-RPC URL")
     parser.add_argument("--l1-key", default=None,
                         help="private key (hex) to submit from on a URL L1 (default: its first unlocked account)")
+    parser.add_argument("--l1-confirmations", type=l1_confirmations, default=0, metavar="N",
+                        help="take a deposit once N L1 blocks lie on top of its own (default 0: at once); on a "
+                             "public L1 a few blocks keep a reorganisation from taking back a credited deposit")
     parser.add_argument("--port", type=int, default=8545,
                         help="JSON-RPC port on 127.0.0.1 (default 8545; 0 picks a free one)")
     parser.add_argument("--no-rpc", action="store_true", help="no JSON-RPC server")
@@ -76,10 +79,23 @@ def retain_blocks(text: str) -> int:
     return count
 
 
+def l1_confirmations(text: str) -> int:
+    """--l1-confirmations's value: a count of L1 blocks in [0, MAX_L1_CONFIRMATIONS] (argparse
+    reports a bad one)."""
+    from node.pipeline.node import MAX_L1_CONFIRMATIONS
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of L1 blocks, got {text!r}") from None
+    if not 0 <= count <= MAX_L1_CONFIRMATIONS:
+        raise argparse.ArgumentTypeError(f"must lie in [0, {MAX_L1_CONFIRMATIONS}], got {count}")
+    return count
+
+
 def node_settings(args) -> dict:
     """The node's settings from the options of add_node_arguments (checked by the config)."""
     return dict(workers=args.workers, provers=args.provers, prover_resource=args.prover_resource,
-                l1=args.l1, l1_key=args.l1_key,
+                l1=args.l1, l1_key=args.l1_key, l1_confirmations=args.l1_confirmations,
                 rpc_port=None if args.no_rpc else args.port,
                 dashboard_port=None if args.no_dashboard else args.dashboard_port,
                 log2_rows=args.log2_rows, batch_deadline=args.batch_deadline,

@@ -5,10 +5,13 @@ the L1 (an HTTP relay holds its transactions), and the restarted node neither lo
 the deposit; transfers and withdrawals follow (one of value deposited, one of genesis value, so
 the escrow of the genesis total pays it); once their batch is verified, `zkpipe_getWithdrawal`
 gives the path, `withdraw` pays the L1 recipient exactly the amount, and a second claim is
-refused. A deposit the L2 cannot credit is refunded the same way, to its L2 address on the L1."""
+refused. A deposit the L2 cannot credit is refunded the same way, to its L2 address on the L1.
+With `--l1-confirmations`, a deposit that an L1 reorganisation takes back is never credited, and
+one that stays is credited once the L1 has the blocks on top of it."""
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -126,4 +129,61 @@ def test_deposit_transfer_withdraw_claim_once_across_a_kill(tmp_path):
         if node is not None:
             node.kill()
         relay.close()
+        anvil.stop()
+
+
+def test_a_deposit_waits_for_its_confirmations_and_a_reorganised_one_is_never_credited(tmp_path):
+    anvil = launch_anvil()
+    gpath = tmp_path / "genesis.json"
+    make_genesis(gpath)
+    l2 = Sender([], [])
+    data = tmp_path / "data"
+    gone, kept = "0x" + "d1" * 20, "0x" + "d2" * 20
+    node = NodeProcess(data, gpath, "--l1", anvil.url, "--l1-confirmations", "3", log=tmp_path / "node.log")
+    try:
+        url = node.wait_running()
+        rollup = json.loads((data / "node.json").read_text())["rollup"]
+
+        def balance(address):
+            return int(l2.rpc(url, "eth_getBalance", address, "latest"), 16)
+
+        def deposit(address, amount):
+            cast("send", rollup, "deposit(address)", address, "--value", str(amount), "--private-key", DEPOSITOR_KEY,
+                 "--rpc-url", anvil.url)
+
+        def queued():
+            return int(cast("call", rollup, "depositCount()(uint256)", "--rpc-url", anvil.url).stdout.split()[0])
+
+        # A deposit in the newest L1 block, which a reorganisation then takes out of the chain:
+        # never handed to the L2, however deep the chain grows afterwards.
+        snapshot = cast("rpc", "evm_snapshot", "--rpc-url", anvil.url).stdout.strip().strip('"')
+        deposit(gone, 1000)
+        assert queued() == 1
+        time.sleep(3)                          # six polls of the L1
+        assert balance(gone) == 0 and l2.rpc(url, "eth_getTransactionReceipt", "0x" + deposit_hash(0).hex()) is None
+        cast("rpc", "evm_revert", snapshot, "--rpc-url", anvil.url)
+        assert queued() == 0
+        cast("rpc", "anvil_mine", "5", "--rpc-url", anvil.url)
+        time.sleep(3)
+        assert balance(gone) == 0
+
+        # Another deposit takes queue index 0: credited only once three blocks lie on top of it,
+        # then consumed on the L1 by a verified batch like any other.
+        deposit(kept, 2000)
+        time.sleep(3)
+        assert balance(kept) == 0
+        cast("rpc", "anvil_mine", "2", "--rpc-url", anvil.url)
+        time.sleep(3)
+        assert balance(kept) == 0              # two blocks on top of it: not yet
+        cast("rpc", "anvil_mine", "1", "--rpc-url", anvil.url)
+        wait_for(lambda: balance(kept) == 2000, 30, "the deposit credited at three confirmations")
+        wait_for(lambda: cast("call", rollup, "depositsConsumed()(uint256)", "--rpc-url", anvil.url).stdout.split()[0]
+                 == "1", 120, "the deposit's batch verified on the L1")
+        assert balance(gone) == 0
+        assert sum("deposits 0..0 from the L1" in line for line in node.printed) == 1, node.output()
+        assert node.stop() == 0, node.output()
+        node = None
+    finally:
+        if node is not None:
+            node.kill()
         anvil.stop()

@@ -1,7 +1,8 @@
 """`zkpipe node` as a service: the embedded L1's chain continues across a kill -9 and a restart on
 the same data directory; an L1 reset under the node stops it at once with an error naming the
 contract and the chain; a data directory refuses another chain's settings; a genesis the L1
-cannot take is refused and not kept."""
+cannot take is refused and not kept; a bad deposit confirmation depth is refused before anything
+starts."""
 
 import json
 import os
@@ -139,3 +140,23 @@ def test_a_genesis_too_large_for_the_deployment_is_refused_and_not_kept(tmp_path
         assert d.genesis(other) == other and (data / "genesis.json").exists()
     finally:
         d.close()
+
+
+def test_a_bad_confirmation_depth_is_refused_before_anything_starts(tmp_path, capsys):
+    from node.cli import main
+    from node.errors import InvalidInput
+    from node.pipeline.devnet import DevnetConfig
+    from node.pipeline.node import MAX_L1_CONFIRMATIONS, NodeConfig
+
+    assert NodeConfig(data_dir=str(tmp_path)).l1_confirmations == 0
+    assert DevnetConfig(run_dir=str(tmp_path), l1_confirmations=12).node_config(None).l1_confirmations == 12
+    for bad in (-1, MAX_L1_CONFIRMATIONS + 1, 2.0, "3"):
+        with pytest.raises(InvalidInput, match="l1_confirmations must be an integer in"):
+            NodeConfig(data_dir=str(tmp_path), l1_confirmations=bad)
+    data = tmp_path / "data"
+    for bad, why in (("-1", "must lie in"), ("12345678", "must lie in"), ("six", "must be a whole number")):
+        with pytest.raises(SystemExit) as refused:
+            main(["node", "--data-dir", str(data), "--l1-confirmations", bad])
+        assert refused.value.code == 2
+        assert f"argument --l1-confirmations: {why}" in capsys.readouterr().err
+    assert not data.exists()

@@ -347,13 +347,15 @@ class RollupContract:
         ev = found[0][1]
         return GenesisEvent(ev["l2ChainId"], ev["stateCommitment"], decode_genesis_accounts(ev["accounts"]))
 
-    def deposit_events(self, from_index: int = 0) -> list[DepositEvent]:
-        """The queued deposits from index `from_index` on, in queue order."""
+    def deposit_events(self, from_index: int = 0, to_block: int | None = None) -> list[DepositEvent]:
+        """The queued deposits from index `from_index` on, in queue order; with `to_block`, only
+        those in blocks up to it (deposits deeper than a confirmation depth: a later deposit is
+        never in an earlier block, so these are a prefix of the queue)."""
         known, block = self._deposits_from
         out = [DepositEvent(ev["index"], _as_int(ev["l2Address"]), ev["amount"], _as_int(ev["l1Sender"]),
                             log.block_number, log.tx_hash)
                for log, ev in self._events("Deposited", block if from_index >= known else 0)
-               if ev["index"] >= from_index]
+               if ev["index"] >= from_index and (to_block is None or log.block_number <= to_block)]
         out.sort(key=lambda d: d.index)
         if [d.index for d in out] != list(range(from_index, from_index + len(out))):
             raise L1Error(f"the deposit events of {self.address} from {from_index} are not consecutive")

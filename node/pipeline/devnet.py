@@ -38,6 +38,7 @@ class DevnetConfig:
     prover_cpus: int | None = None  # CPUs (threads) per CPU prover (NodeConfig; None: the cores shared)
     l1: str = "embedded"            # "embedded", "anvil" or a JSON-RPC URL
     l1_key: str | None = None       # private key to send from on a URL L1 (else its first account)
+    l1_confirmations: int = 0       # L1 blocks on top of a deposit's before the L2 takes it (NodeConfig)
     rpc_port: int | None = 8545     # JSON-RPC on 127.0.0.1 (0: any free port; None: none)
     dashboard_port: int | None = 0  # dashboard on 127.0.0.1 (0: any free port; None: none)
     log2_rows: int = 10             # ledger circuit size: 2^k slots and transfers per batch
@@ -72,7 +73,7 @@ class DevnetConfig:
     def node_config(self, genesis, data_dir: str | None = None) -> NodeConfig:
         return NodeConfig(
             data_dir=data_dir or self.run_dir or "runs/devnet", genesis=genesis, l1=self.l1,
-            l1_key=self.l1_key, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
+            l1_key=self.l1_key, l1_confirmations=self.l1_confirmations, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
             log2_rows=self.log2_rows, workers=self.workers, provers=self.provers,
             prover_resource=self.prover_resource, prover_cpus=self.prover_cpus,
             batch_deadline=self.batch_deadline, work_conserving=self.work_conserving,

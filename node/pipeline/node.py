@@ -39,6 +39,8 @@ from .errors import NodeStopped, RollupMissing
 
 L1_CHECK_S = 2.0
 DEPOSIT_POLL_S = 0.5
+# A bound that catches a mistyped depth: Ethereum finalizes within about 64 blocks.
+MAX_L1_CONFIRMATIONS = 10_000
 
 
 @dataclass
@@ -64,6 +66,7 @@ class NodeConfig:
     max_unverified: int = 16        # batches not yet on the L1 before admission closes
     admit_wait_s: float = 2.0       # how long admission waits for proving to catch up, then refuses
     retain_blocks: int = RETAIN_BLOCKS  # recent blocks the executor holds in memory (older: from the log)
+    l1_confirmations: int = 0       # L1 blocks on top of a deposit's before the L2 takes it (0: at once)
     ray_address: str | None = None  # join this Ray instead of starting one
     seed: str = "zkpipe devnet"     # development SRS and keys: INSECURE
     out: object = field(default=print, repr=False)
@@ -86,6 +89,9 @@ class NodeConfig:
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
                 problems.append(f"{name} must lie in [0, 65535], got {port}")
+        if type(self.l1_confirmations) is not int or not 0 <= self.l1_confirmations <= MAX_L1_CONFIRMATIONS:
+            problems.append(f"l1_confirmations must be an integer in [0, {MAX_L1_CONFIRMATIONS}], "
+                            f"got {self.l1_confirmations!r}")
         if self.batch_deadline <= 0:
             problems.append(f"batch_deadline must be positive, got {self.batch_deadline}")
         try:
@@ -362,9 +368,10 @@ class RollupNode:
     def _start_l1_watch(self, next_deposit: int) -> None:
         """On a thread of its own (an L1 that does not answer holds up only this thread):
         every DEPOSIT_POLL_S, the rollup's new Deposited events from queue index `next_deposit`
-        on, handed to the sequencer (which logs them before anything applies them); every
-        L1_CHECK_S, does the rollup contract still have code? Proving or not, a reset chain is
-        noticed within seconds."""
+        on, handed to the sequencer (which logs them before anything applies them) once
+        `l1_confirmations` blocks lie on top of theirs, so that an L1 reorganisation that shallow
+        cannot take back a deposit the L2 has credited; every L1_CHECK_S, does the rollup contract
+        still have code? Proving or not, a reset chain is noticed within seconds."""
         import ray
 
         from node.bridge import make_deposit
@@ -376,8 +383,11 @@ class RollupNode:
             while not self._pump_stop.wait(DEPOSIT_POLL_S):
                 try:
                     # A view call each tick; the logs are read only when the queue grew.
-                    found = (self.rollup.deposit_events(from_index=next_deposit)
-                             if self.rollup.deposit_count() > next_deposit else [])
+                    found = []
+                    if self.rollup.deposit_count() > next_deposit:
+                        depth = self.cfg.l1_confirmations
+                        deepest = self.rollup.l1.block_number() - depth if depth else None
+                        found = self.rollup.deposit_events(from_index=next_deposit, to_block=deepest)
                     if found:
                         deposits = [make_deposit(d.index, d.l2_address.to_bytes(20, "big"), d.amount,
                                                  d.l1_sender.to_bytes(20, "big"), d.block) for d in found]
