@@ -73,7 +73,8 @@ class DevnetConfig:
     def node_config(self, genesis, data_dir: str | None = None) -> NodeConfig:
         return NodeConfig(
             data_dir=data_dir or self.run_dir or "runs/devnet", genesis=genesis, l1=self.l1,
-            l1_key=self.l1_key, l1_confirmations=self.l1_confirmations, rpc_port=self.rpc_port, dashboard_port=self.dashboard_port,
+            l1_key=self.l1_key, l1_confirmations=self.l1_confirmations, rpc_port=self.rpc_port,
+            dashboard_port=self.dashboard_port,
             log2_rows=self.log2_rows, workers=self.workers, provers=self.provers,
             prover_resource=self.prover_resource, prover_cpus=self.prover_cpus,
             batch_deadline=self.batch_deadline, work_conserving=self.work_conserving,
