@@ -17,10 +17,10 @@ from node.pipeline.submitter import InOrderSubmitter  # noqa: E402
 from .l1_util import LAYOUT, ToyLedger, column_commitment, toy_batches, toy_keys  # noqa: E402
 
 
-def deploy():
+def deploy(l1=None):
     pk, vk = toy_keys()
     genesis, batches = toy_batches(3)
-    l1 = EmbeddedL1()
+    l1 = l1 or EmbeddedL1()
     rollup = RollupContract.deploy(l1, ToyLedger(), vk, LAYOUT, state_commitment([column_commitment(pk, genesis)]))
     results = [ProofResult(batch=i + 1, proof=proof, public_inputs=pub, transfers=8, worker="w", node="n",
                            device="cpu", attempt=1, started=0.0, finished=0.0)
@@ -123,3 +123,45 @@ def test_own_receipt_spares_the_height_read_and_a_stale_height_is_resolved():
         sub.step()
     assert len(reads) == 1                                  # 3 was its own: no read before 4
     assert sub.step() == [] and len(reads) == 2             # after a refusal the round reads again
+
+
+@pytest.mark.parametrize("keep", [64, 1])
+def test_an_l1_that_goes_back_gets_the_lost_batches_again(keep):
+    """anvil's evm_revert takes batches 1 and 2 out of the L1 with their transactions (a
+    reorganisation whose transactions do not return). With both proofs kept, the next round
+    sends 1 and 2 again, then 3; with only batch 2 kept, the round raises L1Behind (not a
+    refusal: 3 stays waiting) until batch 1 is on the L1 again, sent by someone else."""
+    from node.l1.anvil import find_anvil, start_anvil
+    from node.l1.rpc import RpcL1
+    from node.pipeline.errors import L1Behind
+
+    if find_anvil() is None:
+        pytest.skip("anvil binary absent (run `npm ci` in contracts/, as scripts/setup.sh does)")
+    with start_anvil() as node, RpcL1(node.url, name="anvil") as l1:
+        rollup, results = deploy(l1)
+        snapshot = l1.w3.provider.make_request("evm_snapshot", [])["result"]
+        events = []
+        sub = InOrderSubmitter(rollup, sink=events.append, keep=keep)
+        sub.offer(results[0])
+        sub.offer(results[1])
+        assert [v.batch for v in sub.step()] == [1, 2] and rollup.last_batch_index() == 2
+        assert l1.w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+        assert rollup.last_batch_index() == 0
+        sub.offer(results[2])
+        # Batch 3 is sent on the height the submitter's own receipts left, and refused as
+        # UnexpectedBatchIndex(1, 3): the L1 went back.
+        if keep == 1:
+            with pytest.raises(L1Behind, match="at batch 0, behind batch 2"):
+                sub.step()
+            with pytest.raises(L1Behind):
+                sub.step()                     # still behind: tried again, nothing sent
+            assert sub.sent == 3 and sorted(sub.pending) == [3]
+            rollup.submit_batch(1, results[0].proof, results[0].public_inputs).check()   # someone else
+            assert [v.batch for v in sub.step()] == [2, 3]
+            assert sub.sent == 5
+        else:
+            assert [v.batch for v in sub.step()] == [1, 2, 3]
+            assert sub.sent == 6
+            assert [e["error"] for e in events if e.get("stage") == "retried"] == \
+                ["L1 behind: at batch 0; sent again"] * 2
+        assert rollup.last_batch_index() == 3 and not sub.pending

@@ -20,6 +20,21 @@ class SubmissionRejected(PipelineError):
         return type(self), (self.batch, self.reason)
 
 
+class L1Behind(PipelineError):
+    """The L1 holds fewer batches than the submitter saw verified on it: a reorganisation of the
+    L1 took some back. Not a refusal: their transactions may be mined again, or someone may send
+    them again; the submitter keeps the batch and tries again until the L1 is back at the one
+    before it."""
+
+    def __init__(self, batch: int, height: int):
+        super().__init__(f"the L1 is at batch {height}, behind batch {batch - 1}, which it had verified: "
+                         f"a reorganisation of the L1; batch {batch} waits until the L1 holds batch {batch - 1} again")
+        self.batch, self.height = batch, height
+
+    def __reduce__(self):
+        return type(self), (self.batch, self.height)
+
+
 class AdmissionClosed(PipelineError, NodeError):
     """The sequencer is not admitting transactions now: proving is behind. Nothing of the
     request was accepted; send it again later. (A NodeError, so that JSON-RPC clients get it

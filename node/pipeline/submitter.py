@@ -7,6 +7,9 @@ heard back, or by an attempt whose answer was lost with the connection) is never
 A transaction that fails without an answer (the L1 down, a timeout) is ambiguous: it may or
 may not have landed, so the next round reads the index again before sending anything. An L1 that
 answers but has no code at the contract's address was reset: that is RollupMissing, for good.
+An L1 that holds fewer batches than were seen on it went back (a reorganisation whose
+transactions did not return): the batches it lost are sent again from the proofs kept
+(KEEP_VERIFIED), or, where they are not kept, the submitter waits for the L1 to get them back.
 """
 
 from __future__ import annotations
@@ -17,16 +20,20 @@ import time
 from kernels.errors import InvalidInput
 from node.l1.errors import L1Unavailable, TransactionReverted
 
-from .errors import RollupMissing, SubmissionRejected
+from .errors import L1Behind, RollupMissing, SubmissionRejected
 from .events import Sink, batch_event, counter, discard
 from .jobs import ProofResult, Verified
+
+# Batches a submitter keeps after putting them on the L1, to send again if a reorganisation of
+# the L1 takes them back (a few proofs with their published data: kilobytes each).
+KEEP_VERIFIED = 64
 
 
 class InOrderSubmitter:
     """Submits offered proofs to a `RollupContract` in batch order. offer() may be called from
     another thread while step() runs."""
 
-    def __init__(self, rollup=None, sink: Sink = discard, connect=None):
+    def __init__(self, rollup=None, sink: Sink = discard, connect=None, keep: int = KEEP_VERIFIED):
         if rollup is None and connect is None:
             raise InvalidInput("give a rollup contract or a way to connect to one")
         self.rollup = rollup
@@ -38,6 +45,10 @@ class InOrderSubmitter:
         self.sent = 0                         # transactions this submitter sent
         self._height_settled = False          # `height` is what this submitter's own last
                                               # receipt made it (nothing failed since)
+        self.seen_height = 0                  # the highest batch seen on the L1
+        # The last `keep` batches this submitter put on the L1, to send again if the L1 goes back.
+        self.keep = keep
+        self.recent: dict[int, ProofResult] = {}
         self._lock = threading.Lock()         # offers may arrive while a round is sending
 
     def offer(self, result: ProofResult) -> bool:
@@ -57,6 +68,7 @@ class InOrderSubmitter:
     def read_height(self) -> int:
         try:
             self.height = int(self.contract().last_batch_index())
+            self.seen_height = max(self.seen_height, self.height)
         except L1Unavailable:
             raise                         # no answer: nothing to learn about the contract
         except Exception:
@@ -94,6 +106,7 @@ class InOrderSubmitter:
             for b in sorted(b for b in self.pending if b <= height):
                 self.pending.pop(b)
                 done.append(Verified(b, time.time(), found_on_l1=True))
+            self._follow_back(height)
         while True:
             with self._lock:
                 result = self.pending.get(height + 1)
@@ -105,10 +118,35 @@ class InOrderSubmitter:
                 with self._lock:
                     self.pending.pop(result.batch, None)
                 raise
+            except L1Behind:
+                height = self.height          # as _send read it: the batches lost wait again
+                with self._lock:
+                    self._follow_back(height)
+                continue
             with self._lock:
                 self.pending.pop(result.batch, None)
+                self.recent[result.batch] = result
+                for b in [b for b in self.recent if b <= result.batch - self.keep]:
+                    del self.recent[b]
             height = self.height = result.batch
+            self.seen_height = max(self.seen_height, height)
             self._height_settled = True
+
+    def _follow_back(self, height: int) -> None:
+        """When the L1 holds fewer batches than were seen on it (a reorganisation of the L1 took
+        some back, their transactions gone) and a waiting batch lies past the gap: the gap's
+        batches go back to waiting, from the proofs kept, to be sent again in order; L1Behind
+        when some are not kept here (the round is tried again: the L1 may get them back, or
+        another sender may send them). Called with the lock held."""
+        first = min(self.pending, default=None)
+        if first is None or first <= height + 1 or first - 1 > self.seen_height:
+            return                         # nothing waits past a gap the L1 opened
+        gap = range(height + 1, first)
+        if any(b not in self.recent for b in gap):
+            raise L1Behind(first, height)
+        for b in gap:
+            self.pending[b] = self.recent.pop(b)
+            self.sink(batch_event(b, "retried", error=f"L1 behind: at batch {height}; sent again"))
 
     def _send(self, result: ProofResult) -> Verified:
         b = result.batch
@@ -118,10 +156,15 @@ class InOrderSubmitter:
         if receipt.status:
             return Verified(b, time.time(), gas=int(receipt.tx_gas), block=receipt.block_number)
         reason = receipt.revert_reason or receipt.revert_data.hex() or "reverted"
-        # Another transaction for this batch landed first (an earlier attempt whose answer was
-        # lost): the L1 is past it, which is all that was asked.
-        if reason.startswith("UnexpectedBatchIndex") and self.read_height() >= b:
-            return Verified(b, time.time(), found_on_l1=True)
+        if reason.startswith("UnexpectedBatchIndex"):
+            height = self.read_height()
+            # Another transaction for this batch landed first (an earlier attempt whose answer
+            # was lost): the L1 is past it, which is all that was asked.
+            if height >= b:
+                return Verified(b, time.time(), found_on_l1=True)
+            # This batch is sent only on a batch b − 1 seen verified: the L1 went back.
+            if height < b - 1:
+                raise L1Behind(b, height)
         raise SubmissionRejected(b, reason)
 
     def run(self, until_idle: bool = True, retry_delay: float = 0.2, max_delay: float = 5.0,
@@ -147,7 +190,8 @@ class InOrderSubmitter:
         """Report a round that failed because the L1 did not answer."""
         first = min(self.pending) if self.pending else None
         if first is not None:
-            self.sink(batch_event(first, "retried", error=f"L1 unreachable: {type(error).__name__}: {error}"[:300]))
+            what = "L1 behind" if isinstance(error, L1Behind) else "L1 unreachable"
+            self.sink(batch_event(first, "retried", error=f"{what}: {type(error).__name__}: {error}"[:300]))
         self.sink(counter("retries"))
 
 
