@@ -87,8 +87,8 @@ class InOrderSubmitter:
         """One round: read the L1's height, then send every waiting batch that extends it, in
         order. Returns the batches now known to be on the L1 (those found there included).
         Raises SubmissionRejected when the contract refuses a batch for good (it is dropped:
-        sending it again would be refused again); any other error means the L1 did not answer,
-        and nothing is lost: call step() again later."""
+        sending it again would be refused again); any other error means the L1 did not answer
+        (or is behind: L1Behind), and nothing is lost: call step() again later."""
         try:
             return self._round()
         except BaseException:
@@ -187,7 +187,7 @@ class InOrderSubmitter:
         return out
 
     def unreachable(self, error: Exception) -> None:
-        """Report a round that failed because the L1 did not answer."""
+        """Report a round that failed because the L1 did not answer (or is behind)."""
         first = min(self.pending) if self.pending else None
         if first is not None:
             what = "L1 behind" if isinstance(error, L1Behind) else "L1 unreachable"
