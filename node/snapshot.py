@@ -210,14 +210,22 @@ def read_snapshot(path: Union[str, Path], genesis_digest: bytes, capacity: int) 
     return s
 
 
-def load_newest(directory: Union[str, Path], genesis_digest: bytes,
-                capacity: int) -> tuple[Optional[Snapshot], list[str]]:
+def load_newest(directory: Union[str, Path], genesis_digest: bytes, capacity: int,
+                verified_at_most: Optional[int] = None) -> tuple[Optional[Snapshot], list[str]]:
     """The newest usable snapshot in `directory` (None if there is none), and why each newer
-    one was skipped."""
+    one was skipped. With `verified_at_most` (the L1's last batch, in the executor's numbering),
+    a snapshot that counts later batches as verified is skipped: it no longer holds their rows,
+    which must then be proven or sent again (the L1 went back since, by a reorganisation)."""
     skipped = []
     for path in snapshot_paths(directory):
         try:
-            return read_snapshot(path, genesis_digest, capacity), skipped
+            snapshot = read_snapshot(path, genesis_digest, capacity)
         except (OSError, SnapshotInvalid) as e:
             skipped.append(f"{path.name}: {e}")
+            continue
+        if verified_at_most is not None and snapshot.verified_upto > verified_at_most:
+            skipped.append(f"{path.name}: it counts {snapshot.verified_upto - verified_at_most} more batches "
+                           f"as verified than the L1 now holds (the L1 went back); they are replayed from the log")
+            continue
+        return snapshot, skipped
     return None, skipped

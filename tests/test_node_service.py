@@ -2,7 +2,7 @@
 the same data directory; an L1 reset under the node stops it at once with an error naming the
 contract and the chain; a data directory refuses another chain's settings; a genesis the L1
 cannot take is refused and not kept; a bad deposit confirmation depth is refused before anything
-starts."""
+starts; an L1 that goes back past verified batches gets them again, running or restarted."""
 
 import json
 import os
@@ -160,3 +160,60 @@ def test_a_bad_confirmation_depth_is_refused_before_anything_starts(tmp_path, ca
         assert refused.value.code == 2
         assert f"argument --l1-confirmations: {why}" in capsys.readouterr().err
     assert not data.exists()
+
+
+@pytest.mark.skipif(find_anvil() is None, reason="anvil is not installed (scripts/setup.sh)")
+def test_an_l1_that_goes_back_gets_its_batches_again_running_or_after_a_restart(tmp_path):
+    """anvil's evm_revert takes verified batches out of the L1 with their transactions (a
+    reorganisation whose transactions do not return). The running node sends them again before
+    its next batch; stopped meanwhile (its snapshot counting them as verified), it resumes from
+    the log instead and sends them again too."""
+    from eth_utils import keccak
+
+    from node.l1.rpc import RpcL1
+    from node.transactions import sign_transfer
+
+    gpath = tmp_path / "genesis.json"
+    _, keys = make_genesis(gpath)
+    anvil = launch_anvil()
+    data = tmp_path / "data"
+    sender = Sender(keys, [])
+    to = bytes([0x99]) * 20
+    node = NodeProcess(data, gpath, "--l1", anvil.url, log=tmp_path / "node.log")
+    try:
+        url = node.wait_running()
+        rollup = json.loads((data / "node.json").read_text())["rollup"]
+        l1 = RpcL1(anvil.url)
+
+        def rpc(method, *params):
+            return l1.w3.provider.make_request(method, list(params))["result"]
+
+        def height():
+            return int.from_bytes(l1.call(rollup, keccak(b"lastBatchIndex()")[:4], gas=100_000), "big")
+
+        def transfer(nonce):
+            raw = sign_transfer(keys[0], chain_id=CHAIN, nonce=nonce, to=to, value=5)
+            sender.rpc(url, "eth_sendRawTransaction", "0x" + raw.hex())
+
+        deployed = rpc("evm_snapshot")
+        for n in range(2):
+            transfer(n)
+            wait_for(lambda: height() == n + 1, 60, f"batch {n + 1} on the L1")
+        assert rpc("evm_revert", deployed) is True and height() == 0
+        deployed = rpc("evm_snapshot")
+        transfer(2)
+        wait_for(lambda: height() == 3, 60, "batches 1, 2 and 3 on the L1 again")
+        assert node.stop() == 0, node.output()
+
+        assert rpc("evm_revert", deployed) is True and height() == 0
+        node = NodeProcess(data, gpath, "--l1", anvil.url, log=tmp_path / "node.log")
+        url = node.wait_running()
+        assert any("snapshot skipped" in line and "the L1 went back" in line for line in node.printed), node.printed
+        wait_for(lambda: height() == 3, 90, "batches 1, 2 and 3 on the L1 after the restart")
+        transfer(3)
+        wait_for(lambda: height() == 4, 60, "batch 4 on the L1")
+        assert int(sender.rpc(url, "eth_getBalance", "0x" + to.hex(), "latest"), 16) == 20
+        assert node.stop() == 0, node.output()
+    finally:
+        node.kill()
+        anvil.stop()

@@ -174,13 +174,15 @@ class RollupNode:
             relay=self.relay, listeners=[self.executor])
         self._stop.append(self.proving.shutdown)
         ray.get(self.executor.set_coordinator.remote(self.proving.coordinator))
+        offset = ray.get(self.executor.status.remote())["batch_offset"]
         self.sequencer = SequencerRemote.options(**head).remote(
             self.genesis, str(self.data.wal.resolve()), self.executor,
             log2_rows=cfg.log2_rows, max_mini_batch=min(4096, 1 << cfg.log2_rows), relay=self.relay,
             rpc_port=cfg.rpc_port, admit_wait_s=cfg.admit_wait_s, max_backlog=cfg.max_unproven << cfg.log2_rows,
             idle_block_interval=cfg.idle_block_interval,
             snapshot_dir=str(self.data.snapshots.resolve()),
-            rollup=(self.l1_spec, self.rollup.artifact, self.rollup.address))
+            rollup=(self.l1_spec, self.rollup.artifact, self.rollup.address),
+            verified_at_most=self.l1_height - offset)
         self._stop.append(lambda: ray.get(self.sequencer.stop.remote(), timeout=30))
         info = ray.get(self.sequencer.ready.remote())
         self.rpc_url = info["rpc_url"]

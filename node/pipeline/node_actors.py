@@ -191,16 +191,18 @@ class SequencerActor:
     def __init__(self, genesis, wal_path: str, executor, *, log2_rows: int, max_mini_batch: int = 4096,
                  cut_interval: float = 0.010, admit_wait_s: float = 2.0, relay=None, rpc_port: int | None = None,
                  max_backlog: int | None = None, snapshot_dir: str | None = None, rollup: tuple | None = None,
-                 idle_block_interval: float | None = None):
+                 idle_block_interval: float | None = None, verified_at_most: int | None = None):
         from node.sequencer import Sequencer
         from node.snapshot import load_newest
 
         self.sink = relay_sink(relay)
         self.executor = executor
         self.gate = AdmissionGate(admit_wait_s, max_backlog)
-        # The newest snapshot of the executed state that fits the log: only the log after it is
-        # replayed (none, or none that fits: the whole log).
-        snapshot, self.snapshot_skipped = (load_newest(snapshot_dir, genesis.digest, 1 << log2_rows)
+        # The newest snapshot of the executed state that fits the log and the L1 (no batch past
+        # `verified_at_most` counted as verified): only the log after it is replayed (none, or
+        # none that fits: the whole log).
+        snapshot, self.snapshot_skipped = (load_newest(snapshot_dir, genesis.digest, 1 << log2_rows,
+                                                       verified_at_most)
                                            if snapshot_dir else (None, []))
         self.sequencer = Sequencer(genesis, wal_path, capacity=1 << log2_rows, max_mini_batch=max_mini_batch,
                                    cut_interval=cut_interval, snapshot=snapshot,
