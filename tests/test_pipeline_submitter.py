@@ -1,5 +1,6 @@
 """The in-order submitter (node.pipeline.submitter) without Ray, against the rollup contract on
-the embedded L1 with real proofs of chained batches: order, exactly-once, restarts, refusals."""
+the embedded L1 with real proofs of chained batches: order, exactly-once, restarts, refusals;
+and on anvil, an L1 that goes back past verified batches."""
 
 import pickle
 
