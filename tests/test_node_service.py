@@ -180,10 +180,10 @@ def test_an_l1_that_goes_back_gets_its_batches_again_running_or_after_a_restart(
     sender = Sender(keys, [])
     to = bytes([0x99]) * 20
     node = NodeProcess(data, gpath, "--l1", anvil.url, log=tmp_path / "node.log")
+    l1 = RpcL1(anvil.url)
     try:
         url = node.wait_running()
         rollup = json.loads((data / "node.json").read_text())["rollup"]
-        l1 = RpcL1(anvil.url)
 
         def rpc(method, *params):
             return l1.w3.provider.make_request(method, list(params))["result"]
@@ -215,5 +215,6 @@ def test_an_l1_that_goes_back_gets_its_batches_again_running_or_after_a_restart(
         assert int(sender.rpc(url, "eth_getBalance", "0x" + to.hex(), "latest"), 16) == 20
         assert node.stop() == 0, node.output()
     finally:
+        l1.close()
         node.kill()
         anvil.stop()
